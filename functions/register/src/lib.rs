@@ -1,0 +1,348 @@
+//! `POST /signoff/v1/tenants/{tenantId}/tokens`: the authorization server records the
+//! tokens it issues, so that logout and revocation know what to delete.
+//!
+//! Authenticated with the tenant's service access token (or an organization token), like
+//! the logout API. The body is one token object, or `{"tokens": [...]}` with up to 25; a
+//! batch is atomic. Each token is sent as its value (`token`, hashed on arrival and never
+//! stored) or as `tokenHash`, the unpadded base64url SHA-256 of the value. Unknown fields
+//! are refused: a misspelt `sessionId` would otherwise register a token that no logout
+//! could find. Errors use the OAuth shape `{"error", "error_description"}`.
+
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use signoff::credentials::Authorization;
+use signoff::http::{self, BearerError};
+use signoff::keys::TokenHash;
+use signoff::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
+use signoff::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
+use signoff::{Store, StoreError};
+
+pub const ROUTE: &str = "/signoff/v1/tenants/{tenantId}/tokens";
+/// Room for 25 large JWTs.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Longest token value accepted (JWTs with many claims run to a few kilobytes).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// One token as the authorization server describes it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TokenInput {
+    token: Option<String>,
+    token_hash: Option<String>,
+    #[serde(rename = "type")]
+    token_type: String,
+    client_id: String,
+    subject: Option<String>,
+    session_id: Option<String>,
+    grant_id: Option<String>,
+    device_id: Option<String>,
+    user_store: Option<String>,
+    user_dn: Option<String>,
+    issued_at: Option<i64>,
+    expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("missing credential")]
+    MissingAuthorization,
+    #[error("invalid credential")]
+    InvalidCredential,
+    #[error("credential not permitted for this tenant")]
+    Forbidden,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("session(s) ended")]
+    SessionEnded(Vec<String>),
+    #[error("token store failure")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<Vec<String>>,
+}
+
+impl RegistrationError {
+    /// The one place that maps failures to statuses and bodies.
+    pub fn into_response(self) -> Response<Body> {
+        let (status, error, description, sessions) = match self {
+            RegistrationError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "only POST is allowed".to_owned(),
+                None,
+            ),
+            RegistrationError::MissingAuthorization => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the Authorization header is missing; send 'Bearer <service access token>'".to_owned(),
+                None,
+            ),
+            RegistrationError::InvalidCredential => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is malformed or unknown".to_owned(),
+                None,
+            ),
+            RegistrationError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the access token is not permitted to register tokens for this tenant".to_owned(),
+                None,
+            ),
+            RegistrationError::InvalidRequest(description) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", description, None)
+            }
+            RegistrationError::SessionEnded(sessions) => (
+                StatusCode::CONFLICT,
+                "session_ended",
+                "the session has been logged out: tokens for it can no longer be registered; nothing was registered".to_owned(),
+                Some(sessions),
+            ),
+            RegistrationError::Store(ref err) if err.is_retryable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token store is busy or unavailable; nothing was registered, retry the request".to_owned(),
+                None,
+            ),
+            RegistrationError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the tokens could not be registered because of a server error".to_owned(),
+                None,
+            ),
+        };
+        let mut response = http::json_response(
+            status,
+            &ErrorBody {
+                error,
+                error_description: description,
+                sessions,
+            },
+        );
+        let headers = response.headers_mut();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
+                );
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn invalid(message: impl Into<String>) -> RegistrationError {
+    RegistrationError::InvalidRequest(message.into())
+}
+
+/// Parses and checks the body into records of `tenant`, naming the first bad field.
+fn parse_tokens(
+    tenant: &str,
+    body: Option<Map<String, Value>>,
+    now: i64,
+) -> Result<Vec<TokenRecord>, RegistrationError> {
+    let mut body = body.ok_or_else(|| {
+        invalid("the request body is empty: send a token object or {\"tokens\": [...]}")
+    })?;
+    let (inputs, batch) = match body.remove("tokens") {
+        Some(Value::Array(items)) if body.is_empty() => (items, true),
+        Some(Value::Array(_)) => return Err(invalid("a batch body has only the 'tokens' field")),
+        Some(_) => return Err(invalid("'tokens' must be an array of token objects")),
+        None => (vec![Value::Object(body)], false),
+    };
+    if inputs.is_empty() || inputs.len() > MAX_REGISTRATION_BATCH {
+        return Err(invalid(format!(
+            "'tokens' must hold 1 to {MAX_REGISTRATION_BATCH} tokens"
+        )));
+    }
+    let mut records = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let at = |message: String| {
+            if batch {
+                invalid(format!("tokens[{i}]: {message}"))
+            } else {
+                invalid(message)
+            }
+        };
+        let input: TokenInput = serde_json::from_value(input).map_err(|e| at(e.to_string()))?;
+        let record = to_record(tenant, input, now).map_err(|e| at(e.to_string()))?;
+        if records.iter().any(|r: &TokenRecord| r.hash == record.hash) {
+            return Err(at("the same token appears twice in the batch".into()));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, FieldError> {
+    let hash = match (input.token, input.token_hash) {
+        (Some(token), None) if !token.is_empty() && token.len() <= MAX_TOKEN_BYTES => {
+            TokenHash::of(&token)
+        }
+        (Some(_), None) => {
+            return Err(FieldError::new(
+                "token",
+                format!("must be 1 to {MAX_TOKEN_BYTES} bytes"),
+            ))
+        }
+        (None, Some(hash)) => {
+            TokenHash::parse(&hash).map_err(|e| FieldError::new("tokenHash", e.to_string()))?
+        }
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                "token",
+                "send either token or tokenHash, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(FieldError::new(
+                "token",
+                "one of token or tokenHash is required",
+            ))
+        }
+    };
+    let token_type = TokenType::parse(&input.token_type)
+        .ok_or_else(|| FieldError::new("type", "must be \"access\" or \"refresh\""))?;
+    let device = match (input.device_id, input.user_store, input.user_dn) {
+        (None, None, None) => None,
+        (Some(device_id), Some(user_store), Some(user_dn)) => Some(DeviceBinding {
+            device_id,
+            user_store,
+            user_dn,
+        }),
+        _ => {
+            return Err(FieldError::new(
+                "deviceId",
+                "deviceId, userStore and userDn go together: send all three or none",
+            ))
+        }
+    };
+    let record = TokenRecord {
+        tenant: tenant.to_owned(),
+        hash,
+        token_type,
+        client_id: input.client_id,
+        subject: input.subject,
+        session_id: input.session_id,
+        grant_id: input.grant_id,
+        device,
+        issued_at: input.issued_at.unwrap_or(now),
+        expires_at: input.expires_at,
+    };
+    record.validate(now)?;
+    Ok(record)
+}
+
+/// Handles one request. Never fails: every outcome is a response.
+pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(match register(store, &request).await {
+        Ok(records) => http::json_response(
+            StatusCode::OK,
+            &json!({
+                "registered": records.len(),
+                "tokenHashes": records.iter().map(|r| r.hash.encoded()).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(err) => {
+            match &err {
+                RegistrationError::Store(source) => tracing::error!(
+                    error = %source,
+                    cause = ?std::error::Error::source(source),
+                    retryable = source.is_retryable(),
+                    "token registration failed in the token store"
+                ),
+                other => tracing::info!(reason = %other, "token registration refused"),
+            }
+            err.into_response()
+        }
+    })
+}
+
+async fn register(store: &Store, request: &Request) -> Result<Vec<TokenRecord>, RegistrationError> {
+    if request.method() != Method::POST {
+        return Err(RegistrationError::MethodNotAllowed);
+    }
+    let bearer = http::bearer_token(request).map_err(|e| match e {
+        BearerError::Missing => RegistrationError::MissingAuthorization,
+        BearerError::Malformed => RegistrationError::InvalidCredential,
+    })?;
+    let tenant = http::path_parameter(request, "tenantId", ROUTE).unwrap_or_default();
+    match store.authorize(bearer, &tenant).await? {
+        Authorization::Granted => {}
+        Authorization::UnknownCredential => return Err(RegistrationError::InvalidCredential),
+        Authorization::Forbidden => return Err(RegistrationError::Forbidden),
+    }
+    let body = http::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
+    let records = parse_tokens(&tenant, body, signoff::now_epoch_seconds())?;
+    match store.register_tokens(&records).await {
+        Ok(()) => {}
+        Err(RegisterError::SessionEnded { sessions }) => {
+            return Err(RegistrationError::SessionEnded(sessions))
+        }
+        Err(RegisterError::Store(e)) => return Err(e.into()),
+    }
+    tracing::info!(tenant = %tenant, registered = records.len(), "tokens registered");
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value) -> Result<Vec<TokenRecord>, String> {
+        parse_tokens("t1", v.as_object().cloned(), 1_000).map_err(|e| e.to_string())
+    }
+
+    fn base() -> Value {
+        json!({"token": "tok", "type": "access", "clientId": "app", "expiresAt": 5_000})
+    }
+
+    #[test]
+    fn a_single_token_and_a_batch() {
+        let one = parse(base()).unwrap();
+        assert_eq!(one[0].hash, TokenHash::of("tok"));
+        assert_eq!(one[0].issued_at, 1_000);
+        let mut second = base();
+        second["token"] = json!("tok2");
+        assert_eq!(parse(json!({"tokens": [base(), second]})).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut v = base();
+        v["sessionID"] = json!("s");
+        assert!(parse(v).unwrap_err().contains("unknown field `sessionID`"));
+        let mut v = base();
+        v["tokenHash"] = json!(TokenHash::of("x").encoded());
+        assert!(parse(v).unwrap_err().starts_with("token: send either"));
+        let mut v = base();
+        v["deviceId"] = json!("d");
+        assert!(parse(v).unwrap_err().starts_with("deviceId:"));
+        let mut v = base();
+        v["expiresAt"] = json!(10);
+        assert!(parse(v).unwrap_err().starts_with("expiresAt:"));
+        assert!(parse(json!({"tokens": [base(), base()]}))
+            .unwrap_err()
+            .contains("tokens[1]: the same token"));
+        assert!(parse(json!({"tokens": []}))
+            .unwrap_err()
+            .contains("1 to 25"));
+    }
+}

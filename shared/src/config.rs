@@ -1,0 +1,233 @@
+//! Configuration, read once when a function starts. A missing or malformed setting stops
+//! the function at init with a message that names the variable, rather than failing on the
+//! first request.
+//!
+//! Local runs need no special switch: the AWS SDK's standard variables
+//! (`AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`, `AWS_REGION`, credentials) point the
+//! client at an emulator.
+
+use std::time::Duration;
+
+use crate::Store;
+
+/// Tuning of the bulk-delete engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkSettings {
+    /// BatchWriteItem calls in flight at once per bulk delete. Deletes that share one index
+    /// key all land on one GSI partition (~1,000 writes/s), so a few workers already reach
+    /// that ceiling; more only produce `UnprocessedItems`.
+    pub concurrency: usize,
+    /// `Limit` on each index Query page. Smaller pages let deletes start sooner and bound
+    /// memory; the index's own 1 MB page limit still applies.
+    pub page_size: i32,
+    /// Attempts per batch before unprocessed items are reported as a failure.
+    pub max_attempts: u32,
+    /// First backoff before retrying unprocessed items; doubled per attempt, full jitter.
+    pub base_backoff: Duration,
+    /// Ceiling of one backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for BulkSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            page_size: 1000,
+            max_attempts: 8,
+            base_backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The DynamoDB table holding every Signoff record (`SIGNOFF_TABLE_NAME`).
+    pub table_name: String,
+    pub bulk: BulkSettings,
+    /// How long an end-of-session marker is kept (`SIGNOFF_SESSION_MARKER_TTL_DAYS`). While it
+    /// exists, no token can be registered for that session; keep it longer than the longest
+    /// token lifetime your authorization server issues.
+    pub session_marker_ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+pub const TABLE_NAME_VAR: &str = "SIGNOFF_TABLE_NAME";
+
+impl Config {
+    /// Defaults for everything but the table name; for tools and tests.
+    pub fn for_table(table_name: impl Into<String>) -> Self {
+        Self {
+            table_name: table_name.into(),
+            bulk: BulkSettings::default(),
+            session_marker_ttl: Duration::from_secs(180 * 86_400),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get`, so that tests need not touch the process
+    /// environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = get(TABLE_NAME_VAR)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError::Missing {
+                name: TABLE_NAME_VAR,
+                hint: "set it to the name of the DynamoDB table created by template.yaml or `signoff-admin create-table`",
+            })?;
+        if !valid_table_name(&table_name) {
+            return Err(ConfigError::Invalid {
+                name: TABLE_NAME_VAR,
+                value: table_name,
+                reason: "DynamoDB table names are 3-255 characters of A-Z a-z 0-9 _ - .",
+            });
+        }
+        let mut config = Self::for_table(table_name);
+        let defaults = BulkSettings::default();
+        config.bulk.concurrency = parse_in_range(
+            &get,
+            "SIGNOFF_DELETE_CONCURRENCY",
+            defaults.concurrency as u64,
+            1..=32,
+        )? as usize;
+        config.bulk.page_size = parse_in_range(
+            &get,
+            "SIGNOFF_QUERY_PAGE_SIZE",
+            defaults.page_size as u64,
+            25..=10_000,
+        )? as i32;
+        let days = parse_in_range(&get, "SIGNOFF_SESSION_MARKER_TTL_DAYS", 180, 1..=3650)?;
+        config.session_marker_ttl = Duration::from_secs(days * 86_400);
+        Ok(config)
+    }
+}
+
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn parse_in_range(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value: raw,
+            reason: "expected a whole number in the documented range",
+        }),
+    }
+}
+
+/// Loads the AWS SDK configuration from the standard sources (environment, profile) and
+/// checks that a region is known, so a misconfigured function fails at init.
+pub async fn load_aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    if sdk.region().is_none() {
+        return Err(ConfigError::Missing {
+            name: "AWS_REGION",
+            hint: "Lambda sets it; for local runs export AWS_REGION (any region works with an emulator)",
+        });
+    }
+    Ok(sdk)
+}
+
+/// Everything a function needs at init: configuration from the environment and a store
+/// with its DynamoDB client. Call once, before the runtime loop starts.
+pub async fn store_from_env() -> Result<Store, ConfigError> {
+    let config = Config::from_env()?;
+    let sdk = load_aws_config().await?;
+    Ok(Store::new(aws_sdk_dynamodb::Client::new(&sdk), config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn table_name_is_required_and_named_in_the_error() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("SIGNOFF_TABLE_NAME is not set"));
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_table_is_set() {
+        let config = Config::from_lookup(lookup(&[(TABLE_NAME_VAR, "signoff")])).unwrap();
+        assert_eq!(config, Config::for_table("signoff"));
+    }
+
+    #[test]
+    fn out_of_range_tuning_is_refused() {
+        let err = Config::from_lookup(lookup(&[
+            (TABLE_NAME_VAR, "signoff"),
+            ("SIGNOFF_DELETE_CONCURRENCY", "0"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "SIGNOFF_DELETE_CONCURRENCY",
+                ..
+            }
+        ));
+        let err =
+            Config::from_lookup(lookup(&[(TABLE_NAME_VAR, "no spaces allowed")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: TABLE_NAME_VAR,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tuning_is_read() {
+        let config = Config::from_lookup(lookup(&[
+            (TABLE_NAME_VAR, "t-1"),
+            ("SIGNOFF_DELETE_CONCURRENCY", "8"),
+            ("SIGNOFF_QUERY_PAGE_SIZE", "250"),
+            ("SIGNOFF_SESSION_MARKER_TTL_DAYS", "30"),
+        ]))
+        .unwrap();
+        assert_eq!(config.bulk.concurrency, 8);
+        assert_eq!(config.bulk.page_size, 250);
+        assert_eq!(config.session_marker_ttl, Duration::from_secs(30 * 86_400));
+    }
+}

@@ -1,0 +1,308 @@
+//! Tenants and the credentials that call Signoff's APIs on their behalf.
+//!
+//! A tenant is what Authlete calls a service (and Descope a project). Two kinds of API
+//! credential exist, as in Authlete: a *service access token* works for one tenant, an
+//! *organization token* for every tenant of its organization. Only a credential's SHA-256
+//! is stored; the value is shown once, when it is issued. Credentials are 256-bit random
+//! values, so a fast hash is enough (nothing to brute-force), and the stored hash is
+//! compared with the presented one in constant time.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{classify, StoreError};
+use crate::keys::{self, TokenHash};
+use crate::model::Item;
+use crate::table::attr;
+use crate::Store;
+
+pub const SERVICE_TOKEN_PREFIX: &str = "sgn_sat_";
+pub const ORGANIZATION_TOKEN_PREFIX: &str = "sgn_org_";
+
+/// Longest bearer value looked up; anything longer is not one of ours.
+const MAX_CREDENTIAL_BYTES: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// The organization whose organization tokens may act on this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    pub created_at: i64,
+}
+
+/// What a credential may act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "lowercase")]
+pub enum CredentialScope {
+    /// A service access token: one tenant.
+    Service { tenant: String },
+    /// An organization token: every tenant of the organization.
+    Organization { organization: String },
+}
+
+/// The answer to "may this bearer act on this tenant?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authorization {
+    Granted,
+    /// No such credential (or a malformed one).
+    UnknownCredential,
+    /// A real credential, but not for this tenant (or the tenant does not exist).
+    Forbidden,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TenantItem {
+    pk: String,
+    kind: String,
+    #[serde(flatten)]
+    tenant: Tenant,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CredentialItem {
+    pk: String,
+    kind: String,
+    secret_hash: String,
+    #[serde(flatten)]
+    scope: CredentialScope,
+    label: String,
+    created_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("tenant id must be 1-128 characters of A-Z a-z 0-9 . _ -")]
+    InvalidId,
+    #[error("tenant {0} already exists")]
+    AlreadyExists(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Creates a tenant; refuses to overwrite an existing one.
+    pub async fn create_tenant(&self, tenant: &Tenant) -> Result<(), TenantError> {
+        if !keys::valid_tenant_id(&tenant.id) {
+            return Err(TenantError::InvalidId);
+        }
+        let item = TenantItem {
+            pk: keys::tenant_pk(&tenant.id),
+            kind: "tenant".into(),
+            tenant: tenant.clone(),
+        };
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(
+                serde_dynamo::to_item(item).expect("tenant item serializes"),
+            ))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(TenantError::AlreadyExists(tenant.id.clone()))
+            }
+            Err(e) => Err(classify("PutItem", e).into()),
+        }
+    }
+
+    pub async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
+        if !keys::valid_tenant_id(id) {
+            return Ok(None);
+        }
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table_name())
+            .key(attr::PK, AttributeValue::S(keys::tenant_pk(id)))
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        output.item.map(parse_tenant).transpose()
+    }
+
+    /// Issues a new credential with `scope` and returns its value. Only the hash is
+    /// stored: show the value to the operator once and forget it.
+    pub async fn issue_credential(
+        &self,
+        scope: CredentialScope,
+        label: &str,
+    ) -> Result<String, StoreError> {
+        let prefix = match scope {
+            CredentialScope::Service { .. } => SERVICE_TOKEN_PREFIX,
+            CredentialScope::Organization { .. } => ORGANIZATION_TOKEN_PREFIX,
+        };
+        let secret = keys::generate_secret(prefix);
+        self.store_credential(&secret, scope, label).await?;
+        Ok(secret)
+    }
+
+    /// Stores the hash of a credential whose value the caller chose. Used for the fixed,
+    /// documented demo credential of the local stack; production credentials come from
+    /// [`Store::issue_credential`].
+    pub async fn store_credential(
+        &self,
+        secret: &str,
+        scope: CredentialScope,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        let hash = TokenHash::of(secret);
+        let item = CredentialItem {
+            pk: keys::credential_pk(&hash),
+            kind: "credential".into(),
+            secret_hash: hash.encoded(),
+            scope,
+            label: label.to_owned(),
+            created_at: crate::now_epoch_seconds(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(
+                serde_dynamo::to_item(item).expect("credential item serializes"),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Deletes a credential, given its value; returns whether it existed.
+    pub async fn revoke_credential(&self, secret: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client()
+            .delete_item()
+            .table_name(self.table_name())
+            .key(
+                attr::PK,
+                AttributeValue::S(keys::credential_pk(&TokenHash::of(secret))),
+            )
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Decides whether `bearer` may act on `tenant_id`, in one BatchGetItem that reads the
+    /// credential and the tenant together.
+    pub async fn authorize(
+        &self,
+        bearer: &str,
+        tenant_id: &str,
+    ) -> Result<Authorization, StoreError> {
+        if bearer.is_empty() || bearer.len() > MAX_CREDENTIAL_BYTES {
+            return Ok(Authorization::UnknownCredential);
+        }
+        let presented = TokenHash::of(bearer);
+        let credential_pk = keys::credential_pk(&presented);
+        let tenant_pk = keys::valid_tenant_id(tenant_id).then(|| keys::tenant_pk(tenant_id));
+        let mut items = self
+            .get_many(
+                std::iter::once(credential_pk.clone())
+                    .chain(tenant_pk.clone())
+                    .collect(),
+            )
+            .await?;
+
+        let Some(credential) = items.remove(&credential_pk) else {
+            return Ok(Authorization::UnknownCredential);
+        };
+        let credential: CredentialItem = serde_dynamo::from_item(credential)
+            .map_err(|e| StoreError::Corrupt(format!("credential item: {e}")))?;
+        let stored = TokenHash::parse(&credential.secret_hash)
+            .map_err(|e| StoreError::Corrupt(format!("credential item: {e}")))?;
+        if !stored.ct_eq(&presented) {
+            return Ok(Authorization::UnknownCredential);
+        }
+        let Some(tenant) = tenant_pk.and_then(|pk| items.remove(&pk)) else {
+            return Ok(Authorization::Forbidden);
+        };
+        let tenant = parse_tenant(tenant)?;
+        let permitted = match &credential.scope {
+            CredentialScope::Service { tenant: t } => *t == tenant.id,
+            CredentialScope::Organization { organization } => {
+                tenant.organization.as_deref() == Some(organization.as_str())
+            }
+        };
+        Ok(if permitted {
+            Authorization::Granted
+        } else {
+            Authorization::Forbidden
+        })
+    }
+
+    /// Reads up to 100 items by key in one BatchGetItem (plus retries of unprocessed keys),
+    /// keyed by `pk`.
+    async fn get_many(&self, pks: Vec<String>) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let keys: Vec<Item> = pks
+            .into_iter()
+            .map(|pk| HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .expect("keys are set"),
+        );
+        let settings = &self.config().bulk;
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            if attempt > 0 {
+                if attempt >= settings.max_attempts {
+                    return Err(StoreError::Unprocessed {
+                        remaining: request.keys.len(),
+                        attempts: attempt,
+                    });
+                }
+                tokio::time::sleep(crate::bulk::backoff(
+                    attempt,
+                    settings.base_backoff,
+                    settings.max_backoff,
+                ))
+                .await;
+            }
+            attempt += 1;
+            let output = self
+                .client()
+                .batch_get_item()
+                .request_items(self.table_name(), request)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            for item in output
+                .responses
+                .and_then(|mut r| r.remove(self.table_name()))
+                .unwrap_or_default()
+            {
+                if let Some(pk) = item.get(attr::PK).and_then(|v| v.as_s().ok()).cloned() {
+                    found.insert(pk, item);
+                }
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(self.table_name()))
+                .filter(|k| !k.keys.is_empty());
+        }
+        Ok(found)
+    }
+}
+
+fn parse_tenant(item: Item) -> Result<Tenant, StoreError> {
+    serde_dynamo::from_item::<_, TenantItem>(item)
+        .map(|t| t.tenant)
+        .map_err(|e| StoreError::Corrupt(format!("tenant item: {e}")))
+}

@@ -1,0 +1,103 @@
+//! Store errors, and the one place that decides whether a DynamoDB failure is worth
+//! retrying. Callers map [`StoreError::is_retryable`] onto their vendor's status (500 or
+//! 503 with `Retry-After`); the underlying SDK error is kept as the source for logs and is
+//! never shown to a caller.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A DynamoDB call failed.
+    #[error("DynamoDB {operation} failed ({code})")]
+    Dynamo {
+        operation: &'static str,
+        /// The service's error code, or the kind of transport failure.
+        code: String,
+        retryable: bool,
+        #[source]
+        source: BoxError,
+    },
+    /// Some writes of a batch were still unprocessed after every retry: those records
+    /// remain, so the operation did not complete.
+    #[error("{remaining} write(s) still unprocessed after {attempts} attempts")]
+    Unprocessed { remaining: usize, attempts: u32 },
+    /// An item in the table does not have the shape this code writes.
+    #[error("malformed item in the table: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the same request may succeed if tried again later: throttling, service-side
+    /// 5xx, timeouts and connection failures, and writes left unprocessed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Dynamo { retryable, .. } => *retryable,
+            StoreError::Unprocessed { .. } => true,
+            StoreError::Corrupt(_) => false,
+        }
+    }
+
+    /// The service error code, when DynamoDB answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StoreError::Dynamo { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Error codes DynamoDB uses for "slow down" and transient trouble.
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "LimitExceededException",
+];
+
+/// Classifies an SDK error. This is the only place that decides retryability.
+pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (code, retryable) = match &err {
+        SdkError::TimeoutError(_) => ("Timeout".to_owned(), true),
+        SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), true),
+        SdkError::ResponseError(_) => ("ResponseError".to_owned(), true),
+        SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_owned(), false),
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("Unknown").to_owned();
+            let status = ctx.raw().status().as_u16();
+            let retryable = status >= 500 || RETRYABLE_CODES.contains(&code.as_str());
+            (code, retryable)
+        }
+        _ => ("Unknown".to_owned(), false),
+    };
+    StoreError::Dynamo {
+        operation,
+        code,
+        retryable,
+        source: Box::new(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprocessed_writes_are_retryable_and_corruption_is_not() {
+        assert!(StoreError::Unprocessed {
+            remaining: 3,
+            attempts: 8
+        }
+        .is_retryable());
+        assert!(!StoreError::Corrupt("x".into()).is_retryable());
+    }
+}

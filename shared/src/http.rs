@@ -1,0 +1,226 @@
+//! Request parsing and response building shared by the HTTP functions. Each function maps
+//! these errors onto its vendor's error shape in one place.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body is not valid JSON")]
+    Malformed,
+    #[error("the request body must be a JSON object")]
+    NotAnObject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No `Authorization` header at all.
+    Missing,
+    /// A header that is not `Bearer <token>` (wrong scheme, no token, not ASCII).
+    Malformed,
+}
+
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // Body is non-exhaustive; a kind we do not know is treated as no body.
+        #[allow(unreachable_patterns)]
+        _ => &[],
+    }
+}
+
+/// Parses a JSON object body of at most `limit` bytes. An empty body is `Ok(None)`, so the
+/// caller can say which field is missing rather than that the JSON is bad.
+pub fn json_object(
+    request: &Request,
+    limit: usize,
+) -> Result<Option<Map<String, Value>>, BodyError> {
+    let bytes = body_bytes(request);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !is_json_content_type(request) {
+        return Err(BodyError::UnsupportedMediaType);
+    }
+    if bytes.len() > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(BodyError::NotAnObject),
+        Err(_) => Err(BodyError::Malformed),
+    }
+}
+
+fn is_json_content_type(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer_token(request: &Request) -> Result<&str, BearerError> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(BearerError::Missing)?
+        .to_str()
+        .map_err(|_| BearerError::Malformed)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(BearerError::Malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(BearerError::Malformed);
+    }
+    Ok(token)
+}
+
+/// A path parameter. API Gateway supplies it in `pathParameters`; where a local server
+/// does not, it is read from the path by matching `template` (e.g.
+/// `/api/{serviceId}/nativesso/logout`) against the path's last segments, which also
+/// copes with a stage prefix.
+pub fn path_parameter(request: &Request, name: &str, template: &str) -> Option<String> {
+    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
+        return Some(value.to_owned());
+    }
+    let path = request.raw_http_path();
+    let path = if path.is_empty() {
+        request.uri().path()
+    } else {
+        path
+    };
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let pattern: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    if segments.len() < pattern.len() {
+        return None;
+    }
+    let tail = &segments[segments.len() - pattern.len()..];
+    let mut found = None;
+    for (want, got) in pattern.iter().zip(tail) {
+        match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            Some(param) if param == name => found = Some((*got).to_owned()),
+            Some(_) => {}
+            None if want == got => {}
+            None => return None,
+        }
+    }
+    found
+}
+
+/// A JSON response. API responses are never cacheable: they report the outcome of a
+/// state change.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_string(body).expect("response bodies always serialize");
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Seconds a client should wait before retrying after a retryable store failure.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = HttpRequest::builder()
+            .method("POST")
+            .uri("https://x/api/42/nativesso/logout");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.into())).unwrap()
+    }
+
+    #[test]
+    fn json_bodies() {
+        let ok = json_object(
+            &request(Some("application/json; charset=utf-8"), r#"{"a":1}"#),
+            100,
+        );
+        assert_eq!(ok.unwrap().unwrap()["a"], 1);
+        assert_eq!(json_object(&request(None, "  "), 100), Ok(None));
+        assert_eq!(
+            json_object(&request(Some("text/plain"), "{}"), 100),
+            Err(BodyError::UnsupportedMediaType)
+        );
+        assert_eq!(
+            json_object(&request(Some("application/json"), "{"), 100),
+            Err(BodyError::Malformed)
+        );
+        assert_eq!(
+            json_object(&request(Some("application/json"), "[1]"), 100),
+            Err(BodyError::NotAnObject)
+        );
+        assert_eq!(
+            json_object(
+                &request(
+                    Some("application/json"),
+                    &" ".repeat(101).replace("  ", "{}")
+                ),
+                100
+            ),
+            Err(BodyError::TooLarge { limit: 100 })
+        );
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let with = |v: &str| {
+            HttpRequest::builder()
+                .header("authorization", v)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(bearer_token(&with("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer_token(&with("bearer  abc ")), Ok("abc"));
+        assert_eq!(
+            bearer_token(&with("Basic abc")),
+            Err(BearerError::Malformed)
+        );
+        assert_eq!(bearer_token(&with("Bearer ")), Err(BearerError::Malformed));
+        let none = HttpRequest::builder().body(Body::Empty).unwrap();
+        assert_eq!(bearer_token(&none), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn path_parameters_fall_back_to_the_path() {
+        let req = request(None, "");
+        let template = "/api/{serviceId}/nativesso/logout";
+        assert_eq!(
+            path_parameter(&req, "serviceId", template).as_deref(),
+            Some("42")
+        );
+        let staged = HttpRequest::builder()
+            .uri("https://x/prod/api/7/nativesso/logout")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(
+            path_parameter(&staged, "serviceId", template).as_deref(),
+            Some("7")
+        );
+        let other = HttpRequest::builder()
+            .uri("https://x/api/7/other")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(path_parameter(&other, "serviceId", template), None);
+    }
+}

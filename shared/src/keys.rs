@@ -1,0 +1,182 @@
+//! How records are keyed. Tokens are keyed by the SHA-256 of their value, never by the
+//! value itself, so a leaked table or log line holds nothing a caller can present.
+//! Composite keys join escaped parts with `#`, so no identifier can be crafted to collide
+//! with another tenant's or another field's key.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// SHA-256 of a token or credential, shown as unpadded base64url (43 characters).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Parses the base64url form an authorization server may send instead of the token.
+    pub fn parse(encoded: &str) -> Result<Self, InvalidTokenHash> {
+        if encoded.len() != 43 {
+            return Err(InvalidTokenHash);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| InvalidTokenHash)?;
+        bytes.try_into().map(Self).map_err(|_| InvalidTokenHash)
+    }
+
+    pub fn encoded(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Compares in constant time, so a response's timing says nothing about how much of a
+    /// guessed credential matched.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// A small number derived from the hash, used to spread one hour's expiries over
+    /// several index partitions.
+    pub fn shard(&self, shards: u8) -> u8 {
+        self.0[0] % shards
+    }
+}
+
+impl std::fmt::Display for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.encoded())
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({})", self.encoded())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a token hash is the unpadded base64url SHA-256 of the token (43 characters)")]
+pub struct InvalidTokenHash;
+
+/// A fresh secret: 32 random bytes, base64url, behind a prefix that names what it is (so
+/// secret scanners and people can recognise a leaked one).
+pub fn generate_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Joins parts into one key, escaping `%` and `#` in each so the result splits back
+/// unambiguously.
+pub fn compose(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('#');
+        }
+        for c in part.chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                '#' => out.push_str("%23"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+/// Tenant (service/project) identifiers: 1-128 characters of `A-Z a-z 0-9 . _ -`.
+/// Authlete service ids are numbers and Descope project ids are alphanumeric; both fit.
+pub fn valid_tenant_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+pub fn tenant_pk(tenant: &str) -> String {
+    compose(&["tenant", tenant])
+}
+
+pub fn credential_pk(hash: &TokenHash) -> String {
+    compose(&["credential", &hash.encoded()])
+}
+
+pub fn token_pk(tenant: &str, hash: &TokenHash) -> String {
+    compose(&["token", tenant, &hash.encoded()])
+}
+
+pub fn session_end_pk(tenant: &str, session_id: &str) -> String {
+    compose(&["session-end", tenant, session_id])
+}
+
+pub fn client_pk(tenant: &str, client_id: &str) -> String {
+    compose(&["client", tenant, client_id])
+}
+
+/// Partition key of the by-session, by-subject, by-grant and by-device indexes: every
+/// index is tenant-scoped.
+pub fn tenant_scoped(tenant: &str, value: &str) -> String {
+    compose(&[tenant, value])
+}
+
+/// Sort key of the by-device index: the user a device's tokens were issued to.
+pub fn device_user(user_store: &str, user_dn: &str) -> String {
+    compose(&[user_store, user_dn])
+}
+
+/// Partition key of the by-expiry index: the hour of expiry and a shard, so housekeeping
+/// reads only the hours that have passed and no hour's writes pile onto one partition.
+pub fn expiry_bucket(expires_at: i64, shard: u8) -> String {
+    format!("{}#{shard}", expires_at.div_euclid(3600))
+}
+
+pub const EXPIRY_SHARDS: u8 = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_sha256_base64url() {
+        // SHA-256("abc"), a published test vector.
+        let h = TokenHash::of("abc");
+        assert_eq!(h.encoded(), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        assert_eq!(TokenHash::parse(&h.encoded()), Ok(h));
+        assert!(h.ct_eq(&TokenHash::of("abc")));
+        assert!(!h.ct_eq(&TokenHash::of("abd")));
+    }
+
+    #[test]
+    fn malformed_hashes_are_refused() {
+        assert_eq!(TokenHash::parse("short"), Err(InvalidTokenHash));
+        assert_eq!(TokenHash::parse(&"+".repeat(43)), Err(InvalidTokenHash));
+    }
+
+    #[test]
+    fn composed_keys_cannot_collide_across_parts() {
+        assert_ne!(compose(&["a#b", "c"]), compose(&["a", "b#c"]));
+        assert_eq!(compose(&["a#b", "c%"]), "a%23b#c%25");
+        assert_ne!(tenant_scoped("t1", "x"), tenant_scoped("t1#x", ""));
+    }
+
+    #[test]
+    fn generated_secrets_are_unique_and_prefixed() {
+        let a = generate_secret("sgn_sat_");
+        let b = generate_secret("sgn_sat_");
+        assert!(a.starts_with("sgn_sat_") && a.len() == 8 + 43);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn tenant_ids() {
+        assert!(valid_tenant_id("715948317"));
+        assert!(valid_tenant_id("P2abc-DEF_1.x"));
+        assert!(!valid_tenant_id(""));
+        assert!(!valid_tenant_id("a#b"));
+        assert!(!valid_tenant_id(&"a".repeat(129)));
+    }
+}

@@ -1,0 +1,62 @@
+//! Signoff's shared crate: everything the Lambda functions, the admin tool and the tests
+//! have in common.
+//!
+//! - [`config`]: configuration read once at init, failing fast.
+//! - [`table`]: the one definition of the DynamoDB table and its indexes.
+//! - [`keys`] and [`model`]: how records are keyed (tokens by SHA-256, never raw) and stored.
+//! - [`bulk`]: the bulk-delete engine behind every logout and revocation.
+//! - [`credentials`], [`tokens`], [`sessions`]: tenants and API credentials, token
+//!   registration, race-free session end.
+//! - [`error`]: store errors, classified retryable or not in one place.
+//! - [`http`]: request parsing shared by the HTTP functions.
+
+pub mod bulk;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod model;
+pub mod sessions;
+pub mod table;
+pub mod tokens;
+
+pub use config::Config;
+pub use error::StoreError;
+
+use aws_sdk_dynamodb::Client;
+
+/// A handle on the token store: a DynamoDB client, the table it uses and the tuning read
+/// from [`Config`]. Cheap to clone; build it once at init and share it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    config: Config,
+}
+
+impl Store {
+    pub fn new(client: Client, config: Config) -> Self {
+        Self { client, config }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.config.table_name
+    }
+}
+
+/// Seconds since the Unix epoch, the unit of every timestamp in the table (DynamoDB's TTL
+/// attribute must be epoch seconds).
+pub fn now_epoch_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,292 @@
+//! The records Signoff stores, and how each maps onto a DynamoDB item.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::keys::{self, TokenHash};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Limits on caller-supplied identifiers, chosen so every composed index key stays well
+/// inside DynamoDB's key size limits (2048 bytes partition, 1024 bytes sort).
+pub const MAX_ID_BYTES: usize = 256;
+pub const MAX_USER_DN_BYTES: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+impl TokenType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" | "access_token" => Some(TokenType::Access),
+            "refresh" | "refresh_token" => Some(TokenType::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// The device a token was issued to, and the user it was issued for there (NetIQ's
+/// `device_id` with `userstore_name` and `user_dn`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceBinding {
+    pub device_id: String,
+    pub user_store: String,
+    pub user_dn: String,
+}
+
+/// A token the authorization server issued, as Signoff records it. The token's value is
+/// never kept: only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub tenant: String,
+    pub hash: TokenHash,
+    pub token_type: TokenType,
+    pub client_id: String,
+    pub subject: Option<String>,
+    pub session_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub device: Option<DeviceBinding>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// Which field of a record is wrong, and why; shown to the caller as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a caller-supplied identifier: present, at most `max` bytes, no control
+/// characters (they have no place in an identifier and make logs ambiguous).
+pub fn check_identifier(field: &'static str, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} bytes"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl TokenRecord {
+    /// Checks every field against the limits above and the clock `now`.
+    pub fn validate(&self, now: i64) -> Result<(), FieldError> {
+        if !keys::valid_tenant_id(&self.tenant) {
+            return Err(FieldError::new("tenant", "is not a valid tenant id"));
+        }
+        check_identifier("clientId", &self.client_id, MAX_ID_BYTES)?;
+        for (field, value) in [
+            ("subject", &self.subject),
+            ("sessionId", &self.session_id),
+            ("grantId", &self.grant_id),
+        ] {
+            if let Some(v) = value {
+                check_identifier(field, v, MAX_ID_BYTES)?;
+            }
+        }
+        if let Some(device) = &self.device {
+            check_identifier("deviceId", &device.device_id, MAX_ID_BYTES)?;
+            check_identifier("userStore", &device.user_store, MAX_ID_BYTES)?;
+            check_identifier("userDn", &device.user_dn, MAX_USER_DN_BYTES)?;
+            if keys::device_user(&device.user_store, &device.user_dn).len() > 1024 {
+                return Err(FieldError::new(
+                    "userDn",
+                    "is too long together with userStore",
+                ));
+            }
+        }
+        if self.expires_at <= now {
+            return Err(FieldError::new("expiresAt", "is not in the future"));
+        }
+        if self.issued_at > self.expires_at {
+            return Err(FieldError::new("issuedAt", "is after expiresAt"));
+        }
+        Ok(())
+    }
+
+    pub fn pk(&self) -> String {
+        keys::token_pk(&self.tenant, &self.hash)
+    }
+
+    pub fn to_item(&self) -> Item {
+        let scoped =
+            |v: &Option<String>| v.as_deref().map(|v| keys::tenant_scoped(&self.tenant, v));
+        let stored = TokenItem {
+            pk: self.pk(),
+            kind: TOKEN_KIND.to_owned(),
+            tenant: self.tenant.clone(),
+            token_hash: self.hash.encoded(),
+            token_type: self.token_type,
+            client_id: self.client_id.clone(),
+            subject: self.subject.clone(),
+            subject_key: scoped(&self.subject),
+            session_id: self.session_id.clone(),
+            session_key: scoped(&self.session_id),
+            grant_id: self.grant_id.clone(),
+            grant_key: scoped(&self.grant_id),
+            device_id: self.device.as_ref().map(|d| d.device_id.clone()),
+            device_key: self
+                .device
+                .as_ref()
+                .map(|d| keys::tenant_scoped(&self.tenant, &d.device_id)),
+            user_store: self.device.as_ref().map(|d| d.user_store.clone()),
+            user_dn: self.device.as_ref().map(|d| d.user_dn.clone()),
+            device_user: self
+                .device
+                .as_ref()
+                .map(|d| keys::device_user(&d.user_store, &d.user_dn)),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            expiry_bucket: keys::expiry_bucket(
+                self.expires_at,
+                self.hash.shard(keys::EXPIRY_SHARDS),
+            ),
+        };
+        serde_dynamo::to_item(stored).expect("a token item always serializes")
+    }
+
+    pub fn from_item(item: Item) -> Result<Self, StoreError> {
+        let stored: TokenItem = serde_dynamo::from_item(item)
+            .map_err(|e| StoreError::Corrupt(format!("token item: {e}")))?;
+        let hash = TokenHash::parse(&stored.token_hash)
+            .map_err(|e| StoreError::Corrupt(format!("token item: {e}")))?;
+        let device = match (stored.device_id, stored.user_store, stored.user_dn) {
+            (Some(device_id), Some(user_store), Some(user_dn)) => Some(DeviceBinding {
+                device_id,
+                user_store,
+                user_dn,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            tenant: stored.tenant,
+            hash,
+            token_type: stored.token_type,
+            client_id: stored.client_id,
+            subject: stored.subject,
+            session_id: stored.session_id,
+            grant_id: stored.grant_id,
+            device,
+            issued_at: stored.issued_at,
+            expires_at: stored.expires_at,
+        })
+    }
+}
+
+pub const TOKEN_KIND: &str = "token";
+pub const SESSION_END_KIND: &str = "session-end";
+
+/// A token record as stored. Optional attributes are left out rather than stored as NULL:
+/// that is what keeps the indexes sparse (and DynamoDB refuses NULL index keys).
+#[derive(Serialize, Deserialize)]
+struct TokenItem {
+    pk: String,
+    kind: String,
+    tenant: String,
+    token_hash: String,
+    token_type: TokenType,
+    client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grant_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_store: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_user: Option<String>,
+    issued_at: i64,
+    expires_at: i64,
+    expiry_bucket: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> TokenRecord {
+        TokenRecord {
+            tenant: "svc1".into(),
+            hash: TokenHash::of("at-1"),
+            token_type: TokenType::Access,
+            client_id: "app".into(),
+            subject: Some("alice".into()),
+            session_id: Some("sess#1".into()),
+            grant_id: None,
+            device: Some(DeviceBinding {
+                device_id: "dev-1".into(),
+                user_store: "ldap".into(),
+                user_dn: "cn=alice,o=acme".into(),
+            }),
+            issued_at: 100,
+            expires_at: 3700,
+        }
+    }
+
+    #[test]
+    fn item_round_trips_and_omits_absent_index_keys() {
+        let record = sample();
+        let item = record.to_item();
+        assert_eq!(item["session_key"].as_s().unwrap(), "svc1#sess%231");
+        assert_eq!(item["device_user"].as_s().unwrap(), "ldap#cn=alice,o=acme");
+        assert!(!item.contains_key("grant_key") && !item.contains_key("grant_id"));
+        assert!(!item.values().any(|v| v.is_null()));
+        // The raw token never reaches the item.
+        assert!(!format!("{item:?}").contains("at-1"));
+        assert_eq!(TokenRecord::from_item(item).unwrap(), record);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut r = sample();
+        assert_eq!(r.validate(0), Ok(()));
+        r.expires_at = 50;
+        assert_eq!(r.validate(60).unwrap_err().field, "expiresAt");
+        let mut r = sample();
+        r.client_id = "x".repeat(MAX_ID_BYTES + 1);
+        assert_eq!(r.validate(0).unwrap_err().field, "clientId");
+        let mut r = sample();
+        r.session_id = Some("a\nb".into());
+        assert_eq!(r.validate(0).unwrap_err().field, "sessionId");
+    }
+}
