@@ -13,6 +13,7 @@
 pub mod bulk;
 pub mod config;
 pub mod credentials;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod keys;

@@ -1,0 +1,290 @@
+//! A fresh DynamoDB-compatible database per test, reached with the real
+//! `aws-sdk-dynamodb` client over HTTP.
+//!
+//! By default each test starts an embedded dynoxide server on 127.0.0.1:0 with its own
+//! in-memory database. When `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's standard variable)
+//! points at a local server, such as AWS's DynamoDB Local, the same tests run there
+//! instead, each in a table of its own.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use serde_json::Value;
+use signoff::{Config, Store};
+
+pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+
+/// A database for one test. Dropping it stops the embedded server.
+pub struct TestDb {
+    pub store: Store,
+    /// The HTTP endpoint, for processes (the function binaries) that should use it too.
+    pub endpoint: String,
+    pub requests: RequestCounter,
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestDb {
+    /// A fresh database holding an empty Signoff table.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}, None).await
+    }
+
+    /// Like [`TestDb::start`], with the store's configuration adjusted by `tune` and,
+    /// optionally, an interceptor that makes DynamoDB leave batch writes unprocessed.
+    pub async fn start_with(
+        tune: impl FnOnce(&mut Config),
+        faults: Option<UnprocessedInjector>,
+    ) -> Self {
+        let (endpoint, stop, table) = match external_endpoint() {
+            Some(endpoint) => (endpoint, None, unique_table_name()),
+            None => {
+                let (endpoint, stop) = start_dynoxide().await;
+                (endpoint, Some(stop), "signoff".to_owned())
+            }
+        };
+        let requests = RequestCounter::default();
+        let mut builder = client_config(&endpoint).interceptor(requests.clone());
+        if let Some(faults) = faults {
+            builder = builder.interceptor(faults);
+        }
+        let client = Client::from_conf(builder.build());
+        signoff::table::create_table(&client, &table)
+            .await
+            .expect("the test table can be created");
+        let mut config = Config::for_table(table);
+        tune(&mut config);
+        requests.reset();
+        Self {
+            store: Store::new(client, config),
+            endpoint,
+            requests,
+            _stop: stop,
+        }
+    }
+
+    /// The environment a function binary needs to use this database.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("SIGNOFF_TABLE_NAME", self.store.table_name()),
+            (ENDPOINT_VAR, &self.endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+/// SDK configuration for a local endpoint with dummy credentials.
+pub fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "signoff-tests",
+        ))
+        .endpoint_url(endpoint)
+}
+
+fn external_endpoint() -> Option<String> {
+    let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.is_empty())?;
+    // Tests create tables: never let a stray variable aim them at a real account.
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+        .iter()
+        .any(|prefix| endpoint.starts_with(prefix));
+    assert!(local, "{ENDPOINT_VAR}={endpoint} is not a local endpoint; the tests only run against local servers");
+    Some(endpoint)
+}
+
+fn unique_table_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "signoff-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn start_dynoxide() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let db = dynoxide::Database::memory().expect("an in-memory dynoxide database opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port is free");
+    let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = dynoxide::server::serve_with_shutdown(listener, db, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (endpoint, stop)
+}
+
+/// Counts the HTTP requests the client sends, by DynamoDB operation (retries included).
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl RequestCounter {
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().expect("counter lock").clone()
+    }
+
+    pub fn get(&self, operation: &str) -> u64 {
+        self.snapshot().get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.0.lock().expect("counter lock").clear();
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        *self
+            .0
+            .lock()
+            .expect("counter lock")
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Makes BatchWriteItem behave as DynamoDB does under load, which the emulators never do:
+/// for the next `times` calls, the second half of each batch is not sent to the server and
+/// comes back in `UnprocessedItems` instead.
+#[derive(Clone, Debug)]
+pub struct UnprocessedInjector {
+    remaining: Arc<AtomicU32>,
+}
+
+impl UnprocessedInjector {
+    pub fn new(times: u32) -> Self {
+        Self {
+            remaining: Arc::new(AtomicU32::new(times)),
+        }
+    }
+
+    /// Every call leaves half its items unprocessed, forever.
+    pub fn always() -> Self {
+        Self::new(u32::MAX)
+    }
+
+    /// How many injections are left.
+    pub fn remaining(&self) -> u32 {
+        self.remaining.load(Ordering::SeqCst)
+    }
+}
+
+/// The writes held back from one BatchWriteItem attempt: (table, requests).
+#[derive(Debug, Clone)]
+struct HeldBack(String, Vec<Value>);
+
+impl Storable for HeldBack {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for UnprocessedInjector {
+    fn name(&self) -> &'static str {
+        "UnprocessedInjector"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().map(|m| m.name()) != Some("BatchWriteItem") {
+            return Ok(());
+        }
+        let take = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if take.is_err() {
+            cfg.interceptor_state()
+                .store_put(HeldBack(String::new(), Vec::new()));
+            return Ok(());
+        }
+        let request = context.request_mut();
+        let mut body: Value =
+            serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
+        let items = body["RequestItems"]
+            .as_object_mut()
+            .ok_or("no RequestItems")?;
+        let (table, writes) = items.iter_mut().next().ok_or("empty RequestItems")?;
+        let writes = writes
+            .as_array_mut()
+            .ok_or("RequestItems entry is not a list")?;
+        let keep = writes.len().div_ceil(2);
+        let held = writes.split_off(keep);
+        cfg.interceptor_state()
+            .store_put(HeldBack(table.clone(), held));
+        let bytes = serde_json::to_vec(&body)?;
+        request
+            .headers_mut()
+            .insert("content-length", bytes.len().to_string());
+        *request.body_mut() = SdkBody::from(bytes);
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(HeldBack(table, held)) = cfg.load::<HeldBack>().cloned() else {
+            return Ok(());
+        };
+        cfg.interceptor_state()
+            .store_put(HeldBack(String::new(), Vec::new()));
+        if held.is_empty() || context.response().status().as_u16() != 200 {
+            return Ok(());
+        }
+        let body = serde_json::json!({ "UnprocessedItems": { table: held } }).to_string();
+        let response = context.response_mut();
+        response
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *response.body_mut() = SdkBody::from(body);
+        Ok(())
+    }
+}

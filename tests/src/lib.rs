@@ -1,0 +1,8 @@
+//! Support for Signoff's tests and benchmarks: a fresh DynamoDB-compatible database per
+//! test (embedded dynoxide, or DynamoDB Local when an endpoint variable points there),
+//! request counting, fault injection, and a local API Gateway + Lambda runtime emulator
+//! that serves the real function binaries.
+
+pub mod db;
+pub mod gateway;
+pub mod seed;
