@@ -19,6 +19,7 @@ use crate::table::attr;
 use crate::Store;
 
 pub const SERVICE_TOKEN_PREFIX: &str = "sgn_sat_";
+pub const CLIENT_SECRET_PREFIX: &str = "sgn_cs_";
 pub const ORGANIZATION_TOKEN_PREFIX: &str = "sgn_org_";
 
 /// Longest bearer value looked up; anything longer is not one of ours.
@@ -73,21 +74,37 @@ struct CredentialItem {
     created_at: i64,
 }
 
+/// An OAuth client of a tenant. A confidential client's secret is kept as its SHA-256.
+#[derive(Serialize, Deserialize)]
+struct ClientItem {
+    pk: String,
+    kind: String,
+    tenant: String,
+    client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_hash: Option<String>,
+    created_at: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
-pub enum TenantError {
+pub enum ProvisionError {
     #[error("tenant id must be 1-128 characters of A-Z a-z 0-9 . _ -")]
     InvalidId,
-    #[error("tenant {0} already exists")]
+    #[error("{0}")]
+    InvalidField(#[from] crate::model::FieldError),
+    #[error("{0} already exists")]
     AlreadyExists(String),
+    #[error("no tenant {0}")]
+    NoSuchTenant(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl Store {
     /// Creates a tenant; refuses to overwrite an existing one.
-    pub async fn create_tenant(&self, tenant: &Tenant) -> Result<(), TenantError> {
+    pub async fn create_tenant(&self, tenant: &Tenant) -> Result<(), ProvisionError> {
         if !keys::valid_tenant_id(&tenant.id) {
-            return Err(TenantError::InvalidId);
+            return Err(ProvisionError::InvalidId);
         }
         let item = TenantItem {
             pk: keys::tenant_pk(&tenant.id),
@@ -111,7 +128,10 @@ impl Store {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(TenantError::AlreadyExists(tenant.id.clone()))
+                Err(ProvisionError::AlreadyExists(format!(
+                    "tenant {}",
+                    tenant.id
+                )))
             }
             Err(e) => Err(classify("PutItem", e).into()),
         }
@@ -176,6 +196,53 @@ impl Store {
             .await
             .map_err(|e| classify("PutItem", e))?;
         Ok(())
+    }
+
+    /// Registers an OAuth client of `tenant`. A confidential client gets a generated secret,
+    /// returned here once and stored only as its hash; a public client has none. Refuses to
+    /// overwrite an existing client (that would silently rotate its secret).
+    pub async fn register_client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        confidential: bool,
+    ) -> Result<Option<String>, ProvisionError> {
+        crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES)?;
+        if self.get_tenant(tenant).await?.is_none() {
+            return Err(ProvisionError::NoSuchTenant(tenant.to_owned()));
+        }
+        let secret = confidential.then(|| keys::generate_secret(CLIENT_SECRET_PREFIX));
+        let item = ClientItem {
+            pk: keys::client_pk(tenant, client_id),
+            kind: "client".into(),
+            tenant: tenant.to_owned(),
+            client_id: client_id.to_owned(),
+            secret_hash: secret.as_deref().map(|s| TokenHash::of(s).encoded()),
+            created_at: crate::now_epoch_seconds(),
+        };
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(
+                serde_dynamo::to_item(item).expect("client item serializes"),
+            ))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(secret),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(ProvisionError::AlreadyExists(format!(
+                    "client {client_id} of tenant {tenant}"
+                )))
+            }
+            Err(e) => Err(classify("PutItem", e).into()),
+        }
     }
 
     /// Deletes a credential, given its value; returns whether it existed.

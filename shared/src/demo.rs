@@ -6,7 +6,7 @@
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::credentials::{CredentialScope, Tenant, TenantError};
+use crate::credentials::{CredentialScope, ProvisionError, Tenant};
 use crate::keys::TokenHash;
 use crate::model::{TokenRecord, TokenType};
 use crate::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
@@ -73,7 +73,8 @@ pub async fn register_session_tokens(
     Ok(hashes)
 }
 
-/// Creates the demo organization's service (if missing), stores the demo credential and
+/// Creates the demo organization's service and its public client (if missing), stores the
+/// demo credential and
 /// registers `tokens` tokens in [`SESSION_ID`].
 pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Result<(), SeedError> {
     let tenant = Tenant {
@@ -83,7 +84,7 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
         created_at: crate::now_epoch_seconds(),
     };
     match store.create_tenant(&tenant).await {
-        Ok(()) | Err(TenantError::AlreadyExists(_)) => {}
+        Ok(()) | Err(ProvisionError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
     store
@@ -95,7 +96,11 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
             "demo service access token (local only)",
         )
         .await
-        .map_err(TenantError::from)?;
+        .map_err(ProvisionError::from)?;
+    match store.register_client(SERVICE_ID, CLIENT_ID, false).await {
+        Ok(_) | Err(ProvisionError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     // Seeding a database whose demo session was already logged out fails with
     // SessionEnded, as it would for a real authorization server; `scripts/dev` starts
     // from an empty database every time.
@@ -114,7 +119,7 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error(transparent)]
-    Tenant(#[from] TenantError),
+    Tenant(#[from] ProvisionError),
     #[error(transparent)]
     Register(#[from] RegisterError),
 }

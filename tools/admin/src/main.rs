@@ -1,0 +1,317 @@
+//! `signoff-admin`: provisions Signoff's table, tenants, credentials, clients and tokens.
+//!
+//! It talks to DynamoDB through the SDK's standard configuration, so the same commands
+//! work against real AWS (credentials, `AWS_REGION`/`AWS_PROFILE`) and a local emulator
+//! (`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000`). Secrets it issues are printed once
+//! and stored only as SHA-256 hashes.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use signoff::credentials::{CredentialScope, Tenant};
+use signoff::keys::TokenHash;
+use signoff::model::{DeviceBinding, TokenRecord, TokenType};
+use signoff::{Config, Store};
+
+#[derive(Parser)]
+#[command(name = "signoff-admin", version, about)]
+struct Cli {
+    /// The Signoff table.
+    #[arg(
+        long,
+        env = "SIGNOFF_TABLE_NAME",
+        default_value = "signoff",
+        global = true
+    )]
+    table: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table with its indexes and TTL (does nothing if it exists).
+    CreateTable,
+    /// Print the table's CloudFormation properties (template.yaml must match them).
+    TableSpec,
+    /// Create a tenant (an Authlete service / Descope project).
+    CreateTenant {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Organization whose organization tokens may act on this tenant.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+    /// Issue a service access token for one tenant. Printed once; only its hash is kept.
+    IssueServiceToken {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Issue an organization token, valid for every tenant of the organization.
+    IssueOrganizationToken {
+        #[arg(long)]
+        organization: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a service or organization token, given its value.
+    RevokeCredential {
+        #[arg(long, env = "SIGNOFF_CREDENTIAL", hide_env_values = true)]
+        token: String,
+    },
+    /// Register an OAuth client of a tenant. A confidential client's secret is printed once.
+    RegisterClient {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        /// A public client (no secret), e.g. a native or browser app.
+        #[arg(long)]
+        public: bool,
+    },
+    /// Register one issued token (its value or its hash).
+    RegisterToken {
+        #[arg(long)]
+        tenant: String,
+        /// The token's value (hashed here, never stored).
+        #[arg(
+            long,
+            conflicts_with = "token_hash",
+            required_unless_present = "token_hash"
+        )]
+        token: Option<String>,
+        /// The unpadded base64url SHA-256 of the token.
+        #[arg(long)]
+        token_hash: Option<String>,
+        #[arg(long, value_parser = ["access", "refresh"])]
+        r#type: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        session_id: Option<String>,
+        #[arg(long)]
+        grant_id: Option<String>,
+        #[arg(long, requires_all = ["user_store", "user_dn"])]
+        device_id: Option<String>,
+        #[arg(long)]
+        user_store: Option<String>,
+        #[arg(long)]
+        user_dn: Option<String>,
+        /// Lifetime in seconds from now.
+        #[arg(long, default_value_t = 3600)]
+        expires_in: i64,
+    },
+    /// Seed the local demo: a service, its fixed demo credential, a client and a session
+    /// holding tokens. Refused unless the endpoint is local.
+    SeedDemo {
+        #[arg(long, default_value_t = 20)]
+        tokens: usize,
+        /// Print how to call the local API at this base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9000")]
+        api_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("signoff-admin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::TableSpec = cli.command {
+        println!("{:#}", signoff::table::cloudformation_properties());
+        return Ok(());
+    }
+    let sdk = signoff::config::load_aws_config()
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        Config::for_table(&cli.table),
+    );
+    let fail = |e: &dyn std::error::Error| {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        message
+    };
+    match cli.command {
+        Command::TableSpec => unreachable!("handled above"),
+        Command::CreateTable => {
+            let created = signoff::table::create_table(store.client(), store.table_name())
+                .await
+                .map_err(|e| fail(&e))?;
+            let verb = if created { "created" } else { "already exists" };
+            println!("table {}: {verb}", store.table_name());
+        }
+        Command::CreateTenant {
+            id,
+            name,
+            organization,
+        } => {
+            let tenant = Tenant {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                organization,
+                created_at: signoff::now_epoch_seconds(),
+            };
+            store.create_tenant(&tenant).await.map_err(|e| fail(&e))?;
+            println!("tenant {} created", tenant.id);
+        }
+        Command::IssueServiceToken { tenant, label } => {
+            if store
+                .get_tenant(&tenant)
+                .await
+                .map_err(|e| fail(&e))?
+                .is_none()
+            {
+                return Err(format!("no tenant {tenant}: create it first"));
+            }
+            let token = store
+                .issue_credential(CredentialScope::Service { tenant }, &label)
+                .await
+                .map_err(|e| fail(&e))?;
+            print_secret("service access token", &token);
+        }
+        Command::IssueOrganizationToken {
+            organization,
+            label,
+        } => {
+            let token = store
+                .issue_credential(CredentialScope::Organization { organization }, &label)
+                .await
+                .map_err(|e| fail(&e))?;
+            print_secret("organization token", &token);
+        }
+        Command::RevokeCredential { token } => {
+            let existed = store
+                .revoke_credential(&token)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!(
+                "{}",
+                if existed {
+                    "credential revoked"
+                } else {
+                    "no such credential"
+                }
+            );
+        }
+        Command::RegisterClient {
+            tenant,
+            client_id,
+            public,
+        } => {
+            let secret = store
+                .register_client(&tenant, &client_id, !public)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!("client {client_id} registered for tenant {tenant}");
+            if let Some(secret) = secret {
+                print_secret("client secret", &secret);
+            }
+        }
+        Command::RegisterToken {
+            tenant,
+            token,
+            token_hash,
+            r#type,
+            client_id,
+            subject,
+            session_id,
+            grant_id,
+            device_id,
+            user_store,
+            user_dn,
+            expires_in,
+        } => {
+            let hash = match (token, token_hash) {
+                (Some(token), _) => TokenHash::of(&token),
+                (None, Some(hash)) => TokenHash::parse(&hash).map_err(|e| e.to_string())?,
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            let now = signoff::now_epoch_seconds();
+            let record = TokenRecord {
+                tenant,
+                hash,
+                token_type: TokenType::parse(&r#type).expect("clap checked the value"),
+                client_id,
+                subject,
+                session_id,
+                grant_id,
+                device: device_id.map(|device_id| DeviceBinding {
+                    device_id,
+                    user_store: user_store.unwrap_or_default(),
+                    user_dn: user_dn.unwrap_or_default(),
+                }),
+                issued_at: now,
+                expires_at: now + expires_in,
+            };
+            record.validate(now).map_err(|e| e.to_string())?;
+            store
+                .register_tokens(&[record])
+                .await
+                .map_err(|e| fail(&e))?;
+            println!("token {hash} registered");
+        }
+        Command::SeedDemo { tokens, api_url } => seed_demo(&store, tokens, &api_url).await?,
+    }
+    Ok(())
+}
+
+fn print_secret(what: &str, secret: &str) {
+    println!("{what} (shown once; only its hash is stored):");
+    println!("{secret}");
+}
+
+async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap_or_default();
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| endpoint.starts_with(p));
+    if !local {
+        return Err(
+            "seed-demo stores a published demo credential, so it only runs against a local endpoint \
+             (set AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000)"
+                .into(),
+        );
+    }
+    let bar = ProgressBar::new(tokens as u64).with_style(
+        ProgressStyle::with_template("seeding {bar:30} {pos}/{len} tokens ({per_sec})")
+            .expect("valid progress template"),
+    );
+    signoff::demo::seed(store, tokens, |done| bar.set_position(done as u64))
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish();
+    let service = signoff::demo::SERVICE_ID;
+    let body = json!({ "sessionId": signoff::demo::SESSION_ID });
+    println!(
+        "demo service {service}: session {} holds {tokens} token(s)\n\
+         log it out with:\n\n  curl -s -X POST {api_url}/api/{service}/nativesso/logout \\\n    \
+         -H 'Authorization: Bearer {}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{body}'\n",
+        signoff::demo::SESSION_ID,
+        signoff::demo::SERVICE_TOKEN,
+    );
+    Ok(())
+}
