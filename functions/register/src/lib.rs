@@ -181,7 +181,15 @@ fn parse_tokens(
                 invalid(message)
             }
         };
-        let input: TokenInput = serde_json::from_value(input).map_err(|e| at(e.to_string()))?;
+        let input: TokenInput = serde_path_to_error::deserialize(input).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            if field == "." {
+                at(inner.to_string())
+            } else {
+                at(format!("{field}: {inner}"))
+            }
+        })?;
         let record = to_record(tenant, input, now).map_err(|e| at(e.to_string()))?;
         if records.iter().any(|r: &TokenRecord| r.hash == record.hash) {
             return Err(at("the same token appears twice in the batch".into()));
