@@ -1,0 +1,87 @@
+//! Every `events/*.json` (the API Gateway events shipped for `sam local invoke -e` and
+//! `cargo lambda invoke --data-file`) replayed through its function's handler against a
+//! database holding the demo data, as `scripts/dev` seeds it.
+
+use std::path::{Path, PathBuf};
+
+use signoff_tests::db::TestDb;
+use signoff_tests::gateway::routes_from_manifest;
+use signoff_tests::seed::{self, parts};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// Runs `request` through the handler of the binary named `function`.
+async fn invoke(
+    db: &TestDb,
+    function: &str,
+    request: lambda_http::Request,
+) -> (u16, serde_json::Value) {
+    let response = match function {
+        "nativesso-logout" => signoff_nativesso::handle(&db.store, request).await,
+        "register-tokens" => signoff_register::handle(&db.store, request).await,
+        other => panic!("no handler known for function {other}: add it to this test"),
+    };
+    parts(response.expect("handlers never fail"))
+}
+
+#[tokio::test]
+async fn every_event_runs_through_its_handler() {
+    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
+    let db = TestDb::start().await;
+    signoff::demo::seed(&db.store, 20, |_| {})
+        .await
+        .expect("demo data");
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("events"))
+        .expect("events/ exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    // Registration first: it uses a session the logout event does not end.
+    files.sort_by_key(|p| !p.ends_with("register-tokens.json"));
+    let mut covered = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable event");
+        let event: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
+        let route_key = event["routeKey"].as_str().expect("routeKey");
+        let route = routes
+            .iter()
+            .find(|r| format!("{} {}", r.method, r.path) == route_key)
+            .unwrap_or_else(|| panic!("{}: no route {route_key} in Cargo.toml", file.display()));
+        let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
+        let (status, body) = invoke(&db, &route.function, request).await;
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        match name.as_str() {
+            "nativesso-logout.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["count"], 20, "the demo session's tokens are deleted");
+                assert_eq!(
+                    seed::count_session_tokens(&db.store, "715948317", "demo-session-1").await,
+                    0
+                );
+            }
+            "register-tokens.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["registered"], 1);
+                assert_eq!(
+                    seed::count_session_tokens(&db.store, "715948317", "demo-session-2").await,
+                    1
+                );
+            }
+            other => panic!("{other}: say in this test what the event should do"),
+        }
+        covered.push(route.function.clone());
+    }
+    for route in &routes {
+        assert!(
+            covered.contains(&route.function),
+            "no event for function {}",
+            route.function
+        );
+    }
+}
