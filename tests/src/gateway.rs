@@ -7,22 +7,22 @@
 //! route, and turns the reply into an HTTP response. Failures get API Gateway's own status
 //! codes and bodies, because tests assert that bad input never causes a 5xx.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_types::base64;
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{header, request::Parts, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
@@ -30,11 +30,8 @@ use tokio::task::JoinHandle;
 const ACCOUNT_ID: &str = "123456789012";
 /// API Gateway's request payload limit.
 const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
-/// Lambda's limit for a synchronous invocation's response.
-const MAX_RESPONSE_PAYLOAD: usize = 6 * 1024 * 1024;
 /// API Gateway's maximum integration timeout, also given to the function as its deadline.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// One API route and the function binary that serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -90,25 +87,21 @@ fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
 pub struct Gateway {
     base_url: String,
     logs: Arc<Mutex<String>>,
-    /// Per child: firing or dropping the sender makes the watcher task kill the child.
-    children: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
-    servers: Vec<JoinHandle<()>>,
+    /// The servers, and per child the task that owns and watches it: aborting that task
+    /// drops the child, which kills it (`kill_on_drop`).
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Gateway {
-    /// Starts one Runtime API server per function (each on 127.0.0.1:0), spawns each function binary
-    /// `binaries_dir/<function>` with env AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>, AWS_LAMBDA_FUNCTION_NAME,
-    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128, AWS_LAMBDA_FUNCTION_VERSION=$LATEST, AWS_LAMBDA_LOG_GROUP_NAME/STREAM_NAME,
-    /// plus the caller's `env` pairs (the child inherits the parent environment too), with
-    /// stdout/stderr captured for [`Gateway::logs`], and an HTTP front server on 127.0.0.1:0.
+    /// Starts each routed function binary, `binaries_dir/<function>`, against a Runtime API
+    /// server of its own, with the environment Lambda sets plus `env` on top of this
+    /// process's; then the front server. Every server listens on a free 127.0.0.1 port.
     pub async fn start(
         routes: Vec<Route>,
         binaries_dir: &Path,
         env: &[(String, String)],
     ) -> Result<Gateway, String> {
-        let mut names: Vec<&str> = routes.iter().map(|r| r.function.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
+        let names: BTreeSet<String> = routes.iter().map(|r| r.function.clone()).collect();
         // Check every binary before starting anything, so this is the error the user sees.
         if let Some(binary) = names
             .iter()
@@ -124,27 +117,25 @@ impl Gateway {
         let mut gateway = Gateway {
             base_url: String::new(),
             logs: Arc::default(),
-            children: Vec::new(),
-            servers: Vec::new(),
+            tasks: Vec::new(),
         };
         let mut functions = HashMap::new();
         for name in names {
             let function = Arc::new(Function {
-                name: name.to_string(),
+                name: name.clone(),
                 logs: gateway.logs.clone(),
-                state: Mutex::default(),
-                ready: Notify::new(),
+                ..Function::default()
             });
             let (runtime_api, server) = serve(runtime_api(function.clone())).await?;
-            gateway.servers.push(server);
-            let binary = binaries_dir.join(name);
-            let child = spawn_function(function.clone(), &binary, runtime_api, env)?;
-            gateway.children.push(child);
-            functions.insert(name.to_string(), function);
+            gateway.tasks.push(server);
+            let binary = binaries_dir.join(&name);
+            let watcher = spawn_function(function.clone(), &binary, runtime_api, env)?;
+            gateway.tasks.push(watcher);
+            functions.insert(name, function);
         }
         let front = Arc::new(Front { routes, functions });
         let (addr, server) = serve(Router::new().fallback(front_request).with_state(front)).await?;
-        gateway.servers.push(server);
+        gateway.tasks.push(server);
         gateway.base_url = format!("http://{addr}");
         Ok(gateway)
     }
@@ -160,22 +151,20 @@ impl Gateway {
         self.logs.lock().expect("log buffer poisoned").clone()
     }
 
-    /// Kills the function processes, waits for them to exit, and stops the servers.
+    /// Stops the servers and kills the function processes, returning once every process
+    /// has been sent its kill signal.
     pub async fn shutdown(mut self) {
-        for (kill, watcher) in std::mem::take(&mut self.children) {
-            // A send error only means the child has already exited.
-            let _ = kill.send(());
-            let _ = watcher.await;
+        for task in std::mem::take(&mut self.tasks) {
+            task.abort();
+            let _ = task.await;
         }
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        // Dropping `children` tells the watchers to kill the processes; the processes also
-        // have kill_on_drop, for when the runtime stops before the watchers get to run.
-        for server in &self.servers {
-            server.abort();
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }
@@ -198,7 +187,7 @@ fn spawn_function(
     binary: &Path,
     runtime_api: SocketAddr,
     env: &[(String, String)],
-) -> Result<(oneshot::Sender<()>, JoinHandle<()>), String> {
+) -> Result<JoinHandle<()>, String> {
     let name = &function.name;
     let mut child = tokio::process::Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
@@ -208,9 +197,9 @@ fn spawn_function(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         .env(
             "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("local/[$LATEST]{}", fresh_id()),
+            format!("local/[$LATEST]{name}"),
         )
-        .envs(env.iter().map(|(key, value)| (key, value)))
+        .envs(env.iter().cloned())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -223,23 +212,14 @@ fn spawn_function(
     if let Some(stderr) = child.stderr.take() {
         capture(stderr, function.clone());
     }
-    let (kill, killed) = oneshot::channel::<()>();
-    let watcher = tokio::spawn(async move {
-        tokio::select! {
-            status = child.wait() => {
-                // Lambda would start a fresh environment; for tests, failing fast says more.
-                match status {
-                    Ok(status) => function.log(&format!("process exited ({status})")),
-                    Err(e) => function.log(&format!("process lost: {e}")),
-                }
-                function.fail();
-            }
-            _ = killed => {
-                let _ = child.kill().await;
-            }
+    Ok(tokio::spawn(async move {
+        // Lambda would start a fresh environment; for tests, failing fast says more.
+        match child.wait().await {
+            Ok(status) => function.log(&format!("process exited ({status})")),
+            Err(e) => function.log(&format!("process lost: {e}")),
         }
-    });
-    Ok((kill, watcher))
+        function.fail();
+    }))
 }
 
 /// Copies a child's output into the logs line by line, as it comes.
@@ -256,6 +236,7 @@ fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<Function
 }
 
 /// One function: its invocations, shared by its Runtime API handlers and the front server.
+#[derive(Default)]
 struct Function {
     name: String,
     logs: Arc<Mutex<String>>,
@@ -268,15 +249,10 @@ struct Function {
 struct Invocations {
     /// Events not yet handed to the function, oldest first, with their request ids.
     queued: VecDeque<(String, Bytes)>,
-    /// The reply channel of every queued or running invocation.
-    waiting: HashMap<String, oneshot::Sender<Outcome>>,
+    /// The reply channel of every queued or running invocation; dropping one fails it.
+    waiting: HashMap<String, oneshot::Sender<Bytes>>,
     /// Set once the function failed to initialise or exited: it will answer nothing more.
     failed: bool,
-}
-
-enum Outcome {
-    Response(Bytes),
-    Error,
 }
 
 impl Function {
@@ -289,12 +265,12 @@ impl Function {
             .push_str(&line);
     }
 
-    fn invocations(&self) -> std::sync::MutexGuard<'_, Invocations> {
+    fn invocations(&self) -> MutexGuard<'_, Invocations> {
         self.state.lock().expect("invocation state poisoned")
     }
 
     /// Queues an event; `None` if the function can no longer answer.
-    fn invoke(&self, event: Bytes) -> Option<oneshot::Receiver<Outcome>> {
+    fn invoke(&self, event: Bytes) -> Option<oneshot::Receiver<Bytes>> {
         let id = fresh_id();
         let (reply, outcome) = oneshot::channel();
         let mut state = self.invocations();
@@ -309,10 +285,17 @@ impl Function {
         Some(outcome)
     }
 
-    /// Delivers an invocation's outcome; false if the id is unknown.
-    fn resolve(&self, id: &str, outcome: Outcome) -> bool {
-        let reply = self.invocations().waiting.remove(id);
-        reply.map(|reply| reply.send(outcome)).is_some()
+    /// Delivers an invocation's reply, or fails it with `None`. The Runtime API's answer:
+    /// 400 when the id is unknown, e.g. already resolved.
+    fn resolve(&self, id: &str, reply: Option<Bytes>) -> StatusCode {
+        let Some(sender) = self.invocations().waiting.remove(id) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        if let Some(reply) = reply {
+            // A send error only means the caller has gone (hung up or timed out).
+            let _ = sender.send(reply);
+        }
+        StatusCode::ACCEPTED
     }
 
     /// Marks the function dead and fails everything waiting on it, so callers get a 500 at
@@ -321,20 +304,19 @@ impl Function {
         let mut state = self.invocations();
         state.failed = true;
         state.queued.clear();
-        for (_, reply) in state.waiting.drain() {
-            let _ = reply.send(Outcome::Error);
-        }
+        state.waiting.clear();
     }
 }
 
 fn runtime_api(function: Arc<Function>) -> Router {
+    let invocation = "/2018-06-01/runtime/invocation";
     Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/{result}",
-            post(invocation_result),
-        )
+        .route(&format!("{invocation}/next"), get(next_invocation))
+        .route(&format!("{invocation}/{{id}}/response"), post(respond))
+        .route(&format!("{invocation}/{{id}}/error"), post(report_error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        // Replies are passed on whatever their size; Lambda's own limit is not modelled.
+        .layer(DefaultBodyLimit::disable())
         .with_state(function)
 }
 
@@ -351,52 +333,36 @@ async fn next_invocation(State(function): State<Arc<Function>>) -> Response {
         "arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{}",
         function.name
     );
-    // X-Ray's format: epoch seconds, then 24 hex digits (here from the request id's counter).
-    let counter = id.rsplit('-').next().unwrap_or_default();
-    let trace = format!("Root=1-{:08x}-{counter:0>24};Sampled=0", deadline / 1000);
     let headers = [
         ("lambda-runtime-aws-request-id", id),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         ("lambda-runtime-invoked-function-arn", arn),
-        ("lambda-runtime-trace-id", trace),
         ("content-type", "application/json".to_string()),
     ];
     (headers, event).into_response()
 }
 
-/// `POST .../invocation/{id}/response` and `.../{id}/error`.
-async fn invocation_result(
+async fn respond(
     State(function): State<Arc<Function>>,
-    UrlPath((id, result)): UrlPath<(String, String)>,
-    body: Body,
+    UrlPath(id): UrlPath<String>,
+    payload: Bytes,
 ) -> StatusCode {
-    let payload = to_bytes(body, MAX_RESPONSE_PAYLOAD).await;
-    let (outcome, status) = match (result.as_str(), payload) {
-        ("response", Ok(payload)) => (Outcome::Response(payload), StatusCode::ACCEPTED),
-        // Lambda refuses an oversized response, and the invocation fails.
-        ("response", Err(_)) => (Outcome::Error, StatusCode::PAYLOAD_TOO_LARGE),
-        ("error", report) => {
-            let report = report.unwrap_or_default();
-            function.log(&format!(
-                "invocation error: {}",
-                String::from_utf8_lossy(&report)
-            ));
-            (Outcome::Error, StatusCode::ACCEPTED)
-        }
-        _ => return StatusCode::NOT_FOUND,
-    };
-    if function.resolve(&id, outcome) {
-        status
-    } else {
-        StatusCode::BAD_REQUEST
-    }
+    function.resolve(&id, Some(payload))
 }
 
-async fn init_error(State(function): State<Arc<Function>>, body: Body) -> StatusCode {
-    let report = to_bytes(body, MAX_RESPONSE_PAYLOAD)
-        .await
-        .unwrap_or_default();
-    function.log(&format!("init error: {}", String::from_utf8_lossy(&report)));
+async fn report_error(
+    State(function): State<Arc<Function>>,
+    UrlPath(id): UrlPath<String>,
+    report: Bytes,
+) -> StatusCode {
+    let report = String::from_utf8_lossy(&report);
+    function.log(&format!("invocation error: {report}"));
+    function.resolve(&id, None)
+}
+
+async fn init_error(State(function): State<Arc<Function>>, report: Bytes) -> StatusCode {
+    let report = String::from_utf8_lossy(&report);
+    function.log(&format!("init error: {report}"));
     function.fail();
     StatusCode::ACCEPTED
 }
@@ -417,56 +383,43 @@ async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) 
     let Ok(body) = to_bytes(body, MAX_REQUEST_BODY).await else {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let event = build_event(
-        route,
-        &params,
-        &parts,
-        &body,
-        &fresh_id(),
-        SystemTime::now(),
-    );
-    // Every routed function was started, so `None` means the function has died.
-    let function = front.functions.get(&route.function);
-    let Some(outcome) = function.and_then(|f| f.invoke(event.to_string().into())) else {
+    let event = build_event(route, &path, &params, &parts, &body);
+    // Every routed function was started, so indexing cannot fail.
+    let Some(reply) = front.functions[&route.function].invoke(event.to_string().into()) else {
         return internal_error();
     };
-    // On a timeout the invocation still runs to its end, as it does in Lambda.
-    match tokio::time::timeout(INTEGRATION_TIMEOUT, outcome).await {
-        Ok(Ok(Outcome::Response(payload))) => translate_reply(&payload),
-        Ok(Ok(Outcome::Error) | Err(_)) => internal_error(),
+    match tokio::time::timeout(INTEGRATION_TIMEOUT, reply).await {
+        Ok(Ok(payload)) => translate_reply(&payload).unwrap_or_else(internal_error),
+        // The function reported an error, or died.
+        Ok(Err(_)) => internal_error(),
+        // The invocation still runs to its end, as it does in Lambda.
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     }
 }
 
-/// Finds the route for a request; a path template's `{name}` matches one non-empty segment.
-/// As in API Gateway the most specific route wins: the most literal segments, then an
-/// exact method over ANY.
+/// Finds the route for a request, and its path parameters: a template's `{name}` matches
+/// one non-empty segment. API Gateway would prefer the most specific of several matching
+/// routes; ours never overlap, so the first match is the only one.
 fn match_route<'a>(
     routes: &'a [Route],
     method: &str,
     path: &str,
-) -> Option<(&'a Route, Vec<(String, String)>)> {
+) -> Option<(&'a Route, BTreeMap<String, String>)> {
     routes
         .iter()
-        .filter(|route| route.method == "ANY" || route.method.eq_ignore_ascii_case(method))
-        .filter_map(|route| Some((route, path_params(&route.path, path)?)))
-        .max_by_key(|(route, params)| {
-            (
-                route.path.split('/').count() - params.len(),
-                route.method != "ANY",
-            )
-        })
+        .filter(|route| route.method == "ANY" || route.method == method)
+        .find_map(|route| Some((route, path_params(&route.path, path)?)))
 }
 
-fn path_params(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+fn path_params(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
     if template.split('/').count() != path.split('/').count() {
         return None;
     }
-    let mut params = Vec::new();
+    let mut params = BTreeMap::new();
     for (pattern, segment) in template.split('/').zip(path.split('/')) {
         match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             Some(name) if !segment.is_empty() => {
-                params.push((name.to_string(), segment.to_string()))
+                params.insert(name.to_string(), segment.to_string());
             }
             None if pattern == segment => {}
             _ => return None,
@@ -475,31 +428,24 @@ fn path_params(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     Some(params)
 }
 
-/// Builds the API Gateway HTTP API payload format 2.0 event for a request whose path
-/// matched `route` with `params`.
+/// Builds the API Gateway HTTP API payload format 2.0 event for a request to the decoded
+/// `path`, which matched `route` with `params`.
 fn build_event(
     route: &Route,
-    params: &[(String, String)],
+    path: &str,
+    params: &BTreeMap<String, String>,
     parts: &Parts,
     body: &[u8],
-    request_id: &str,
-    now: SystemTime,
 ) -> Value {
     let route_key = format!("{} {}", route.method, route.path);
-    let path = percent_decode(parts.uri.path());
     let mut headers = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes());
         // Format 2.0 moves cookies to a field of their own.
         if name == header::COOKIE {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(String::from),
-            );
+            let values = value.split(';').map(str::trim).filter(|c| !c.is_empty());
+            cookies.extend(values.map(String::from));
         } else {
             push_joined(&mut headers, name.to_string(), &value);
         }
@@ -510,7 +456,11 @@ fn build_event(
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         push_joined(&mut query, percent_decode(key), &percent_decode(value));
     }
-    let epoch_ms = epoch_millis(now);
+    let (body, encoded) = match std::str::from_utf8(body) {
+        Ok("") => (None, false),
+        Ok(text) => (Some(text.to_string()), false),
+        Err(_) => (Some(base64::encode(body)), true),
+    };
     let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
@@ -521,7 +471,6 @@ fn build_event(
             "accountId": ACCOUNT_ID,
             "apiId": "local",
             "domainName": "127.0.0.1",
-            "domainPrefix": "127",
             "http": {
                 "method": parts.method.as_str(),
                 "path": path,
@@ -529,33 +478,20 @@ fn build_event(
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent").map_or("", String::as_str),
             },
-            "requestId": request_id,
+            "requestId": fresh_id(),
             "routeKey": route_key,
             "stage": "$default",
-            "time": format_clf_time(epoch_ms / 1000),
-            "timeEpoch": epoch_ms,
+            "timeEpoch": epoch_millis(SystemTime::now()),
         },
-        "isBase64Encoded": false,
+        "cookies": (!cookies.is_empty()).then_some(cookies),
+        "queryStringParameters": (!query.is_empty()).then_some(query),
+        "pathParameters": (!params.is_empty()).then_some(params),
+        "body": body,
+        "isBase64Encoded": encoded,
     });
+    // Format 2.0 leaves out the fields it has nothing for.
     let fields = event.as_object_mut().expect("built as an object");
-    if !cookies.is_empty() {
-        fields.insert("cookies".into(), json!(cookies));
-    }
-    if !query.is_empty() {
-        fields.insert("queryStringParameters".into(), json!(query));
-    }
-    if !params.is_empty() {
-        let params: BTreeMap<_, _> = params.iter().cloned().collect();
-        fields.insert("pathParameters".into(), json!(params));
-    }
-    if !body.is_empty() {
-        let (body, encoded) = match std::str::from_utf8(body) {
-            Ok(text) => (text.to_string(), false),
-            Err(_) => (base64::encode(body), true),
-        };
-        fields.insert("body".into(), json!(body));
-        fields.insert("isBase64Encoded".into(), json!(encoded));
-    }
+    fields.retain(|_, value| !value.is_null());
     event
 }
 
@@ -569,62 +505,31 @@ fn push_joined(map: &mut BTreeMap<String, String>, key: String, value: &str) {
         .or_insert_with(|| value.to_string());
 }
 
-/// Turns a function's reply into the HTTP response API Gateway (format 2.0) would send.
-fn translate_reply(payload: &[u8]) -> Response {
-    let Ok(reply) = serde_json::from_slice::<Value>(payload) else {
-        return internal_error();
-    };
-    match reply
-        .as_object()
-        .filter(|fields| fields.contains_key("statusCode"))
-    {
-        Some(fields) => structured_reply(fields).unwrap_or_else(internal_error),
+/// The HTTP response API Gateway (format 2.0) makes of a function's reply; `None` when the
+/// reply is malformed, which API Gateway answers with a 500.
+fn translate_reply(payload: &[u8]) -> Option<Response> {
+    let reply: Value = serde_json::from_slice(payload).ok()?;
+    let Some(fields) = reply.as_object().filter(|f| f.contains_key("statusCode")) else {
         // Valid JSON without a statusCode: format 2.0 infers a 200 with it as the JSON body.
-        None => (
-            [(header::CONTENT_TYPE, "application/json")],
-            payload.to_vec(),
-        )
-            .into_response(),
-    }
-}
-
-/// `None` when the reply is malformed, which API Gateway answers with a 500.
-fn structured_reply(fields: &Map<String, Value>) -> Option<Response> {
-    let status = fields.get("statusCode")?.as_u64()?;
-    let mut response = Response::builder().status(u16::try_from(status).ok()?);
-    // Containers of the wrong type are ignored; a value that cannot be a header is not.
-    let object = |name| {
-        fields
-            .get(name)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
+        let json = [(header::CONTENT_TYPE, "application/json")];
+        return Some((json, payload.to_vec()).into_response());
     };
-    for (name, value) in object("headers") {
+    let status = u16::try_from(fields.get("statusCode")?.as_u64()?).ok()?;
+    let mut response = Response::builder().status(status);
+    // Containers of the wrong type are ignored; a value that cannot be a header is not.
+    let headers = fields.get("headers").and_then(Value::as_object);
+    for (name, value) in headers.into_iter().flatten() {
         response = response.header(name.as_str(), value.as_str()?);
     }
-    for (name, values) in object("multiValueHeaders") {
-        for value in values.as_array().into_iter().flatten() {
-            response = response.header(name.as_str(), value.as_str()?);
-        }
-    }
-    for cookie in fields
-        .get("cookies")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    let cookies = fields.get("cookies").and_then(Value::as_array);
+    for cookie in cookies.into_iter().flatten() {
         response = response.header(header::SET_COOKIE, cookie.as_str()?);
     }
-    let encoded = fields
-        .get("isBase64Encoded")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let body = match fields.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(body)) if encoded => base64::decode(body).ok()?,
-        Some(Value::String(body)) => body.clone().into_bytes(),
-        Some(_) => return None,
+    let body = match (fields.get("body"), fields.get("isBase64Encoded")) {
+        (None | Some(Value::Null), _) => Vec::new(),
+        (Some(Value::String(body)), Some(Value::Bool(true))) => base64::decode(body).ok()?,
+        (Some(Value::String(body)), _) => body.clone().into_bytes(),
+        _ => return None,
     };
     response.body(Body::from(body)).ok()
 }
@@ -639,47 +544,16 @@ fn internal_error() -> Response {
     gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
 
-/// A UUID-shaped id: unique in this process (counter), and across runs (start time).
+/// A UUID-shaped request id, unique within the process.
 fn fresh_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let count = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{:08x}-{:04x}-4000-8000-{count:012x}",
-        (nanos >> 32) as u32,
-        (nanos >> 16) as u16
-    )
+    format!("00000000-0000-4000-8000-{count:012x}")
 }
 
 fn epoch_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The format of `requestContext.time`, e.g. "04/Mar/2020:19:03:58 +0000" (UTC).
-fn format_clf_time(epoch_secs: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // The civil date from a day count (Howard Hinnant's algorithm), to avoid a date crate.
-    let z = (epoch_secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (
-        epoch_secs / 3600 % 24,
-        epoch_secs / 60 % 60,
-        epoch_secs % 60,
-    );
-    let month = MONTHS[(month - 1) as usize];
-    format!("{day:02}/{month}/{year}:{hour:02}:{minute:02}:{second:02} +0000")
 }
 
 /// Decodes `%XX` escapes; a malformed escape is kept as written.
@@ -747,26 +621,14 @@ mod tests {
     fn matches_routes_like_api_gateway() {
         let routes = [
             route("POST", "/api/{serviceId}/logout", "logout"),
-            route("ANY", "/api/{serviceId}/{action}", "any"),
-            route("GET", "/api/special/logout", "special"),
+            route("ANY", "/health", "health"),
         ];
         let (found, params) = match_route(&routes, "POST", "/api/a b/logout").expect("match");
         assert_eq!(found.function, "logout");
-        assert_eq!(params, vec![("serviceId".to_string(), "a b".to_string())]);
-        assert_eq!(
-            match_route(&routes, "DELETE", "/api/1/logout")
-                .expect("any")
-                .0
-                .function,
-            "any"
-        );
-        assert_eq!(
-            match_route(&routes, "GET", "/api/special/logout")
-                .expect("literal")
-                .0
-                .function,
-            "special"
-        );
+        assert_eq!(params, BTreeMap::from([("serviceId".into(), "a b".into())]));
+        let (found, params) = match_route(&routes, "DELETE", "/health").expect("ANY");
+        assert_eq!((found.function.as_str(), params.len()), ("health", 0));
+        assert!(match_route(&routes, "GET", "/api/1/logout").is_none());
         assert!(match_route(&routes, "POST", "/api//logout").is_none());
         assert!(match_route(&routes, "POST", "/api/1/logout/more").is_none());
     }
@@ -783,9 +645,8 @@ mod tests {
             .expect("request");
         let (parts, ()) = request.into_parts();
         let route = route("POST", "/api/{serviceId}/logout", "logout");
-        let params = [("serviceId".to_string(), "7".to_string())];
-        let now = UNIX_EPOCH + Duration::from_millis(1_583_348_638_390);
-        let event = build_event(&route, &params, &parts, b"{\"k\":1}", "req-1", now);
+        let params = BTreeMap::from([("serviceId".to_string(), "7.".to_string())]);
+        let event = build_event(&route, "/api/7./logout", &params, &parts, b"{\"k\":1}");
         assert_eq!(event["routeKey"], "POST /api/{serviceId}/logout");
         assert_eq!(event["rawPath"], "/api/7./logout");
         assert_eq!(event["requestContext"]["http"]["path"], "/api/7./logout");
@@ -794,26 +655,22 @@ mod tests {
             event["queryStringParameters"],
             json!({ "a": "1,2", "b": "A" })
         );
-        assert_eq!(event["pathParameters"], json!({ "serviceId": "7" }));
+        assert_eq!(event["pathParameters"], json!({ "serviceId": "7." }));
         assert_eq!(event["headers"]["authorization"], "Bearer t");
         assert_eq!(event["headers"]["x-many"], "one,two");
         assert!(event["headers"].get("cookie").is_none());
         assert_eq!(event["cookies"], json!(["c1=x", "c2=y"]));
         assert_eq!(event["requestContext"]["http"]["userAgent"], "test");
-        assert_eq!(
-            event["requestContext"]["time"],
-            "04/Mar/2020:19:03:58 +0000"
-        );
-        assert_eq!(event["requestContext"]["timeEpoch"], 1_583_348_638_390u64);
         assert_eq!(event["body"], "{\"k\":1}");
         assert_eq!(event["isBase64Encoded"], false);
 
         let (parts, ()) = Request::get("/x").body(()).expect("request").into_parts();
-        let event = build_event(&route, &[], &parts, &[0xff, 0], "req-2", now);
+        let none = BTreeMap::new();
+        let event = build_event(&route, "/x", &none, &parts, &[0xff, 0]);
         assert_eq!(event["body"], "/wA=");
         assert_eq!(event["isBase64Encoded"], true);
         assert!(event.get("pathParameters").is_none() && event.get("cookies").is_none());
-        let event = build_event(&route, &[], &parts, b"", "req-3", now);
+        let event = build_event(&route, "/x", &none, &parts, b"");
         assert!(event.get("body").is_none() && event.get("queryStringParameters").is_none());
     }
 
@@ -822,36 +679,36 @@ mod tests {
         let reply = json!({
             "statusCode": 401,
             "headers": { "content-type": "application/json" },
-            "multiValueHeaders": { "x-multi": ["a", "b"] },
             "cookies": ["s=1; Path=/", "t=2"],
             "body": "eyJvayI6ZmFsc2V9",
             "isBase64Encoded": true,
         });
-        let response = translate_reply(reply.to_string().as_bytes());
+        let response = translate_reply(reply.to_string().as_bytes()).expect("well formed");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let headers = response.headers();
         assert_eq!(headers.get_all(header::SET_COOKIE).iter().count(), 2);
-        assert_eq!(headers.get_all("x-multi").iter().count(), 2);
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
         assert_eq!(body_text(response).await, r#"{"ok":false}"#);
     }
 
     #[tokio::test]
     async fn infers_or_rejects_other_replies() {
-        let inferred = translate_reply(br#"{"hello":"world"}"#);
+        let inferred = translate_reply(br#"{"hello":"world"}"#).expect("inferred");
         assert_eq!(inferred.status(), StatusCode::OK);
         assert_eq!(inferred.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(body_text(inferred).await, r#"{"hello":"world"}"#);
 
-        let internal = r#"{"message":"Internal Server Error"}"#;
         for bad in [
             &b"not json"[..],
             br#"{"statusCode":"x"}"#,
             br#"{"statusCode":200,"body":"%","isBase64Encoded":true}"#,
+            br#"{"statusCode":200,"headers":{"x":1}}"#,
         ] {
-            let response = translate_reply(bad);
-            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-            assert_eq!(body_text(response).await, internal);
+            assert!(
+                translate_reply(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -860,18 +717,11 @@ mod tests {
         assert_eq!(percent_decode("a%20b%2Fc%e2%82%ac"), "a b/c\u{20ac}");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%+1%4"), "%zz%+1%4");
-        assert_eq!(format_clf_time(0), "01/Jan/1970:00:00:00 +0000");
-        assert_eq!(format_clf_time(951_782_400), "29/Feb/2000:00:00:00 +0000");
     }
 
     #[tokio::test]
     async fn queues_invocations_and_fails_them_when_the_function_dies() {
-        let function = Function {
-            name: "f".into(),
-            logs: Arc::default(),
-            state: Mutex::default(),
-            ready: Notify::new(),
-        };
+        let function = Function::default();
         let first = function.invoke(Bytes::from_static(b"1")).expect("queued");
         let second = function.invoke(Bytes::from_static(b"2")).expect("queued");
         let (id, event) = function
@@ -880,14 +730,15 @@ mod tests {
             .pop_front()
             .expect("first event");
         assert_eq!(event, "1");
-        assert!(function.resolve(&id, Outcome::Response(Bytes::from_static(b"{}"))));
-        assert!(
-            !function.resolve(&id, Outcome::Error),
-            "an id resolves once"
-        );
-        assert!(matches!(first.await, Ok(Outcome::Response(_))));
+        let reply = Some(Bytes::from_static(b"{}"));
+        assert_eq!(function.resolve(&id, reply), StatusCode::ACCEPTED);
+        assert_eq!(function.resolve(&id, None), StatusCode::BAD_REQUEST);
+        assert_eq!(first.await.expect("a reply"), "{}");
         function.fail();
-        assert!(matches!(second.await, Ok(Outcome::Error)));
+        assert!(
+            second.await.is_err(),
+            "a dead function's callers are failed"
+        );
         assert!(function.invoke(Bytes::new()).is_none());
     }
 }
