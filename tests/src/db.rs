@@ -75,6 +75,20 @@ impl TestDb {
         }
     }
 
+    /// A fresh database whose client reaches it through [`latency_proxy`] with `one_way`
+    /// delay in each direction (for benchmarks).
+    pub async fn start_with_latency(one_way: std::time::Duration) -> Self {
+        let mut db = Self::start().await;
+        let proxied = latency_proxy(&db.endpoint, one_way).await;
+        let client = Client::from_conf(
+            client_config(&proxied)
+                .interceptor(db.requests.clone())
+                .build(),
+        );
+        db.store = Store::new(client, db.store.config().clone());
+        db
+    }
+
     /// The environment a function binary needs to use this database.
     pub fn function_env(&self) -> Vec<(String, String)> {
         [
@@ -287,4 +301,65 @@ impl Intercept for UnprocessedInjector {
         *response.body_mut() = SdkBody::from(body);
         Ok(())
     }
+}
+
+/// A TCP proxy on 127.0.0.1:0 in front of `upstream` that holds every chunk of data for
+/// `one_way` in each direction, so a benchmark can see what a real network round trip
+/// (in-region DynamoDB: a few milliseconds) does to a design. Returns its endpoint URL.
+pub async fn latency_proxy(upstream: &str, one_way: std::time::Duration) -> String {
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port is free");
+    let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::join!(
+                    delayed_copy(client_read, server_write, one_way),
+                    delayed_copy(server_read, client_write, one_way)
+                );
+            });
+        }
+    });
+    endpoint
+}
+
+/// Forwards bytes, each chunk delivered `delay` after it arrived: pure latency, no
+/// bandwidth limit (a chunk does not wait for the previous chunk's delay).
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: std::time::Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (chunks, mut delivered) =
+        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            if chunks
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((due, chunk)) = delivered.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }

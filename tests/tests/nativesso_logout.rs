@@ -108,6 +108,18 @@ async fn missing_authorization_is_401_a001202_naming_the_real_path() {
 }
 
 #[tokio::test]
+async fn messages_show_the_api_path_even_behind_a_named_stage() {
+    let db = TestDb::start().await;
+    let request = post("/prod/api/42/nativesso/logout", None, JSON, "{}");
+    let (status, body) = parts(handle(&db.store, request).await.unwrap());
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["resultMessage"],
+        "[A001202] /api/42/nativesso/logout, Authorization header is missing."
+    );
+}
+
+#[tokio::test]
 async fn credentials_are_checked_and_scoped() {
     let db = TestDb::start().await;
     let token_100 = seed::tenant(&db.store, "100", Some("org-a")).await;

@@ -203,8 +203,11 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
 
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let path = request.uri().path().to_owned();
-    Ok(match logout(store, &request).await {
+    // A path without a service id cannot be authorized for one.
+    let service_id = http::path_parameter(&request, "serviceId", ROUTE).unwrap_or_default();
+    // The API path as Authlete shows it in messages, without any stage prefix.
+    let path = ROUTE.replace("{serviceId}", &service_id);
+    Ok(match logout(store, &request, &service_id).await {
         Ok(count) => http::json_response(
             StatusCode::OK,
             &ResultBody {
@@ -231,7 +234,7 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
     })
 }
 
-async fn logout(store: &Store, request: &Request) -> Result<u64, LogoutError> {
+async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u64, LogoutError> {
     if request.method() != Method::POST {
         return Err(LogoutError::MethodNotAllowed);
     }
@@ -239,15 +242,13 @@ async fn logout(store: &Store, request: &Request) -> Result<u64, LogoutError> {
         BearerError::Missing => LogoutError::MissingAuthorization,
         BearerError::Malformed => LogoutError::MalformedAuthorization,
     })?;
-    // A path without a service id cannot be authorized for one.
-    let service_id = http::path_parameter(request, "serviceId", ROUTE).unwrap_or_default();
-    match store.authorize(bearer, &service_id).await? {
+    match store.authorize(bearer, service_id).await? {
         Authorization::Granted => {}
         Authorization::UnknownCredential => return Err(LogoutError::UnknownCredential),
         Authorization::Forbidden => return Err(LogoutError::Forbidden),
     }
     let session_id = session_id(http::json_object(request, MAX_BODY_BYTES)?)?;
-    let report = store.end_session(&service_id, &session_id).await?;
+    let report = store.end_session(service_id, &session_id).await?;
     tracing::info!(
         service = %service_id,
         deleted = report.deleted,
