@@ -187,18 +187,7 @@ impl Store {
         let mut attempt = 0;
         while !pending.is_empty() {
             if attempt > 0 {
-                if attempt >= settings.max_attempts {
-                    return Err(StoreError::Unprocessed {
-                        remaining: pending.len(),
-                        attempts: attempt,
-                    });
-                }
-                tokio::time::sleep(backoff(
-                    attempt,
-                    settings.base_backoff,
-                    settings.max_backoff,
-                ))
-                .await;
+                pause_before_retry(settings, attempt, pending.len()).await?;
             }
             attempt += 1;
             let sent = pending.len() as u64;
@@ -227,6 +216,28 @@ fn request_pk(request: &WriteRequest) -> Option<String> {
         (None, None) => None,
     };
     key.and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// Waits before retrying what DynamoDB left unprocessed, or gives up with
+/// [`StoreError::Unprocessed`] once `attempt` reaches the configured maximum.
+pub(crate) async fn pause_before_retry(
+    settings: &crate::config::BulkSettings,
+    attempt: u32,
+    remaining: usize,
+) -> Result<(), StoreError> {
+    if attempt >= settings.max_attempts {
+        return Err(StoreError::Unprocessed {
+            remaining,
+            attempts: attempt,
+        });
+    }
+    tokio::time::sleep(backoff(
+        attempt,
+        settings.base_backoff,
+        settings.max_backoff,
+    ))
+    .await;
+    Ok(())
 }
 
 /// Full-jitter exponential backoff: a random wait between zero and

@@ -329,18 +329,7 @@ impl Store {
         let mut attempt = 0;
         while let Some(request) = pending.take() {
             if attempt > 0 {
-                if attempt >= settings.max_attempts {
-                    return Err(StoreError::Unprocessed {
-                        remaining: request.keys.len(),
-                        attempts: attempt,
-                    });
-                }
-                tokio::time::sleep(crate::bulk::backoff(
-                    attempt,
-                    settings.base_backoff,
-                    settings.max_backoff,
-                ))
-                .await;
+                crate::bulk::pause_before_retry(settings, attempt, request.keys.len()).await?;
             }
             attempt += 1;
             let output = self

@@ -40,6 +40,18 @@ impl StoreError {
         }
     }
 
+    /// Logs this failure of `action` with its cause (for operators; callers only ever see
+    /// a generic message).
+    pub fn log(&self, action: &'static str) {
+        tracing::error!(
+            action,
+            error = %self,
+            cause = ?std::error::Error::source(self),
+            retryable = self.is_retryable(),
+            "token store failure"
+        );
+    }
+
     /// The service error code, when DynamoDB answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {

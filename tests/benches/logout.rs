@@ -15,8 +15,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use signoff::bulk::IndexKey;
 use signoff::Store;
 use signoff_tests::db::TestDb;
 use signoff_tests::seed::{self, parts, post};
@@ -75,29 +73,8 @@ async fn engine(n: usize, one_way: Duration) -> Run {
 /// What a first implementation tends to do: page through the index, then delete each
 /// record with its own DeleteItem, one after another.
 async fn naive_delete(store: &Store) -> u64 {
-    let key = IndexKey::session(TENANT, SESSION);
-    let mut pks = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .query()
-            .table_name(store.table_name())
-            .index_name(key.index.name)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", key.index.partition_key.0)
-            .expression_attribute_values(":p", AttributeValue::S(key.partition.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("query");
-        pks.extend(page.items().iter().filter_map(|i| i.get("pk").cloned()));
-        match page.last_evaluated_key {
-            Some(next) if !next.is_empty() => start = Some(next),
-            _ => break,
-        }
-    }
-    for pk in &pks {
+    let keys = seed::session_token_keys(store, TENANT, SESSION).await;
+    for pk in &keys {
         store
             .client()
             .delete_item()
@@ -107,7 +84,7 @@ async fn naive_delete(store: &Store) -> u64 {
             .await
             .expect("delete");
     }
-    pks.len() as u64
+    keys.len() as u64
 }
 
 async fn naive(n: usize, one_way: Duration) -> Run {

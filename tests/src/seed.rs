@@ -1,5 +1,6 @@
 //! Test data, created through the same shared-crate calls the admin tool uses.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request};
 use signoff::credentials::{CredentialScope, Tenant};
 use signoff::Store;
@@ -52,10 +53,11 @@ pub async fn session_tokens(
         .expect("tokens are registered");
 }
 
-/// How many token records are stored under `session` of `tenant` (read from the index).
-pub async fn count_session_tokens(store: &Store, tenant: &str, session: &str) -> usize {
+/// The table keys of the token records stored under `session` of `tenant`, read from
+/// the index page by page.
+pub async fn session_token_keys(store: &Store, tenant: &str, session: &str) -> Vec<AttributeValue> {
     let key = signoff::bulk::IndexKey::session(tenant, session);
-    let mut count = 0;
+    let mut keys = Vec::new();
     let mut start = None;
     loop {
         let page = store
@@ -65,20 +67,33 @@ pub async fn count_session_tokens(store: &Store, tenant: &str, session: &str) ->
             .index_name(key.index.name)
             .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", key.index.partition_key.0)
-            .expression_attribute_values(
-                ":p",
-                aws_sdk_dynamodb::types::AttributeValue::S(key.partition.clone()),
-            )
+            .expression_attribute_values(":p", AttributeValue::S(key.partition.clone()))
             .set_exclusive_start_key(start)
             .send()
             .await
             .expect("index query");
-        count += page.items().len();
+        keys.extend(page.items().iter().filter_map(|i| i.get("pk").cloned()));
         match page.last_evaluated_key {
             Some(next) if !next.is_empty() => start = Some(next),
-            _ => return count,
+            _ => return keys,
         }
     }
+}
+
+/// How many token records are stored under `session` of `tenant`.
+pub async fn count_session_tokens(store: &Store, tenant: &str, session: &str) -> usize {
+    session_token_keys(store, tenant, session).await.len()
+}
+
+/// A store whose DynamoDB endpoint refuses connections, with the SDK's retries off: a
+/// transient outage, as a function sees it.
+pub fn unreachable_store() -> Store {
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        crate::db::client_config("http://127.0.0.1:9")
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    Store::new(client, signoff::Config::for_table("signoff"))
 }
 
 /// How many token records the table holds in all (a full scan: for assertions only).

@@ -391,12 +391,7 @@ async fn store_failures_are_500_server_error_with_nothing_internal_leaked() {
     }
 
     // Nothing listens: a transient fault, so the caller is told to retry.
-    let dead = aws_sdk_dynamodb::Client::from_conf(
-        signoff_tests::db::client_config("http://127.0.0.1:9")
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    let unreachable = signoff::Store::new(dead, signoff::Config::for_table("signoff"));
+    let unreachable = seed::unreachable_store();
     let request = post(
         &path("100"),
         Some(&bearer(&token)),

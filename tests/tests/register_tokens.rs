@@ -245,12 +245,7 @@ async fn bad_input_is_a_400_that_names_the_field() {
 async fn store_trouble_is_503_with_retry_after_and_nothing_registered() {
     let db = TestDb::start().await;
     let credential = seed::tenant(&db.store, "100", None).await;
-    let dead = aws_sdk_dynamodb::Client::from_conf(
-        signoff_tests::db::client_config("http://127.0.0.1:9")
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    let unreachable = signoff::Store::new(dead, signoff::Config::for_table("signoff"));
+    let unreachable = seed::unreachable_store();
     let request = post(
         "/signoff/v1/tenants/100/tokens",
         Some(&format!("Bearer {credential}")),

@@ -221,12 +221,7 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
         ),
         Err(err) => {
             match &err {
-                LogoutError::Store(source) => tracing::error!(
-                    error = %source,
-                    cause = ?std::error::Error::source(source),
-                    retryable = source.is_retryable(),
-                    "native SSO logout failed in the token store"
-                ),
+                LogoutError::Store(source) => source.log("native SSO logout"),
                 other => tracing::info!(reason = %other, "native SSO logout refused"),
             }
             err.into_response(&path)

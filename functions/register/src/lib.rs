@@ -270,12 +270,7 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
         ),
         Err(err) => {
             match &err {
-                RegistrationError::Store(source) => tracing::error!(
-                    error = %source,
-                    cause = ?std::error::Error::source(source),
-                    retryable = source.is_retryable(),
-                    "token registration failed in the token store"
-                ),
+                RegistrationError::Store(source) => source.log("token registration"),
                 other => tracing::info!(reason = %other, "token registration refused"),
             }
             err.into_response()
