@@ -51,7 +51,7 @@ pub struct Config {
     pub session_marker_ttl: Duration,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
     Missing {
@@ -64,6 +64,14 @@ pub enum ConfigError {
         value: String,
         reason: &'static str,
     },
+}
+
+/// A function's `main` returns this error, and Rust prints a returned error with `Debug`:
+/// make that the readable message, since it is what an operator sees in the init log.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 pub const TABLE_NAME_VAR: &str = "SIGNOFF_TABLE_NAME";
