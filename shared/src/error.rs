@@ -103,6 +103,45 @@ where
 mod tests {
     use super::*;
 
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn service_error(status: u16, code: &str) -> StoreError {
+        let err = PutItemError::generic(ErrorMetadata::builder().code(code).build());
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        classify("PutItem", SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        for (status, code) in [
+            (400, "ProvisionedThroughputExceededException"),
+            (400, "ThrottlingException"),
+            (400, "RequestLimitExceeded"),
+            (400, "TransactionConflictException"),
+            (500, "InternalServerError"),
+            (503, "ServiceUnavailable"),
+            (502, "SomethingNew"),
+        ] {
+            let err = service_error(status, code);
+            assert!(err.is_retryable(), "{status} {code}");
+            assert_eq!(err.code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn caller_and_configuration_errors_are_not_retryable() {
+        for code in [
+            "ValidationException",
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+        ] {
+            assert!(!service_error(400, code).is_retryable(), "{code}");
+        }
+    }
+
     #[test]
     fn unprocessed_writes_are_retryable_and_corruption_is_not() {
         assert!(StoreError::Unprocessed {
