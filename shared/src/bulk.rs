@@ -70,6 +70,15 @@ pub struct DeleteReport {
     pub batch_calls: u32,
 }
 
+impl DeleteReport {
+    /// Adds a further pass's figures to this report.
+    pub fn absorb(&mut self, other: DeleteReport) {
+        self.deleted += other.deleted;
+        self.pages += other.pages;
+        self.batch_calls += other.batch_calls;
+    }
+}
+
 /// The outcome of one batch write, retries included.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {

@@ -45,6 +45,11 @@ pub struct Config {
     /// The DynamoDB table holding every Signoff record (`SIGNOFF_TABLE_NAME`).
     pub table_name: String,
     pub bulk: BulkSettings,
+    /// How long after a token registration a logout of the same session waits before a
+    /// second pass over the session's index (`SIGNOFF_INDEX_SETTLE_MS`). DynamoDB indexes
+    /// are eventually consistent: a token committed just before the logout may not be in
+    /// the index yet. Usually well under a second; 0 turns the second pass off.
+    pub index_settle: Duration,
     /// How long an end-of-session marker is kept (`SIGNOFF_SESSION_MARKER_TTL_DAYS`). While it
     /// exists, no token can be registered for that session; keep it longer than the longest
     /// token lifetime your authorization server issues.
@@ -83,6 +88,7 @@ impl Config {
             table_name: table_name.into(),
             bulk: BulkSettings::default(),
             session_marker_ttl: Duration::from_secs(180 * 86_400),
+            index_settle: Duration::from_millis(1000),
         }
     }
 
@@ -122,6 +128,12 @@ impl Config {
         )? as i32;
         let days = parse_in_range(&get, "SIGNOFF_SESSION_MARKER_TTL_DAYS", 180, 1..=3650)?;
         config.session_marker_ttl = Duration::from_secs(days * 86_400);
+        config.index_settle = Duration::from_millis(parse_in_range(
+            &get,
+            "SIGNOFF_INDEX_SETTLE_MS",
+            1000,
+            0..=10_000,
+        )?);
         Ok(config)
     }
 }

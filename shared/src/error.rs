@@ -24,6 +24,17 @@ pub enum StoreError {
     /// remain, so the operation did not complete.
     #[error("{remaining} write(s) still unprocessed after {attempts} attempts")]
     Unprocessed { remaining: usize, attempts: u32 },
+    /// Other writes to the same item kept conflicting (DynamoDB transactions): retry later.
+    #[error(
+        "DynamoDB {operation} kept conflicting with concurrent writes after {attempts} attempts"
+    )]
+    Contention {
+        operation: &'static str,
+        attempts: u32,
+    },
+    /// The table did not become usable in time.
+    #[error("{0}")]
+    NotReady(String),
     /// An item in the table does not have the shape this code writes.
     #[error("malformed item in the table: {0}")]
     Corrupt(String),
@@ -35,8 +46,8 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Dynamo { retryable, .. } => *retryable,
-            StoreError::Unprocessed { .. } => true,
-            StoreError::Corrupt(_) => false,
+            StoreError::Unprocessed { .. } | StoreError::Contention { .. } => true,
+            StoreError::NotReady(_) | StoreError::Corrupt(_) => false,
         }
     }
 

@@ -6,6 +6,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::credentials::Authorization;
+use crate::{Store, StoreError};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     #[error("the Content-Type must be application/json")]
@@ -18,12 +21,37 @@ pub enum BodyError {
     NotAnObject,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BearerError {
+/// Why a caller may not act on a tenant. Each function maps these onto its vendor's
+/// statuses and codes.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
     /// No `Authorization` header at all.
+    #[error("the Authorization header is missing")]
     Missing,
     /// A header that is not `Bearer <token>` (wrong scheme, no token, not ASCII).
+    #[error("the Authorization header is not 'Bearer <token>'")]
     Malformed,
+    /// `DPoP <token>`: sender-constrained credentials are not supported.
+    #[error("DPoP-bound credentials are not supported")]
+    Dpop,
+    /// No such credential (or a revoked one).
+    #[error("the credential is unknown")]
+    Unknown,
+    /// A real credential, but not for this tenant (or no such tenant).
+    #[error("the credential is not permitted for this tenant")]
+    Forbidden,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks that the request's bearer credential may act on `tenant`.
+pub async fn authorize(store: &Store, request: &Request, tenant: &str) -> Result<(), AuthError> {
+    let token = bearer_token(request)?;
+    match store.authorize(token, tenant).await? {
+        Authorization::Granted => Ok(()),
+        Authorization::UnknownCredential => Err(AuthError::Unknown),
+        Authorization::Forbidden => Err(AuthError::Forbidden),
+    }
 }
 
 fn body_bytes(request: &Request) -> &[u8] {
@@ -70,17 +98,20 @@ fn is_json_content_type(request: &Request) -> bool {
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-pub fn bearer_token(request: &Request) -> Result<&str, BearerError> {
+pub fn bearer_token(request: &Request) -> Result<&str, AuthError> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or(BearerError::Missing)?
+        .ok_or(AuthError::Missing)?
         .to_str()
-        .map_err(|_| BearerError::Malformed)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(BearerError::Malformed)?;
+        .map_err(|_| AuthError::Malformed)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Malformed)?;
     let token = token.trim();
+    if scheme.eq_ignore_ascii_case("dpop") {
+        return Err(AuthError::Dpop);
+    }
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(BearerError::Malformed);
+        return Err(AuthError::Malformed);
     }
     Ok(token)
 }
@@ -190,15 +221,22 @@ mod tests {
                 .body(Body::Empty)
                 .unwrap()
         };
-        assert_eq!(bearer_token(&with("Bearer abc")), Ok("abc"));
-        assert_eq!(bearer_token(&with("bearer  abc ")), Ok("abc"));
-        assert_eq!(
+        assert_eq!(bearer_token(&with("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(&with("bearer  abc ")).unwrap(), "abc");
+        assert!(matches!(
             bearer_token(&with("Basic abc")),
-            Err(BearerError::Malformed)
-        );
-        assert_eq!(bearer_token(&with("Bearer ")), Err(BearerError::Malformed));
+            Err(AuthError::Malformed)
+        ));
+        assert!(matches!(
+            bearer_token(&with("Bearer ")),
+            Err(AuthError::Malformed)
+        ));
+        assert!(matches!(
+            bearer_token(&with("DPoP abc")),
+            Err(AuthError::Dpop)
+        ));
         let none = HttpRequest::builder().body(Body::Empty).unwrap();
-        assert_eq!(bearer_token(&none), Err(BearerError::Missing));
+        assert!(matches!(bearer_token(&none), Err(AuthError::Missing)));
     }
 
     #[test]

@@ -109,16 +109,18 @@ pub fn token_pk(tenant: &str, hash: &TokenHash) -> String {
     compose(&["token", tenant, &hash.encoded()])
 }
 
-pub fn session_end_pk(tenant: &str, session_id: &str) -> String {
-    compose(&["session-end", tenant, session_id])
+/// The session item: touched by every registration of a token bound to the session, and
+/// marked ended by logout (see [`crate::sessions`]).
+pub fn session_pk(tenant: &str, session_id: &str) -> String {
+    compose(&["session", tenant, session_id])
 }
 
 pub fn client_pk(tenant: &str, client_id: &str) -> String {
     compose(&["client", tenant, client_id])
 }
 
-/// Partition key of the by-session, by-subject, by-grant and by-device indexes: every
-/// index is tenant-scoped.
+/// Partition key of the by-session, by-subject, by-grant and by-device indexes, which are
+/// all tenant-scoped (by-expiry, for housekeeping, is the one global index).
 pub fn tenant_scoped(tenant: &str, value: &str) -> String {
     compose(&[tenant, value])
 }

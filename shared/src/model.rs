@@ -201,7 +201,7 @@ impl TokenRecord {
 }
 
 pub const TOKEN_KIND: &str = "token";
-pub const SESSION_END_KIND: &str = "session-end";
+pub const SESSION_KIND: &str = "session";
 
 /// A token record as stored. Optional attributes are left out rather than stored as NULL:
 /// that is what keeps the indexes sparse (and DynamoDB refuses NULL index keys).

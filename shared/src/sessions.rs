@@ -1,61 +1,121 @@
-//! Ending a session, race-free: first an end-of-session marker, then the deletion of every
-//! token bound to the session. While the marker exists no token can be registered for that
-//! session (see [`crate::tokens`]), so nothing registered during the logout survives it.
+//! Ending a session, race-free.
 //!
-//! A marker is kept for `session_marker_ttl` (DynamoDB's TTL then removes it). The marker
-//! is also what makes a token of an ended session count as gone even if an eventually
-//! consistent index read missed it: readers check it (see [`Store::session_ended`]).
+//! Every registration of a token bound to a session updates the session's item in the same
+//! transaction, on condition that the session has not ended, and stamps the time
+//! (`last_registered_ms`). Logout first marks the item ended, in one atomic update that
+//! also returns that stamp, then deletes every token the by-session index lists. So a
+//! registration racing a logout either committed before the mark, and is deleted, or is
+//! refused.
+//!
+//! The index is eventually consistent: a token committed just before the mark may not be
+//! listed yet. The stamp says whether that can be the case; if a registration committed
+//! within the last `index_settle`, the logout waits out the rest of that window and reads
+//! the index again. A session's item is kept for `session_marker_ttl` after it ends.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
 
-use crate::bulk::{DeleteReport, IndexKey};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use crate::bulk::{pause_before_retry, DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
 use crate::keys;
-use crate::model::SESSION_END_KIND;
+use crate::model::SESSION_KIND;
 use crate::table::attr;
 use crate::Store;
 
+/// Attribute names of the session item.
+pub(crate) const ENDED_AT: &str = "ended_at";
+pub(crate) const LAST_REGISTERED_MS: &str = "last_registered_ms";
+
+pub(crate) fn now_epoch_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 impl Store {
-    /// Ends `session_id` of `tenant`: writes the marker, then deletes every token record
-    /// bound to the session. Idempotent: ending it again deletes nothing more. On error the
-    /// marker may already be written; a retry finishes the job.
+    /// Ends `session_id` of `tenant`: marks its item ended, then deletes every token record
+    /// bound to the session (twice, if a registration committed moments before: see the
+    /// module documentation). Idempotent: ending it again deletes nothing more. On error the
+    /// session may already be marked ended; a retry finishes the job.
     pub async fn end_session(
         &self,
         tenant: &str,
         session_id: &str,
     ) -> Result<DeleteReport, StoreError> {
-        self.put_session_end_marker(tenant, session_id).await?;
-        self.delete_indexed(&IndexKey::session(tenant, session_id))
-            .await
+        let last_registered_ms = self.mark_session_ended(tenant, session_id).await?;
+        let key = IndexKey::session(tenant, session_id);
+        let mut report = self.delete_indexed(&key).await?;
+        if let Some(last) = last_registered_ms {
+            let settled_at = last + self.config().index_settle.as_millis() as i64;
+            let wait = settled_at - now_epoch_millis();
+            if wait > 0 && !self.config().index_settle.is_zero() {
+                tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+                report.absorb(self.delete_indexed(&key).await?);
+            }
+        }
+        Ok(report)
     }
 
-    async fn put_session_end_marker(
+    /// Marks the session ended (keeping the first end time) and returns when a token was
+    /// last registered for it. Retries while a registration transaction holds the item.
+    async fn mark_session_ended(
         &self,
         tenant: &str,
         session_id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let now = crate::now_epoch_seconds();
         let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
-        let pk = keys::session_end_pk(tenant, session_id);
+        let pk = keys::session_pk(tenant, session_id);
         let shard = keys::TokenHash::of(&pk).shard(keys::EXPIRY_SHARDS);
-        self.client()
-            .put_item()
-            .table_name(self.table_name())
-            .item(attr::PK, AttributeValue::S(pk))
-            .item(attr::KIND, AttributeValue::S(SESSION_END_KIND.into()))
-            .item("ended_at", AttributeValue::N(now.to_string()))
-            .item(attr::EXPIRES_AT, AttributeValue::N(expires_at.to_string()))
-            .item(
-                attr::EXPIRY_BUCKET,
-                AttributeValue::S(keys::expiry_bucket(expires_at, shard)),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e))?;
-        Ok(())
+        let settings = &self.config().bulk;
+        let mut attempt = 0;
+        loop {
+            if attempt > 0 {
+                pause_before_retry(settings, attempt, 1)
+                    .await
+                    .map_err(|_| StoreError::Contention {
+                        operation: "UpdateItem",
+                        attempts: attempt,
+                    })?;
+            }
+            attempt += 1;
+            let result = self
+                .client()
+                .update_item()
+                .table_name(self.table_name())
+                .key(attr::PK, AttributeValue::S(pk.clone()))
+                .update_expression(
+                    "SET #kind = :kind, #ended = if_not_exists(#ended, :now), #exp = :exp, #bucket = :bucket",
+                )
+                .expression_attribute_names("#kind", attr::KIND)
+                .expression_attribute_names("#ended", ENDED_AT)
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
+                .expression_attribute_values(":kind", AttributeValue::S(SESSION_KIND.into()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+                .expression_attribute_values(
+                    ":bucket",
+                    AttributeValue::S(keys::expiry_bucket(expires_at, shard)),
+                )
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(output) => return Ok(number(output.attributes.as_ref(), LAST_REGISTERED_MS)),
+                Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                    continue
+                }
+                Err(e) => return Err(classify("UpdateItem", e)),
+            }
+        }
     }
 
-    /// Whether `session_id` of `tenant` has been logged out.
+    /// Whether `session_id` of `tenant` has been logged out. Token lookups use it: a token
+    /// of an ended session is gone, even if its record was not deleted yet.
     pub async fn session_ended(&self, tenant: &str, session_id: &str) -> Result<bool, StoreError> {
         let output = self
             .client()
@@ -63,12 +123,16 @@ impl Store {
             .table_name(self.table_name())
             .key(
                 attr::PK,
-                AttributeValue::S(keys::session_end_pk(tenant, session_id)),
+                AttributeValue::S(keys::session_pk(tenant, session_id)),
             )
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        Ok(output.item.is_some())
+        Ok(output.item.is_some_and(|item| item.contains_key(ENDED_AT)))
     }
+}
+
+fn number(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> Option<i64> {
+    item?.get(name)?.as_n().ok()?.parse().ok()
 }

@@ -229,7 +229,7 @@ async fn wait_until_active(client: &Client, table_name: &str) -> Result<(), Stor
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    Err(StoreError::Corrupt(format!(
+    Err(StoreError::NotReady(format!(
         "table {table_name} did not become ACTIVE within two minutes"
     )))
 }

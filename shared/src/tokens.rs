@@ -1,29 +1,33 @@
 //! Registering issued tokens. The authorization server records every token it issues (or
 //! its hash) so that logout and revocation know what to delete.
 //!
-//! A token bound to a session is written in a transaction with a check that the session has
-//! no end-of-session marker. Logout writes that marker *before* it deletes, so a token
-//! either commits before the marker (and the logout's index read finds and deletes it) or
-//! is refused: none registered concurrently with a logout survives it.
+//! A token bound to a session is written in a transaction that also updates the session's
+//! item, on condition that the session has not ended (see [`crate::sessions`] for the
+//! other half): no token registered concurrently with a logout survives it.
 
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
+use crate::bulk::pause_before_retry;
 use crate::error::{classify, StoreError};
 use crate::keys;
-use crate::model::TokenRecord;
+use crate::model::{TokenRecord, SESSION_KIND};
+use crate::sessions::{now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS};
 use crate::table::attr;
 use crate::Store;
 
 /// Tokens per registration call. A batch is one DynamoDB transaction: its puts plus one
-/// session check per distinct session must stay within the 100-action limit.
+/// session update per distinct session must stay within the 100-action limit.
 pub const MAX_REGISTRATION_BATCH: usize = 25;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// Nothing to register, or more than [`MAX_REGISTRATION_BATCH`] tokens at once.
+    #[error("register 1 to {MAX_REGISTRATION_BATCH} tokens at a time, not {0}")]
+    BatchSize(usize),
     /// Some tokens belong to sessions that have been logged out. Nothing was registered.
     #[error("session(s) already ended: {}", .sessions.join(", "))]
     SessionEnded { sessions: Vec<String> },
@@ -31,23 +35,30 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
+/// Why a registration transaction was cancelled.
+enum Cancelled {
+    SessionEnded(Vec<String>),
+    /// A concurrent write held one of the items (a logout, or another registration in the
+    /// same session): worth retrying.
+    Conflict,
+}
+
 impl Store {
-    /// Registers a batch of up to [`MAX_REGISTRATION_BATCH`] validated tokens of one tenant,
-    /// atomically: either all are stored or none is. Registering the same token again
-    /// overwrites its record (the authorization server may retry).
+    /// Registers a batch of up to [`MAX_REGISTRATION_BATCH`] validated tokens atomically:
+    /// either all are stored or none is. Registering the same token again overwrites its
+    /// record (the authorization server may retry).
     pub async fn register_tokens(&self, records: &[TokenRecord]) -> Result<(), RegisterError> {
-        assert!(
-            !records.is_empty() && records.len() <= MAX_REGISTRATION_BATCH,
-            "register 1 to {MAX_REGISTRATION_BATCH} tokens at a time"
-        );
-        // (tenant, session) pairs to check; sorted so cancellation reasons line up with them.
+        if records.is_empty() || records.len() > MAX_REGISTRATION_BATCH {
+            return Err(RegisterError::BatchSize(records.len()));
+        }
+        // (tenant, session) pairs; ordered, so cancellation reasons line up with them.
         let sessions: BTreeSet<(&str, &str)> = records
             .iter()
             .filter_map(|r| r.session_id.as_deref().map(|s| (r.tenant.as_str(), s)))
             .collect();
 
         if sessions.is_empty() && records.len() == 1 {
-            // Nothing to check: a plain put costs half a transaction.
+            // No session to check: a plain put costs half a transaction.
             self.client()
                 .put_item()
                 .table_name(self.table_name())
@@ -58,19 +69,69 @@ impl Store {
             return Ok(());
         }
 
+        let settings = &self.config().bulk;
+        let mut attempt = 0;
+        loop {
+            if attempt > 0 {
+                pause_before_retry(settings, attempt, records.len())
+                    .await
+                    .map_err(|_| StoreError::Contention {
+                        operation: "TransactWriteItems",
+                        attempts: attempt,
+                    })?;
+            }
+            attempt += 1;
+            let result = self
+                .client()
+                .transact_write_items()
+                .set_transact_items(Some(self.registration_actions(&sessions, records)))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err) => match cancellation(&err, &sessions) {
+                    Some(Cancelled::SessionEnded(ended)) => {
+                        return Err(RegisterError::SessionEnded { sessions: ended })
+                    }
+                    Some(Cancelled::Conflict) => continue,
+                    None => return Err(classify("TransactWriteItems", err).into()),
+                },
+            }
+        }
+    }
+
+    /// One update per session (stamping the registration, refused once the session has
+    /// ended), then one put per token.
+    fn registration_actions(
+        &self,
+        sessions: &BTreeSet<(&str, &str)>,
+        records: &[TokenRecord],
+    ) -> Vec<TransactWriteItem> {
+        let now_ms = now_epoch_millis();
+        // The session item lives as long as an ended session's marker would, counted from
+        // the latest registration; DynamoDB's TTL removes sessions nobody logs out of.
+        let expires_at =
+            crate::now_epoch_seconds() + self.config().session_marker_ttl.as_secs() as i64;
         let mut actions = Vec::with_capacity(sessions.len() + records.len());
-        for (tenant, session) in &sessions {
-            let check = ConditionCheck::builder()
+        for (tenant, session) in sessions {
+            let update = Update::builder()
                 .table_name(self.table_name())
                 .key(
                     attr::PK,
-                    AttributeValue::S(keys::session_end_pk(tenant, session)),
+                    AttributeValue::S(keys::session_pk(tenant, session)),
                 )
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", attr::PK)
+                .update_expression("SET #kind = :kind, #last = :now, #exp = :exp")
+                .condition_expression("attribute_not_exists(#ended)")
+                .expression_attribute_names("#kind", attr::KIND)
+                .expression_attribute_names("#last", LAST_REGISTERED_MS)
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_names("#ended", ENDED_AT)
+                .expression_attribute_values(":kind", AttributeValue::S(SESSION_KIND.into()))
+                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+                .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
                 .build()
-                .expect("condition check has its required fields");
-            actions.push(TransactWriteItem::builder().condition_check(check).build());
+                .expect("update has its required fields");
+            actions.push(TransactWriteItem::builder().update(update).build());
         }
         for record in records {
             let put = Put::builder()
@@ -80,43 +141,33 @@ impl Store {
                 .expect("put has its required fields");
             actions.push(TransactWriteItem::builder().put(put).build());
         }
-
-        match self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let ended = ended_sessions(&err, &sessions);
-                if ended.is_empty() {
-                    Err(classify("TransactWriteItems", err).into())
-                } else {
-                    Err(RegisterError::SessionEnded { sessions: ended })
-                }
-            }
-        }
+        actions
     }
 }
 
-/// The sessions whose checks failed, from a cancelled transaction's reasons (listed in the
-/// order of the actions, session checks first).
-fn ended_sessions<R>(
+/// Reads a cancelled transaction's reasons (one per action, session updates first).
+fn cancellation<R>(
     err: &SdkError<TransactWriteItemsError, R>,
     sessions: &BTreeSet<(&str, &str)>,
-) -> Vec<String> {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    else {
-        return Vec::new();
+) -> Option<Cancelled> {
+    let service_error = err.as_service_error()?;
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service_error else {
+        return service_error
+            .is_transaction_in_progress_exception()
+            .then_some(Cancelled::Conflict);
     };
-    cancelled
-        .cancellation_reasons()
+    let reasons = cancelled.cancellation_reasons();
+    let ended: Vec<String> = reasons
         .iter()
         .zip(sessions)
         .filter(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"))
         .map(|(_, (_, session))| session.to_string())
-        .collect()
+        .collect();
+    if !ended.is_empty() {
+        return Some(Cancelled::SessionEnded(ended));
+    }
+    reasons
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+        .then_some(Cancelled::Conflict)
 }

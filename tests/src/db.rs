@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
     BeforeTransmitInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
@@ -43,10 +44,10 @@ impl TestDb {
     }
 
     /// Like [`TestDb::start`], with the store's configuration adjusted by `tune` and,
-    /// optionally, an interceptor that makes DynamoDB leave batch writes unprocessed.
+    /// optionally, a fault injector ([`UnprocessedInjector`], [`IndexLagInjector`]).
     pub async fn start_with(
         tune: impl FnOnce(&mut Config),
-        faults: Option<UnprocessedInjector>,
+        faults: Option<SharedInterceptor>,
     ) -> Self {
         let (endpoint, stop, table) = match external_endpoint() {
             Some(endpoint) => (endpoint, None, unique_table_name()),
@@ -58,7 +59,7 @@ impl TestDb {
         let requests = RequestCounter::default();
         let mut builder = client_config(&endpoint).interceptor(requests.clone());
         if let Some(faults) = faults {
-            builder = builder.interceptor(faults);
+            builder.push_interceptor(faults);
         }
         let client = Client::from_conf(builder.build());
         signoff::table::create_table(&client, &table)
@@ -295,6 +296,262 @@ impl Intercept for UnprocessedInjector {
         }
         let body = serde_json::json!({ "UnprocessedItems": { table: held } }).to_string();
         let response = context.response_mut();
+        response
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *response.body_mut() = SdkBody::from(body);
+        Ok(())
+    }
+}
+
+/// Makes the by-session index lag behind the table, as DynamoDB's global secondary indexes
+/// do and the emulators' never do: a token written less than `lag` ago is missing from
+/// by-session Query results (a filter on its key is added to the request).
+#[derive(Clone, Debug)]
+pub struct IndexLagInjector {
+    lag: std::time::Duration,
+    written: Arc<Mutex<Vec<(std::time::Instant, String)>>>,
+}
+
+impl IndexLagInjector {
+    pub fn new(lag: std::time::Duration) -> Self {
+        Self {
+            lag,
+            written: Arc::default(),
+        }
+    }
+
+    fn fresh_keys(&self) -> Vec<String> {
+        let mut written = self.written.lock().expect("lag lock");
+        written.retain(|(at, _)| at.elapsed() < self.lag);
+        written.iter().map(|(_, pk)| pk.clone()).collect()
+    }
+}
+
+/// Token keys a write request puts, held until its response says it committed.
+#[derive(Debug, Clone)]
+struct PendingWrites(Vec<String>);
+
+impl Storable for PendingWrites {
+    type Storer = StoreReplace<Self>;
+}
+
+fn token_keys_put(operation: &str, body: &Value) -> Vec<String> {
+    let puts: Vec<&Value> = match operation {
+        "PutItem" => vec![&body["Item"]],
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|action| &action["Put"]["Item"])
+            .collect(),
+        "BatchWriteItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|request| &request["PutRequest"]["Item"])
+            .collect(),
+        _ => Vec::new(),
+    };
+    puts.into_iter()
+        .filter_map(|item| item["pk"]["S"].as_str())
+        .filter(|pk| pk.starts_with("token#"))
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Intercept for IndexLagInjector {
+    fn name(&self) -> &'static str {
+        "IndexLagInjector"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        let request = context.request_mut();
+        let mut body: Value =
+            serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
+        if operation != "Query" {
+            cfg.interceptor_state()
+                .store_put(PendingWrites(token_keys_put(&operation, &body)));
+            return Ok(());
+        }
+        if body["IndexName"] != signoff::table::BY_SESSION.name {
+            return Ok(());
+        }
+        let fresh = self.fresh_keys();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        // IN takes at most 100 values: one clause per hundred.
+        let mut clauses = Vec::new();
+        for (chunk_no, chunk) in fresh.chunks(100).enumerate() {
+            let names: Vec<String> = (0..chunk.len())
+                .map(|i| format!(":lag{chunk_no}_{i}"))
+                .collect();
+            for (name, pk) in names.iter().zip(chunk) {
+                body["ExpressionAttributeValues"][name] = serde_json::json!({ "S": pk });
+            }
+            clauses.push(format!("NOT (#lagpk IN ({}))", names.join(", ")));
+        }
+        body["ExpressionAttributeNames"]["#lagpk"] = Value::from("pk");
+        body["FilterExpression"] = Value::from(clauses.join(" AND "));
+        let bytes = serde_json::to_vec(&body)?;
+        request
+            .headers_mut()
+            .insert("content-length", bytes.len().to_string());
+        *request.body_mut() = SdkBody::from(bytes);
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if context.response().status().as_u16() != 200 {
+            return Ok(());
+        }
+        if let Some(PendingWrites(keys)) = cfg.load::<PendingWrites>().cloned() {
+            let now = std::time::Instant::now();
+            self.written
+                .lock()
+                .expect("lag lock")
+                .extend(keys.into_iter().map(|pk| (now, pk)));
+        }
+        Ok(())
+    }
+}
+
+/// Makes `operation` fail as DynamoDB can and the emulators never do: the request never
+/// reaches the server, and the answer is the chosen error. Calls before the first `skip`
+/// go through; then the next `times` fail.
+#[derive(Clone, Debug)]
+pub struct ErrorInjector {
+    operation: &'static str,
+    error: &'static str,
+    skip: Arc<AtomicU32>,
+    remaining: Arc<AtomicU32>,
+}
+
+impl ErrorInjector {
+    /// A concurrent transaction holds the item: TransactionCanceledException with a
+    /// TransactionConflict reason for TransactWriteItems, TransactionConflictException for
+    /// single-item writes.
+    pub fn conflict(operation: &'static str, times: u32) -> Self {
+        Self::new(operation, "TransactionConflict", 0, times)
+    }
+
+    /// After `skip` good calls, `times` calls fail with DynamoDB error `error` (HTTP 400).
+    pub fn new(operation: &'static str, error: &'static str, skip: u32, times: u32) -> Self {
+        Self {
+            operation,
+            error,
+            skip: Arc::new(AtomicU32::new(skip)),
+            remaining: Arc::new(AtomicU32::new(times)),
+        }
+    }
+
+    pub fn remaining(&self) -> u32 {
+        self.remaining.load(Ordering::SeqCst)
+    }
+
+    fn error_body(&self, actions: usize) -> Value {
+        match (self.error, self.operation) {
+            ("TransactionConflict", "TransactWriteItems") => {
+                let mut reasons = vec![serde_json::json!({"Code": "None"}); actions];
+                reasons[actions - 1] = serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"});
+                serde_json::json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                    "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                    "CancellationReasons": reasons,
+                })
+            }
+            ("TransactionConflict", _) => serde_json::json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                "message": "Transaction is ongoing for the item",
+            }),
+            (error, _) => serde_json::json!({
+                "__type": format!("com.amazonaws.dynamodb.v20120810#{error}"),
+                "message": "injected by the test",
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Conflicted(usize);
+
+impl Storable for Conflicted {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for ErrorInjector {
+    fn name(&self) -> &'static str {
+        "ErrorInjector"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().map(|m| m.name()) != Some(self.operation) {
+            return Ok(());
+        }
+        if self
+            .skip
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            return Ok(());
+        }
+        let request = context.request_mut();
+        let body: Value = serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
+        let actions = body["TransactItems"].as_array().map_or(1, Vec::len);
+        cfg.interceptor_state().store_put(Conflicted(actions));
+        // Send something the server refuses without writing anything.
+        let refused = br#"{"TableName":"conflict-injected-no-such-table","Key":{"pk":{"S":"x"}}}"#;
+        request
+            .headers_mut()
+            .insert("content-length", refused.len().to_string());
+        *request.body_mut() = SdkBody::from(&refused[..]);
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Conflicted(actions)) = cfg.load::<Conflicted>().cloned() else {
+            return Ok(());
+        };
+        cfg.interceptor_state().unset::<Conflicted>();
+        let body = self.error_body(actions).to_string();
+        let response = context.response_mut();
+        *response.status_mut() = aws_smithy_runtime_api::http::StatusCode::try_from(400u16)?;
+        // The refused request's own error type would otherwise win over the body's.
+        response.headers_mut().remove("x-amzn-errortype");
         response
             .headers_mut()
             .insert("content-length", body.len().to_string());

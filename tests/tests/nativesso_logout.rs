@@ -3,7 +3,10 @@
 
 use serde_json::{json, Value};
 use signoff_nativesso::handle;
-use signoff_tests::db::{TestDb, UnprocessedInjector};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::SharedInterceptor;
+use signoff_tests::db::{ErrorInjector, IndexLagInjector, TestDb, UnprocessedInjector};
 use signoff_tests::seed::{self, parts, post};
 
 const JSON: Option<&str> = Some("application/json");
@@ -255,7 +258,7 @@ async fn bad_input_is_a_400_caller_error_that_names_the_problem() {
         assert_eq!(response["action"], "CALLER_ERROR", "{shown}");
         let message = response["resultMessage"].as_str().unwrap();
         assert!(
-            message.starts_with(&format!("[{code}] /nativesso/logout, ")),
+            message.starts_with(&format!("[{code}] /api/100/nativesso/logout, ")),
             "{message}"
         );
         assert!(message.contains(words), "{shown}: {message}");
@@ -310,7 +313,7 @@ async fn unprocessed_items_are_retried_until_every_record_is_gone() {
     let faults = UnprocessedInjector::new(30);
     let db = TestDb::start_with(
         |c| c.bulk.base_backoff = std::time::Duration::from_millis(1),
-        Some(faults.clone()),
+        Some(SharedInterceptor::new(faults.clone())),
     )
     .await;
     let token = seed::tenant(&db.store, "100", None).await;
@@ -340,7 +343,7 @@ async fn writes_that_stay_unprocessed_are_a_retryable_server_error_never_ok() {
             c.bulk.base_backoff = std::time::Duration::from_millis(1);
             c.bulk.max_attempts = 3;
         },
-        Some(UnprocessedInjector::always()),
+        Some(SharedInterceptor::new(UnprocessedInjector::always())),
     )
     .await;
     let token = seed::tenant(&db.store, "100", None).await;
@@ -412,7 +415,8 @@ async fn store_failures_are_500_server_error_with_nothing_internal_leaked() {
 /// refused or is deleted by the logout. None survives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_token_registered_during_a_logout_survives_it() {
-    let db = TestDb::start().await;
+    // The emulator's index has no lag: a short settle window keeps 200 trials quick.
+    let db = TestDb::start_with(|c| c.index_settle = Duration::from_millis(20), None).await;
     let token = seed::tenant(&db.store, "100", None).await;
     let trials = 200;
     let mut registered_before_end = 0usize;
@@ -475,4 +479,100 @@ async fn no_token_registered_during_a_logout_survives_it() {
         "no registration ever beat the logout"
     );
     println!("race: {registered_before_end} tokens registered during logouts were deleted, {refused} registrations refused");
+}
+
+/// Logs out sessions whose tokens were registered moments before, through an index that
+/// hides writes younger than 60 ms; returns how many token records are left afterwards.
+async fn tokens_left_after_logouts_under_index_lag(settle: Duration) -> usize {
+    let db = TestDb::start_with(
+        |c| c.index_settle = settle,
+        Some(SharedInterceptor::new(IndexLagInjector::new(
+            Duration::from_millis(60),
+        ))),
+    )
+    .await;
+    let token = seed::tenant(&db.store, "100", None).await;
+    for trial in 0..20 {
+        let session = format!("lagged-{trial}");
+        seed::session_tokens(&db.store, "100", &session, 3, &session).await;
+        let response = logout(
+            &db,
+            "100",
+            &token,
+            &format!(r#"{{"sessionId":"{session}"}}"#),
+        )
+        .await;
+        assert_eq!(response.0, 200, "{}", response.1);
+    }
+    // Counted with a scan, which the injector leaves alone.
+    seed::count_all_tokens(&db.store).await
+}
+
+/// Without the second pass, index lag lets tokens survive: this is what the next test
+/// guards against, and shows the injector really hides fresh writes.
+#[tokio::test]
+async fn without_a_settle_pass_index_lag_lets_tokens_survive() {
+    assert_eq!(
+        tokens_left_after_logouts_under_index_lag(Duration::ZERO).await,
+        60
+    );
+}
+
+#[tokio::test]
+async fn index_lag_does_not_let_a_token_registered_before_a_logout_survive_it() {
+    assert_eq!(
+        tokens_left_after_logouts_under_index_lag(Duration::from_millis(200)).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_logout_colliding_with_a_registration_transaction_is_retried() {
+    let conflicts = ErrorInjector::conflict("UpdateItem", 2);
+    let db = TestDb::start_with(
+        |c| c.bulk.base_backoff = Duration::from_millis(1),
+        Some(SharedInterceptor::new(conflicts.clone())),
+    )
+    .await;
+    let token = seed::tenant(&db.store, "100", None).await;
+    seed::session_tokens(&db.store, "100", "s", 5, "t").await;
+    assert_ok(&logout(&db, "100", &token, r#"{"sessionId":"s"}"#).await, 5);
+    assert_eq!(conflicts.remaining(), 0);
+}
+
+/// A failure after some pages were already deleted: the caller is told (never OK with a
+/// partial count), the session stays ended, and a retry deletes the rest.
+#[tokio::test]
+async fn a_failure_midway_through_the_delete_is_an_error_and_a_retry_finishes_it() {
+    let db = TestDb::start_with(
+        |c| c.bulk.page_size = 100,
+        Some(SharedInterceptor::new(ErrorInjector::new(
+            "Query",
+            "ValidationException",
+            2,
+            1,
+        ))),
+    )
+    .await;
+    let token = seed::tenant(&db.store, "100", None).await;
+    seed::session_tokens(&db.store, "100", "s", 500, "t").await;
+
+    let (status, body) = logout(&db, "100", &token, r#"{"sessionId":"s"}"#).await;
+    assert_eq!(
+        (status, body["resultCode"].as_str()),
+        (500, Some("A503102")),
+        "{body}"
+    );
+    let left = seed::count_all_tokens(&db.store).await;
+    assert_eq!(
+        left, 300,
+        "the first two pages were deleted, the rest remain"
+    );
+    assert!(db.store.session_ended("100", "s").await.unwrap());
+
+    assert_ok(
+        &logout(&db, "100", &token, r#"{"sessionId":"s"}"#).await,
+        300,
+    );
+    assert_eq!(seed::count_all_tokens(&db.store).await, 0);
 }

@@ -1,11 +1,12 @@
 //! `POST /signoff/v1/tenants/{tenantId}/tokens` against a real DynamoDB-compatible server,
 //! through the function's handler.
 
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use signoff::keys::TokenHash;
 use signoff_register::handle;
-use signoff_tests::db::TestDb;
+use signoff_tests::db::{ErrorInjector, TestDb};
 use signoff_tests::seed::{self, parts, post};
 
 const FUTURE: i64 = 4_102_444_800; // 2100-01-01
@@ -260,4 +261,50 @@ async fn store_trouble_is_503_with_retry_after_and_nothing_registered() {
         (503, Some("temporarily_unavailable"))
     );
     assert!(!body.to_string().contains("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn transaction_conflicts_are_retried_then_reported_as_retryable() {
+    let conflicts = ErrorInjector::conflict("TransactWriteItems", 2);
+    let db = TestDb::start_with(
+        |c| c.bulk.base_backoff = std::time::Duration::from_millis(1),
+        Some(SharedInterceptor::new(conflicts.clone())),
+    )
+    .await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    let (status, body) = register(&db, "100", &credential, &token("t1", Some("s1"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        conflicts.remaining(),
+        0,
+        "both conflicts were met and retried"
+    );
+    assert_eq!(seed::count_session_tokens(&db.store, "100", "s1").await, 1);
+
+    let db = TestDb::start_with(
+        |c| {
+            c.bulk.base_backoff = std::time::Duration::from_millis(1);
+            c.bulk.max_attempts = 3;
+        },
+        Some(SharedInterceptor::new(ErrorInjector::conflict(
+            "TransactWriteItems",
+            u32::MAX,
+        ))),
+    )
+    .await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    let request = post(
+        "/signoff/v1/tenants/100/tokens",
+        Some(&format!("Bearer {credential}")),
+        Some("application/json"),
+        &token("t1", Some("s1")).to_string(),
+    );
+    let response = handle(&db.store, request).await.unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, body) = parts(response);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert_eq!(seed::count_all_tokens(&db.store).await, 0);
 }

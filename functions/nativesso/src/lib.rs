@@ -11,8 +11,7 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
-use signoff::credentials::Authorization;
-use signoff::http::{self, BearerError, BodyError};
+use signoff::http::{self, AuthError, BodyError};
 use signoff::model::{check_identifier, MAX_ID_BYTES};
 use signoff::{Store, StoreError};
 
@@ -41,6 +40,8 @@ pub enum LogoutError {
     MissingAuthorization,
     #[error("authorization header malformed")]
     MalformedAuthorization,
+    #[error("DPoP presented")]
+    Dpop,
     #[error("unknown credential")]
     UnknownCredential,
     #[error("credential not permitted for this service")]
@@ -60,7 +61,7 @@ impl LogoutError {
     }
 
     /// Maps every failure to its status and Authlete-shaped body. `path` is the request's
-    /// real path, which Authlete puts in authentication error messages.
+    /// API path (without a stage prefix), which Authlete puts in its error messages.
     pub fn into_response(self, path: &str) -> Response<Body> {
         let plain = |status, code: &'static str, text: &str| {
             http::json_response(
@@ -78,7 +79,7 @@ impl LogoutError {
                 status,
                 &ResultBody {
                     result_code: code,
-                    result_message: format!("[{code}] /nativesso/logout, {text}"),
+                    result_message: format!("[{code}] {path}, {text}"),
                     action: Some(action),
                     count: None,
                 },
@@ -94,6 +95,11 @@ impl LogoutError {
                 StatusCode::UNAUTHORIZED,
                 "A001204",
                 "Authorization header is malformed: expected 'Bearer <access token>'.",
+            ),
+            LogoutError::Dpop => plain(
+                StatusCode::UNAUTHORIZED,
+                "A001204",
+                "DPoP-bound access tokens are not supported: send 'Bearer <access token>'.",
             ),
             LogoutError::UnknownCredential => plain(
                 StatusCode::UNAUTHORIZED,
@@ -139,6 +145,19 @@ impl LogoutError {
                 "SERVER_ERROR",
                 "The logout could not be completed because of a server error.",
             ),
+        }
+    }
+}
+
+impl From<AuthError> for LogoutError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Missing => LogoutError::MissingAuthorization,
+            AuthError::Malformed => LogoutError::MalformedAuthorization,
+            AuthError::Dpop => LogoutError::Dpop,
+            AuthError::Unknown => LogoutError::UnknownCredential,
+            AuthError::Forbidden => LogoutError::Forbidden,
+            AuthError::Store(e) => LogoutError::Store(e),
         }
     }
 }
@@ -233,15 +252,7 @@ async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u6
     if request.method() != Method::POST {
         return Err(LogoutError::MethodNotAllowed);
     }
-    let bearer = http::bearer_token(request).map_err(|e| match e {
-        BearerError::Missing => LogoutError::MissingAuthorization,
-        BearerError::Malformed => LogoutError::MalformedAuthorization,
-    })?;
-    match store.authorize(bearer, service_id).await? {
-        Authorization::Granted => {}
-        Authorization::UnknownCredential => return Err(LogoutError::UnknownCredential),
-        Authorization::Forbidden => return Err(LogoutError::Forbidden),
-    }
+    http::authorize(store, request, service_id).await?;
     let session_id = session_id(http::json_object(request, MAX_BODY_BYTES)?)?;
     let report = store.end_session(service_id, &session_id).await?;
     tracing::info!(

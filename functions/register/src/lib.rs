@@ -12,16 +12,15 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use signoff::credentials::Authorization;
-use signoff::http::{self, BearerError};
+use signoff::http::{self, AuthError};
 use signoff::keys::TokenHash;
 use signoff::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
 use signoff::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
 use signoff::{Store, StoreError};
 
 pub const ROUTE: &str = "/signoff/v1/tenants/{tenantId}/tokens";
-/// Room for 25 large JWTs.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Room for 25 tokens of the largest accepted size, with their attributes.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Longest token value accepted (JWTs with many claims run to a few kilobytes).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -145,6 +144,19 @@ impl RegistrationError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<AuthError> for RegistrationError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Missing => RegistrationError::MissingAuthorization,
+            AuthError::Malformed | AuthError::Dpop | AuthError::Unknown => {
+                RegistrationError::InvalidCredential
+            }
+            AuthError::Forbidden => RegistrationError::Forbidden,
+            AuthError::Store(e) => RegistrationError::Store(e),
+        }
     }
 }
 
@@ -282,16 +294,8 @@ async fn register(store: &Store, request: &Request) -> Result<Vec<TokenRecord>, 
     if request.method() != Method::POST {
         return Err(RegistrationError::MethodNotAllowed);
     }
-    let bearer = http::bearer_token(request).map_err(|e| match e {
-        BearerError::Missing => RegistrationError::MissingAuthorization,
-        BearerError::Malformed => RegistrationError::InvalidCredential,
-    })?;
     let tenant = http::path_parameter(request, "tenantId", ROUTE).unwrap_or_default();
-    match store.authorize(bearer, &tenant).await? {
-        Authorization::Granted => {}
-        Authorization::UnknownCredential => return Err(RegistrationError::InvalidCredential),
-        Authorization::Forbidden => return Err(RegistrationError::Forbidden),
-    }
+    http::authorize(store, request, &tenant).await?;
     let body = http::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
     let records = parse_tokens(&tenant, body, signoff::now_epoch_seconds())?;
     match store.register_tokens(&records).await {
@@ -300,6 +304,7 @@ async fn register(store: &Store, request: &Request) -> Result<Vec<TokenRecord>, 
             return Err(RegistrationError::SessionEnded(sessions))
         }
         Err(RegisterError::Store(e)) => return Err(e.into()),
+        Err(e @ RegisterError::BatchSize(_)) => return Err(invalid(e.to_string())),
     }
     tracing::info!(tenant = %tenant, registered = records.len(), "tokens registered");
     Ok(records)
