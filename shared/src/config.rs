@@ -164,6 +164,21 @@ fn parse_in_range(
     }
 }
 
+/// Whether `url` is a plain-HTTP endpoint on this machine's loopback interface (exact host:
+/// `127.0.0.1`, `localhost` or `[::1]`). Tools that store published demo data, and tests
+/// that create tables, refuse any other endpoint.
+pub fn is_local_endpoint(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_owned),
+    };
+    matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
 /// Loads the AWS SDK configuration from the standard sources (environment, profile) and
 /// checks that a region is known, so a misconfigured function fails at init.
 pub async fn load_aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
@@ -235,6 +250,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn local_endpoints_are_exactly_loopback() {
+        for local in [
+            "http://127.0.0.1:8000",
+            "http://localhost:8000/",
+            "http://[::1]:8000",
+            "http://localhost",
+        ] {
+            assert!(is_local_endpoint(local), "{local}");
+        }
+        for remote in [
+            "http://127.0.0.1.evil.example:8000",
+            "https://127.0.0.1:8000",
+            "http://localhost.example.com",
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "",
+        ] {
+            assert!(!is_local_endpoint(remote), "{remote}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod bulk;
 pub mod config;
 pub mod credentials;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod http;

@@ -123,9 +123,7 @@ pub fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
 fn external_endpoint() -> Option<String> {
     let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.is_empty())?;
     // Tests create tables: never let a stray variable aim them at a real account.
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-        .iter()
-        .any(|prefix| endpoint.starts_with(prefix));
+    let local = signoff::config::is_local_endpoint(&endpoint);
     assert!(local, "{ENDPOINT_VAR}={endpoint} is not a local endpoint; the tests only run against local servers");
     Some(endpoint)
 }

@@ -164,6 +164,12 @@ async fn credentials_are_checked_and_scoped() {
     // A service that does not exist, and a malformed service id.
     assert_eq!(logout(&db, "999", &org_a, body).await.0, 403);
     assert_eq!(logout(&db, "a%23b", &token_100, body).await.0, 403);
+    // A decoded path parameter with key syntax in it cannot reach another tenant's keys.
+    use lambda_http::RequestExt;
+    let crafted = post(&path("x"), Some(&bearer(&token_100)), JSON, body).with_path_parameters(
+        std::collections::HashMap::from([("serviceId".to_string(), "100#x".to_string())]),
+    );
+    assert_eq!(parts(handle(&db.store, crafted).await.unwrap()).0, 403);
 
     // A revoked credential stops working at once.
     assert!(db.store.revoke_credential(&token_100).await.unwrap());

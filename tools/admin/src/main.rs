@@ -286,10 +286,9 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .unwrap_or_default();
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| endpoint.starts_with(p));
-    if !local {
+    let endpoints_ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    if !signoff::config::is_local_endpoint(&endpoint) || endpoints_ignored {
         return Err(
             "seed-demo stores a published demo credential, so it only runs against a local endpoint \
              (set AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000)"
