@@ -178,11 +178,11 @@ impl Store {
     /// Writes up to 25 put/delete requests in one BatchWriteItem, retrying whatever
     /// DynamoDB leaves unprocessed with capped, full-jitter exponential backoff. Duplicate
     /// keys are dropped first (DynamoDB rejects a batch that names a key twice).
-    async fn write_batch(
-        &self,
-        requests: Vec<WriteRequest>,
-    ) -> Result<BatchOutcome, StoreError> {
-        debug_assert!(requests.len() <= BATCH_SIZE, "callers chunk by {BATCH_SIZE}");
+    async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<BatchOutcome, StoreError> {
+        debug_assert!(
+            requests.len() <= BATCH_SIZE,
+            "callers chunk by {BATCH_SIZE}"
+        );
         let mut seen = HashSet::new();
         let mut pending: Vec<WriteRequest> = requests
             .into_iter()

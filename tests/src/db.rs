@@ -618,3 +618,59 @@ async fn delayed_copy(
     };
     tokio::join!(reader, writer);
 }
+
+/// Records the IAM action each DynamoDB request needs, as `(action, index)`: a transaction
+/// needs one action per item (`dynamodb:PutItem` for a Put, and so on), a query on an index
+/// needs the action on that index's ARN. Lets a test hold a function's role to what its code
+/// really calls.
+#[derive(Clone, Debug, Default)]
+pub struct IamActionRecorder(Arc<Mutex<IamActions>>);
+
+/// `(action, index)` pairs, e.g. `("dynamodb:Query", Some("by-session"))`.
+pub type IamActions = std::collections::BTreeSet<(String, Option<String>)>;
+
+impl IamActionRecorder {
+    pub fn take(&self) -> IamActions {
+        std::mem::take(&mut *self.0.lock().expect("recorder lock"))
+    }
+}
+
+impl Intercept for IamActionRecorder {
+    fn name(&self) -> &'static str {
+        "IamActionRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        let body: Value =
+            serde_json::from_slice(context.request().body().bytes().unwrap_or(b"{}"))?;
+        let mut actions = Vec::new();
+        if operation == "TransactWriteItems" {
+            for item in body["TransactItems"].as_array().into_iter().flatten() {
+                for (kind, action) in [
+                    ("Put", "PutItem"),
+                    ("Update", "UpdateItem"),
+                    ("Delete", "DeleteItem"),
+                    ("ConditionCheck", "ConditionCheckItem"),
+                ] {
+                    if item.get(kind).is_some() {
+                        actions.push((format!("dynamodb:{action}"), None));
+                    }
+                }
+            }
+        } else {
+            let index = body["IndexName"].as_str().map(str::to_owned);
+            actions.push((format!("dynamodb:{operation}"), index));
+        }
+        self.0.lock().expect("recorder lock").extend(actions);
+        Ok(())
+    }
+}

@@ -4,8 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use aws_sdk_dynamodb::config::SharedInterceptor;
+use serde_json::{json, Value};
+use signoff_tests::db::{IamActionRecorder, TestDb};
 use signoff_tests::gateway::routes_from_manifest;
+use signoff_tests::seed::{self, post};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -98,4 +101,89 @@ fn api_routes_match_the_local_router_and_each_names_a_workspace_binary() {
             "{binary} is not a binary of functions/"
         );
     }
+}
+
+/// Whether the role of the function built from `binary` allows `action` (on the index, if
+/// one is named, else on the table).
+fn allowed(template: &Value, binary: &str, action: &str, index: Option<&str>) -> bool {
+    let resources = template["Resources"].as_object().expect("resources");
+    let function = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no function builds {binary}"));
+    let statements = function["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten());
+    statements.into_iter().any(|statement| {
+        let actions = match &statement["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        // !GetAtt / !Sub come through as tagged values; their text is what matters here.
+        let resource = statement["Resource"].to_string();
+        let on_target = match index {
+            Some(name) => resource.contains(&format!("/index/{name}")),
+            None => resource.contains("TokenTable.Arn") && !resource.contains("/index/"),
+        };
+        statement["Effect"] == "Allow" && actions.contains(&action) && on_target
+    })
+}
+
+async fn assert_role_covers(template: &Value, binary: &str, recorder: &IamActionRecorder) {
+    let used = recorder.take();
+    assert!(!used.is_empty(), "{binary} made no DynamoDB call");
+    for (action, index) in used {
+        assert!(
+            allowed(template, binary, &action, index.as_deref()),
+            "{binary} calls {action} on {} but its role does not allow it",
+            index.as_deref().unwrap_or("the table")
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
+    let template = template();
+    let recorder = IamActionRecorder::default();
+    let db = TestDb::start_with(
+        |c| c.index_settle = std::time::Duration::from_millis(50),
+        Some(SharedInterceptor::new(recorder.clone())),
+    )
+    .await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    let auth = format!("Bearer {credential}");
+    recorder.take();
+
+    // Registration: a lone token (PutItem) and a session-bound batch (a transaction).
+    let single =
+        json!({"token": "a", "type": "access", "clientId": "c", "expiresAt": 4_102_444_800i64});
+    let batch = json!({"tokens": [
+        {"token": "b", "type": "refresh", "clientId": "c", "sessionId": "s", "expiresAt": 4_102_444_800i64},
+        {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": 4_102_444_800i64},
+    ]});
+    for body in [single, batch] {
+        let request = post(
+            "/signoff/v1/tenants/100/tokens",
+            Some(&auth),
+            Some("application/json"),
+            &body.to_string(),
+        );
+        let response = signoff_register::handle(&db.store, request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_role_covers(&template, "register-tokens", &recorder).await;
+
+    // Logout right after a registration: every path, the second index read included.
+    let request = post(
+        "/api/100/nativesso/logout",
+        Some(&auth),
+        Some("application/json"),
+        r#"{"sessionId":"s"}"#,
+    );
+    let response = signoff_nativesso::handle(&db.store, request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_role_covers(&template, "nativesso-logout", &recorder).await;
 }
