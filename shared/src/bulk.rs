@@ -246,6 +246,21 @@ pub(crate) async fn pause_before_retry(
     Ok(())
 }
 
+/// Waits before retrying a write that collided with a concurrent transaction, or gives up
+/// with [`StoreError::Contention`] once `attempt` reaches the configured maximum.
+pub(crate) async fn pause_before_conflict_retry(
+    settings: &crate::config::BulkSettings,
+    attempt: u32,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    pause_before_retry(settings, attempt, 0)
+        .await
+        .map_err(|_| StoreError::Contention {
+            operation,
+            attempts: attempt,
+        })
+}
+
 /// Full-jitter exponential backoff: a random wait between zero and
 /// `min(cap, base * 2^(attempt-1))`.
 pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {

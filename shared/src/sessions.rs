@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use crate::bulk::{pause_before_retry, DeleteReport, IndexKey};
+use crate::bulk::{pause_before_conflict_retry, DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
 use crate::keys;
 use crate::model::SESSION_KIND;
@@ -74,12 +74,7 @@ impl Store {
         let mut attempt = 0;
         loop {
             if attempt > 0 {
-                pause_before_retry(settings, attempt, 1)
-                    .await
-                    .map_err(|_| StoreError::Contention {
-                        operation: "UpdateItem",
-                        attempts: attempt,
-                    })?;
+                pause_before_conflict_retry(settings, attempt, "UpdateItem").await?;
             }
             attempt += 1;
             let result = self

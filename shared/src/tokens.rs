@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use crate::bulk::pause_before_retry;
+use crate::bulk::pause_before_conflict_retry;
 use crate::error::{classify, StoreError};
 use crate::keys;
 use crate::model::{TokenRecord, SESSION_KIND};
@@ -73,12 +73,7 @@ impl Store {
         let mut attempt = 0;
         loop {
             if attempt > 0 {
-                pause_before_retry(settings, attempt, records.len())
-                    .await
-                    .map_err(|_| StoreError::Contention {
-                        operation: "TransactWriteItems",
-                        attempts: attempt,
-                    })?;
+                pause_before_conflict_retry(settings, attempt, "TransactWriteItems").await?;
             }
             attempt += 1;
             let result = self
