@@ -111,30 +111,11 @@ impl Store {
             kind: "tenant".into(),
             tenant: tenant.clone(),
         };
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table_name())
-            .set_item(Some(
-                serde_dynamo::to_item(item).expect("tenant item serializes"),
-            ))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ProvisionError::AlreadyExists(format!(
-                    "tenant {}",
-                    tenant.id
-                )))
-            }
-            Err(e) => Err(classify("PutItem", e).into()),
-        }
+        self.put_new(
+            serde_dynamo::to_item(item).expect("tenant item serializes"),
+            || format!("tenant {}", tenant.id),
+        )
+        .await
     }
 
     pub async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
@@ -220,26 +201,36 @@ impl Store {
             secret_hash: secret.as_deref().map(|s| TokenHash::of(s).encoded()),
             created_at: crate::now_epoch_seconds(),
         };
+        self.put_new(
+            serde_dynamo::to_item(item).expect("client item serializes"),
+            || format!("client {client_id} of tenant {tenant}"),
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    /// Writes `item` unless an item with its key exists; `what` names it in the error.
+    async fn put_new(
+        &self,
+        item: Item,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ProvisionError> {
         let result = self
             .client()
             .put_item()
             .table_name(self.table_name())
-            .set_item(Some(
-                serde_dynamo::to_item(item).expect("client item serializes"),
-            ))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(secret),
+            Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(ProvisionError::AlreadyExists(format!(
-                    "client {client_id} of tenant {tenant}"
-                )))
+                Err(ProvisionError::AlreadyExists(what()))
             }
             Err(e) => Err(classify("PutItem", e).into()),
         }
