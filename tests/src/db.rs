@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -186,10 +186,7 @@ impl Intercept for RequestCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_else(|| "unknown".into());
+        let operation = operation(cfg);
         *self
             .0
             .lock()
@@ -226,6 +223,40 @@ impl UnprocessedInjector {
     }
 }
 
+/// The operation an interceptor hook is running for, e.g. "BatchWriteItem".
+fn operation(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>()
+        .map(|m| m.name().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Uses up one of the injections `remaining` holds; false once none are left.
+fn take_one(remaining: &AtomicU32) -> bool {
+    remaining
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn json_body(body: &SdkBody) -> Result<Value, BoxError> {
+    Ok(serde_json::from_slice(
+        body.bytes().ok_or("streaming body")?,
+    )?)
+}
+
+fn replace_request_body(request: &mut HttpRequest, body: Vec<u8>) {
+    request
+        .headers_mut()
+        .insert("content-length", body.len().to_string());
+    *request.body_mut() = SdkBody::from(body);
+}
+
+fn replace_response_body(response: &mut HttpResponse, body: Vec<u8>) {
+    response
+        .headers_mut()
+        .insert("content-length", body.len().to_string());
+    *response.body_mut() = SdkBody::from(body);
+}
+
 /// The writes held back from one BatchWriteItem attempt: (table, requests).
 #[derive(Debug, Clone)]
 struct HeldBack(String, Vec<Value>);
@@ -245,20 +276,11 @@ impl Intercept for UnprocessedInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if cfg.load::<Metadata>().map(|m| m.name()) != Some("BatchWriteItem") {
-            return Ok(());
-        }
-        let take = self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if take.is_err() {
-            cfg.interceptor_state()
-                .store_put(HeldBack(String::new(), Vec::new()));
+        if operation(cfg) != "BatchWriteItem" || !take_one(&self.remaining) {
             return Ok(());
         }
         let request = context.request_mut();
-        let mut body: Value =
-            serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
+        let mut body = json_body(request.body())?;
         let items = body["RequestItems"]
             .as_object_mut()
             .ok_or("no RequestItems")?;
@@ -270,11 +292,7 @@ impl Intercept for UnprocessedInjector {
         let held = writes.split_off(keep);
         cfg.interceptor_state()
             .store_put(HeldBack(table.clone(), held));
-        let bytes = serde_json::to_vec(&body)?;
-        request
-            .headers_mut()
-            .insert("content-length", bytes.len().to_string());
-        *request.body_mut() = SdkBody::from(bytes);
+        replace_request_body(request, serde_json::to_vec(&body)?);
         Ok(())
     }
 
@@ -287,17 +305,12 @@ impl Intercept for UnprocessedInjector {
         let Some(HeldBack(table, held)) = cfg.load::<HeldBack>().cloned() else {
             return Ok(());
         };
-        cfg.interceptor_state()
-            .store_put(HeldBack(String::new(), Vec::new()));
+        cfg.interceptor_state().unset::<HeldBack>();
         if held.is_empty() || context.response().status().as_u16() != 200 {
             return Ok(());
         }
-        let body = serde_json::json!({ "UnprocessedItems": { table: held } }).to_string();
-        let response = context.response_mut();
-        response
-            .headers_mut()
-            .insert("content-length", body.len().to_string());
-        *response.body_mut() = SdkBody::from(body);
+        let body = serde_json::json!({ "UnprocessedItems": { table: held } });
+        replace_response_body(context.response_mut(), serde_json::to_vec(&body)?);
         Ok(())
     }
 }
@@ -371,13 +384,9 @@ impl Intercept for IndexLagInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
+        let operation = operation(cfg);
         let request = context.request_mut();
-        let mut body: Value =
-            serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
+        let mut body = json_body(request.body())?;
         if operation != "Query" {
             cfg.interceptor_state()
                 .store_put(PendingWrites(token_keys_put(&operation, &body)));
@@ -403,11 +412,7 @@ impl Intercept for IndexLagInjector {
         }
         body["ExpressionAttributeNames"]["#lagpk"] = Value::from("pk");
         body["FilterExpression"] = Value::from(clauses.join(" AND "));
-        let bytes = serde_json::to_vec(&body)?;
-        request
-            .headers_mut()
-            .insert("content-length", bytes.len().to_string());
-        *request.body_mut() = SdkBody::from(bytes);
+        replace_request_body(request, serde_json::to_vec(&body)?);
         Ok(())
     }
 
@@ -505,33 +510,17 @@ impl Intercept for ErrorInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if cfg.load::<Metadata>().map(|m| m.name()) != Some(self.operation) {
-            return Ok(());
-        }
-        if self
-            .skip
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Ok(());
-        }
-        if self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_err()
-        {
+        if operation(cfg) != self.operation || take_one(&self.skip) || !take_one(&self.remaining) {
             return Ok(());
         }
         let request = context.request_mut();
-        let body: Value = serde_json::from_slice(request.body().bytes().ok_or("streaming body")?)?;
-        let actions = body["TransactItems"].as_array().map_or(1, Vec::len);
+        let actions = json_body(request.body())?["TransactItems"]
+            .as_array()
+            .map_or(1, Vec::len);
         cfg.interceptor_state().store_put(Conflicted(actions));
         // Send something the server refuses without writing anything.
         let refused = br#"{"TableName":"conflict-injected-no-such-table","Key":{"pk":{"S":"x"}}}"#;
-        request
-            .headers_mut()
-            .insert("content-length", refused.len().to_string());
-        *request.body_mut() = SdkBody::from(&refused[..]);
+        replace_request_body(request, refused.to_vec());
         Ok(())
     }
 
@@ -545,15 +534,11 @@ impl Intercept for ErrorInjector {
             return Ok(());
         };
         cfg.interceptor_state().unset::<Conflicted>();
-        let body = self.error_body(actions).to_string();
         let response = context.response_mut();
         *response.status_mut() = aws_smithy_runtime_api::http::StatusCode::try_from(400u16)?;
         // The refused request's own error type would otherwise win over the body's.
         response.headers_mut().remove("x-amzn-errortype");
-        response
-            .headers_mut()
-            .insert("content-length", body.len().to_string());
-        *response.body_mut() = SdkBody::from(body);
+        replace_response_body(response, serde_json::to_vec(&self.error_body(actions))?);
         Ok(())
     }
 }
@@ -646,10 +631,7 @@ impl Intercept for IamActionRecorder {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
+        let operation = operation(cfg);
         let body: Value =
             serde_json::from_slice(context.request().body().bytes().unwrap_or(b"{}"))?;
         let mut actions = Vec::new();
