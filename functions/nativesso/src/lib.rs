@@ -63,28 +63,20 @@ impl LogoutError {
     /// Maps every failure to its status and Authlete-shaped body. `path` is the request's
     /// API path (without a stage prefix), which Authlete puts in its error messages.
     pub fn into_response(self, path: &str) -> Response<Body> {
-        let plain = |status, code: &'static str, text: &str| {
+        // Authentication errors carry no `action`, as in Authlete's shared error bodies.
+        let body = |status, code: &'static str, action: Option<&'static str>, text: &str| {
             http::json_response(
                 status,
                 &ResultBody {
                     result_code: code,
                     result_message: format!("[{code}] {path}, {text}"),
-                    action: None,
+                    action,
                     count: None,
                 },
             )
         };
-        let with_action = |status, code: &'static str, action, text: &str| {
-            http::json_response(
-                status,
-                &ResultBody {
-                    result_code: code,
-                    result_message: format!("[{code}] {path}, {text}"),
-                    action: Some(action),
-                    count: None,
-                },
-            )
-        };
+        let plain = |status, code, text: &str| body(status, code, None, text);
+        let with_action = |status, code, action, text: &str| body(status, code, Some(action), text);
         match self {
             LogoutError::MissingAuthorization => plain(
                 StatusCode::UNAUTHORIZED,
