@@ -7,6 +7,7 @@
 //! - [`bulk`]: the bulk-delete engine behind every logout and revocation.
 //! - [`credentials`], [`tokens`], [`sessions`]: tenants and API credentials, token
 //!   registration, race-free session end.
+//! - [`revocation`]: looking up a live token and revoking it with its session or grant.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod model;
+pub mod revocation;
 pub mod sessions;
 pub mod table;
 pub mod tokens;
