@@ -12,6 +12,21 @@ ensure_cargo_lambda() {
   fi
 }
 
+# The Python clients the end-to-end tests drive (vendor SDKs, OAuth libraries), in their
+# own venv so nothing touches the system Python. Prints the venv's python.
+CLIENTS_VENV=.devstack/clients-venv
+ensure_test_clients() {
+  local stamp="$CLIENTS_VENV/.requirements"
+  if ! cmp -s tests/clients/requirements.txt "$stamp" 2>/dev/null; then
+    echo "installing the end-to-end test clients (pip)" >&2
+    python3 -m venv "$CLIENTS_VENV" >&2 || return 1
+    "$CLIENTS_VENV/bin/pip" install --quiet --disable-pip-version-check \
+      -r tests/clients/requirements.txt >&2 || return 1
+    cp tests/clients/requirements.txt "$stamp"
+  fi
+  echo "$PWD/$CLIENTS_VENV/bin/python"
+}
+
 # Waits until something accepts TCP connections on 127.0.0.1:$1.
 wait_for_port() {
   local port=$1 tries=${2:-100}
