@@ -8,6 +8,7 @@
 //! - [`credentials`], [`tokens`], [`sessions`]: tenants and API credentials, token
 //!   registration, race-free session end.
 //! - [`revocation`]: looking up a live token and revoking it with its session or grant.
+//! - [`jwt`] and [`project_keys`]: refresh-JWT verification and each project's public keys.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
 
@@ -18,8 +19,10 @@ pub mod credentials;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod jwt;
 pub mod keys;
 pub mod model;
+pub mod project_keys;
 pub mod revocation;
 pub mod sessions;
 pub mod table;

@@ -1,0 +1,528 @@
+//! Descope-compatible session endpoints:
+//!
+//! - `POST /v1/auth/logout`: ends the session of the refresh JWT in the bearer.
+//! - `POST /v1/auth/logoutall`: revokes every token of that JWT's user in the project.
+//! - `GET /v2/keys/{projectId}`: the project's public keys as a JWKS, for SDKs that check
+//!   refresh JWTs locally before calling logout.
+//!
+//! Logout callers authenticate with `Authorization: Bearer <ProjectID>:<RefreshJWT>` (SDKs
+//! configured with a management key append it as a third `:` part; it is ignored). The
+//! refresh JWT is verified (signature by `kid` among the project's keys, `exp` with 5 s of
+//! leeway, `iss`) and must be registered and live before anything is touched.
+//!
+//! Every outcome is a response: success is Descope's JWT response with every field empty
+//! plus cookies that delete `DS` and `DSR`; failures are `{errorCode, errorDescription,
+//! errorMessage}`, mapped in one place, [`DescopeError::into_response`].
+
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+use signoff::config::ConfigError;
+use signoff::http::{self, BodyError};
+use signoff::jwt::{self, JwtError};
+use signoff::keys::{self, TokenHash};
+use signoff::model::TokenType;
+use signoff::revocation::Cascade;
+use signoff::{Store, StoreError};
+
+pub const LOGOUT_ROUTE: &str = "/v1/auth/logout";
+pub const LOGOUT_ALL_ROUTE: &str = "/v1/auth/logoutall";
+pub const KEYS_ROUTE: &str = "/v2/keys/{projectId}";
+/// Logout bodies are `{}` or a short `logoutType` list.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+/// Descope's session and refresh cookies, deleted on logout.
+pub const COOKIE_NAMES: [&str; 2] = ["DS", "DSR"];
+/// How long clients may cache the keys endpoint's answer: short, so a removed key stops
+/// being trusted by local verifiers soon after Signoff stops accepting it.
+pub const KEYS_MAX_AGE_SECONDS: u32 = 300;
+
+pub const COOKIE_DOMAIN_VAR: &str = "SIGNOFF_COOKIE_DOMAIN";
+
+/// The function's own settings, read once at init.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `Domain` of the deletion cookies: the domain the app set `DS`/`DSR` on. Unset, the
+    /// cookies are host-only, which deletes host-only cookies.
+    pub cookie_domain: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let cookie_domain = get(COOKIE_DOMAIN_VAR).filter(|v| !v.is_empty());
+        if let Some(domain) = &cookie_domain {
+            let valid = domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+                && domain.len() <= 253;
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: COOKIE_DOMAIN_VAR,
+                    value: domain.clone(),
+                    reason: "a cookie domain is letters, digits, '.' and '-' (e.g. example.com)",
+                });
+            }
+        }
+        Ok(Self { cookie_domain })
+    }
+}
+
+/// Which endpoint a request is for.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Logout,
+    LogoutAll,
+    Keys(String),
+    Unknown,
+}
+
+fn route(request: &Request) -> Route {
+    let path = request.raw_http_path();
+    let path = if path.is_empty() {
+        request.uri().path()
+    } else {
+        path
+    };
+    let path = path.trim_end_matches('/');
+    // API Gateway may prefix a stage name; the endpoint is the path's tail.
+    if path.ends_with(LOGOUT_ALL_ROUTE) {
+        Route::LogoutAll
+    } else if path.ends_with(LOGOUT_ROUTE) {
+        Route::Logout
+    } else if let Some(project) = http::path_parameter(request, "projectId", KEYS_ROUTE) {
+        Route::Keys(project)
+    } else {
+        Route::Unknown
+    }
+}
+
+/// Why a request was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum DescopeError {
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("authorization header missing")]
+    MissingAuthorization,
+    #[error("authorization header malformed")]
+    MalformedAuthorization,
+    #[error("unknown project")]
+    UnknownProject,
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("refresh token not registered, revoked or expired")]
+    LoggedOut,
+    #[error("registered token is not a refresh token")]
+    NotRefreshToken,
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("invalid request body: {0}")]
+    Validation(&'static str),
+    #[error("token store failure")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    error_code: &'a str,
+    error_description: &'a str,
+    error_message: String,
+}
+
+impl DescopeError {
+    /// The one place that maps failures to statuses and Descope error bodies. Codes
+    /// Descope publishes are used for their meaning (`E011001`-`E011004` request errors,
+    /// `E064001` logged out); the rest are Signoff's, listed in the README.
+    pub fn into_response(self) -> Response<Body> {
+        use StatusCode as S;
+        let message = self.to_string();
+        let (status, code, description, message) = match self {
+            DescopeError::NotFound => (S::NOT_FOUND, "E011001", "Bad request", message),
+            DescopeError::MethodNotAllowed { .. } => {
+                (S::METHOD_NOT_ALLOWED, "E011001", "Bad request", message)
+            }
+            DescopeError::MissingAuthorization => (
+                S::UNAUTHORIZED,
+                "E011002",
+                "Missing arguments",
+                "the Authorization header is missing: send 'Bearer <ProjectID>:<RefreshJWT>'"
+                    .to_owned(),
+            ),
+            DescopeError::MalformedAuthorization => (
+                S::UNAUTHORIZED,
+                "E011004",
+                "Invalid arguments",
+                "the Authorization header must be 'Bearer <ProjectID>:<RefreshJWT>'".to_owned(),
+            ),
+            DescopeError::UnknownProject => (
+                S::UNAUTHORIZED,
+                "E061001",
+                "Unknown project",
+                "the project is unknown or has no signing keys registered".to_owned(),
+            ),
+            DescopeError::Jwt(ref err) => {
+                let (code, description) = match err {
+                    JwtError::Malformed(_)
+                    | JwtError::UnsupportedAlgorithm(_)
+                    | JwtError::CriticalHeader
+                    | JwtError::MissingClaim(_) => ("E061002", "Invalid refresh token"),
+                    JwtError::UnknownKey | JwtError::BadSignature => {
+                        ("E061003", "Invalid refresh token signature")
+                    }
+                    JwtError::Expired | JwtError::NotYetValid => {
+                        ("E061004", "Refresh token expired")
+                    }
+                    JwtError::WrongIssuer => ("E061005", "Refresh token issuer mismatch"),
+                };
+                (S::UNAUTHORIZED, code, description, message)
+            }
+            DescopeError::LoggedOut => (
+                S::UNAUTHORIZED,
+                "E064001",
+                "Token expired by logged out",
+                "the refresh token has already been logged out (or was never registered)"
+                    .to_owned(),
+            ),
+            DescopeError::NotRefreshToken => (
+                S::UNAUTHORIZED,
+                "E061002",
+                "Invalid refresh token",
+                "the token is registered as an access token, not a refresh token".to_owned(),
+            ),
+            DescopeError::Body(_) => (S::BAD_REQUEST, "E011001", "Bad request", message),
+            DescopeError::Validation(_) => (
+                S::BAD_REQUEST,
+                "E011003",
+                "Request validation failed",
+                message,
+            ),
+            DescopeError::Store(ref err) if err.is_retryable() => (
+                S::SERVICE_UNAVAILABLE,
+                "E130503",
+                "Service temporarily unavailable",
+                "the token store is busy or unavailable; nothing was confirmed, retry the request"
+                    .to_owned(),
+            ),
+            DescopeError::Store(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "E130500",
+                "Internal error",
+                "the request could not be completed because of a server error".to_owned(),
+            ),
+        };
+        let mut response = http::json_response(
+            status,
+            &ErrorBody {
+                error_code: code,
+                error_description: description,
+                error_message: message,
+            },
+        );
+        let headers = response.headers_mut();
+        match (status, &self) {
+            (S::SERVICE_UNAVAILABLE, _) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
+                );
+            }
+            (_, DescopeError::MethodNotAllowed { allow }) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The project id and refresh JWT of `Authorization: Bearer <ProjectID>:<RefreshJWT>`,
+/// with or without a trailing `:<key>`.
+fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
+    let token = http::bearer_token(request).map_err(|err| match err {
+        http::AuthError::Missing => DescopeError::MissingAuthorization,
+        _ => DescopeError::MalformedAuthorization,
+    })?;
+    let (project, rest) = token
+        .split_once(':')
+        .ok_or(DescopeError::MalformedAuthorization)?;
+    // A JWT has no ':'; anything after the next one is the SDK's management key.
+    let jwt = rest.split(':').next().unwrap_or_default();
+    if project.is_empty() || jwt.is_empty() {
+        return Err(DescopeError::MalformedAuthorization);
+    }
+    if !keys::valid_tenant_id(project) {
+        return Err(DescopeError::UnknownProject);
+    }
+    Ok((project, jwt))
+}
+
+/// Checks the optional body: absent, `{}`, or `{"logoutType": [strings]}`. No
+/// `logoutType` value has a meaning in Signoff; they are accepted and ignored, as are
+/// other fields.
+fn check_body(request: &Request) -> Result<(), DescopeError> {
+    let body = http::json_object_of_any_type(request, MAX_BODY_BYTES)?;
+    match body.as_ref().and_then(|b| b.get("logoutType")) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        Some(_) => Err(DescopeError::Validation(
+            "logoutType must be an array of strings",
+        )),
+    }
+}
+
+/// Verifies the bearer's refresh JWT and revokes per `all`: its session and grant, or
+/// every token of its user.
+async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), DescopeError> {
+    if request.method() != Method::POST {
+        return Err(DescopeError::MethodNotAllowed { allow: "POST" });
+    }
+    let (project, token) = project_and_jwt(request)?;
+    check_body(request)?;
+    let keys = store
+        .project_keys(project)
+        .await?
+        .filter(|keys| !keys.is_empty())
+        .ok_or(DescopeError::UnknownProject)?;
+    let claims = jwt::verify(token, &keys, project, signoff::now_epoch_seconds())?;
+    let record = store
+        .find_token(project, &TokenHash::of(token))
+        .await?
+        .ok_or(DescopeError::LoggedOut)?;
+    if record.token_type != TokenType::Refresh {
+        return Err(DescopeError::NotRefreshToken);
+    }
+    let mut report = Default::default();
+    if all {
+        // Every token of the user first; this token's own record last, so a failure
+        // leaves it in place for the retry.
+        report = store
+            .delete_indexed(&signoff::bulk::IndexKey::subject(project, &claims.user))
+            .await?;
+    }
+    let cascade = Cascade {
+        session: true,
+        grant: true,
+    };
+    let mut revoked = store.revoke_token(&record, cascade).await?;
+    revoked.absorb(report);
+    tracing::info!(
+        project = %project,
+        all,
+        deleted = revoked.deleted,
+        index_pages = revoked.pages,
+        batch_calls = revoked.batch_calls,
+        "descope logout"
+    );
+    Ok(())
+}
+
+/// Descope's JWT response with every field present and empty: the client drops whatever
+/// it held.
+fn empty_jwt_response() -> Value {
+    json!({
+        "sessionJwt": "",
+        "refreshJwt": "",
+        "cookieDomain": "",
+        "cookiePath": "",
+        "cookieMaxAge": 0,
+        "cookieExpiration": 0,
+        "user": {
+            "loginIds": [],
+            "userId": "",
+            "name": "",
+            "givenName": "",
+            "middleName": "",
+            "familyName": "",
+            "email": "",
+            "phone": "",
+            "verifiedEmail": false,
+            "verifiedPhone": false,
+            "roleNames": [],
+            "userTenants": [],
+            "status": "",
+            "externalIds": [],
+            "picture": "",
+            "test": false,
+            "customAttributes": {},
+            "createdTime": 0,
+            "TOTP": false,
+            "SAML": false,
+            "OAuth": {},
+            "webauthn": false,
+            "password": false,
+            "ssoAppIds": []
+        },
+        "firstSeen": false,
+        "idpResponse": {},
+        "sessionExpiration": 0,
+        "externalToken": "",
+        "claims": {},
+        "tenantSSOID": "",
+        "trustedDeviceJwt": "",
+        "nextRefreshSeconds": 0,
+        "cookieName": "",
+        "sessionCookieName": "",
+        "sessionCookieDomain": ""
+    })
+}
+
+/// A `Set-Cookie` value that deletes `name` in every browser: empty, expired at the epoch.
+pub fn deletion_cookie(name: &str, domain: Option<&str>) -> String {
+    let domain = domain.map(|d| format!("; Domain={d}")).unwrap_or_default();
+    format!(
+        "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/{domain}; HttpOnly; Secure; SameSite=Strict"
+    )
+}
+
+fn logged_out_response(settings: &Settings) -> Response<Body> {
+    let mut response = http::json_response(StatusCode::OK, &empty_jwt_response());
+    for name in COOKIE_NAMES {
+        let cookie = deletion_cookie(name, settings.cookie_domain.as_deref());
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).expect("cookie values are checked at init"),
+        );
+    }
+    response
+}
+
+async fn project_jwks(
+    store: &Store,
+    request: &Request,
+    project: &str,
+) -> Result<Response<Body>, DescopeError> {
+    if request.method() != Method::GET {
+        return Err(DescopeError::MethodNotAllowed { allow: "GET" });
+    }
+    let keys = store
+        .project_keys(project)
+        .await?
+        .filter(|keys| !keys.is_empty())
+        .ok_or(DescopeError::UnknownProject)?;
+    let mut response = http::json_response(StatusCode::OK, &json!({ "keys": keys }));
+    // Public keys: cacheable, briefly (see KEYS_MAX_AGE_SECONDS).
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("public, max-age={KEYS_MAX_AGE_SECONDS}"))
+            .expect("a valid header value"),
+    );
+    Ok(response)
+}
+
+/// Handles one request. Never fails: every outcome, store trouble included, is a response.
+pub async fn handle(
+    store: &Store,
+    settings: &Settings,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let (action, result) = match route(&request) {
+        Route::Logout => (
+            "descope logout",
+            logout(store, &request, false)
+                .await
+                .map(|_| logged_out_response(settings)),
+        ),
+        Route::LogoutAll => (
+            "descope logout-all",
+            logout(store, &request, true)
+                .await
+                .map(|_| logged_out_response(settings)),
+        ),
+        Route::Keys(project) => (
+            "descope keys",
+            project_jwks(store, &request, &project).await,
+        ),
+        Route::Unknown => ("descope", Err(DescopeError::NotFound)),
+    };
+    Ok(result.unwrap_or_else(|err| {
+        match &err {
+            DescopeError::Store(source) => source.log(action),
+            other => tracing::info!(reason = %other, "{action} refused"),
+        }
+        err.into_response()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn with_auth(value: &str) -> Request {
+        HttpRequest::builder()
+            .uri("https://x/v1/auth/logout")
+            .header("authorization", value)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn bearer_splits_on_the_first_colon_and_drops_a_management_key() {
+        assert_eq!(
+            project_and_jwt(&with_auth("Bearer P1:a.b.c")).unwrap(),
+            ("P1", "a.b.c")
+        );
+        assert_eq!(
+            project_and_jwt(&with_auth("Bearer P1:a.b.c:K2xyz")).unwrap(),
+            ("P1", "a.b.c")
+        );
+        for bad in ["Bearer P1", "Bearer :a.b.c", "Bearer P1:", "Basic P1:a.b.c"] {
+            assert!(
+                matches!(
+                    project_and_jwt(&with_auth(bad)),
+                    Err(DescopeError::MalformedAuthorization)
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            project_and_jwt(&with_auth("Bearer P#1:a.b.c")),
+            Err(DescopeError::UnknownProject)
+        ));
+    }
+
+    #[test]
+    fn routes_tolerate_a_stage_prefix() {
+        let at = |path: &str| {
+            route(
+                &HttpRequest::builder()
+                    .uri(format!("https://x{path}"))
+                    .body(Body::Empty)
+                    .unwrap(),
+            )
+        };
+        assert_eq!(at("/v1/auth/logout"), Route::Logout);
+        assert_eq!(at("/prod/v1/auth/logoutall"), Route::LogoutAll);
+        assert_eq!(at("/v2/keys/P1"), Route::Keys("P1".into()));
+        assert_eq!(at("/v1/auth/other"), Route::Unknown);
+    }
+
+    #[test]
+    fn deletion_cookies() {
+        assert_eq!(
+            deletion_cookie("DS", None),
+            "DS=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; Secure; SameSite=Strict"
+        );
+        assert!(deletion_cookie("DSR", Some("example.com")).contains("; Domain=example.com;"));
+    }
+
+    #[test]
+    fn cookie_domain_is_checked_at_init() {
+        let with = |v: &str| {
+            let v = v.to_owned();
+            Settings::from_lookup(move |_| Some(v.clone()))
+        };
+        assert_eq!(
+            with("example.com").unwrap().cookie_domain.as_deref(),
+            Some("example.com")
+        );
+        assert!(with("").unwrap().cookie_domain.is_none());
+        assert!(with("a.com; Secure").is_err());
+    }
+}

@@ -1,0 +1,785 @@
+//! Refresh JWTs, Descope style: verifying them against a project's public keys, and the
+//! keys themselves as JWKs.
+//!
+//! Verification is deliberately narrow. Only ES256 and RS256 are accepted, the key is
+//! chosen by `kid` among the project's keys and must be of the header's algorithm (an RSA
+//! key never checks an ES256 signature, and no key checks an HMAC one, so `alg: none` and
+//! HMAC-with-the-public-key confusion fail before any signature is computed), and `crit`
+//! headers are refused.
+//!
+//! With the `signing` feature (the admin tool and the tests), [`SigningKey`] generates key
+//! pairs and mints tokens: the same path a deployment's own issuer would take.
+
+use aws_lc_rs::signature::{
+    RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256,
+};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Clock skew tolerated on `exp` and `nbf`, as Descope's Node SDK allows.
+pub const LEEWAY_SECONDS: i64 = 5;
+
+/// Longest token accepted: refresh JWTs with many tenants and roles run to a few kilobytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Es256,
+    Rs256,
+}
+
+impl Algorithm {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ES256" => Some(Algorithm::Es256),
+            "RS256" => Some(Algorithm::Rs256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::Rs256 => "RS256",
+        }
+    }
+}
+
+/// A public JSON Web Key (RFC 7517), as stored and as served by the keys endpoint. Only
+/// the members of RSA and P-256 public keys are kept; private members never get this far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub key_use: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+/// Why a key cannot be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("this is a private key: register the public key only (private keys are never stored)")]
+    Private,
+}
+
+fn invalid(reason: impl Into<String>) -> KeyError {
+    KeyError::Invalid(reason.into())
+}
+
+/// Private members of a JWK: their presence means someone is handing over a private key.
+const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+impl Jwk {
+    /// Reads one key of a JWKS: public RSA (RS256, at least 2048 bits) or P-256 (ES256).
+    /// A key without `kid` is given its RFC 7638 thumbprint.
+    pub fn from_json(value: &Value) -> Result<Jwk, KeyError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| invalid("a JWK must be a JSON object"))?;
+        if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
+            return Err(KeyError::Private);
+        }
+        let text = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_owned);
+        let kty = text("kty").ok_or_else(|| invalid("the JWK has no kty"))?;
+        let mut jwk = Jwk {
+            alg: String::new(),
+            key_use: "sig".into(),
+            kid: String::new(),
+            n: text("n"),
+            e: text("e"),
+            crv: text("crv"),
+            x: text("x"),
+            y: text("y"),
+            kty,
+        };
+        let expected = match jwk.kty.as_str() {
+            "RSA" => Algorithm::Rs256,
+            "EC" => Algorithm::Es256,
+            other => return Err(invalid(format!("key type {other} is not supported"))),
+        };
+        if let Some(alg) = text("alg") {
+            if Algorithm::parse(&alg) != Some(expected) {
+                return Err(invalid(format!(
+                    "a {} key must be used with {}, not {alg}",
+                    jwk.kty,
+                    expected.name()
+                )));
+            }
+        }
+        if let Some(key_use) = text("use") {
+            if key_use != "sig" {
+                return Err(invalid(format!("key use {key_use} is not 'sig'")));
+            }
+        }
+        jwk.alg = expected.name().into();
+        jwk.check_material()?;
+        jwk.kid = match text("kid") {
+            Some(kid) if kid.is_empty() || kid.len() > 128 || kid.chars().any(char::is_control) => {
+                return Err(invalid("kid must be 1-128 printable characters"))
+            }
+            Some(kid) => kid,
+            None => jwk.thumbprint(),
+        };
+        Ok(jwk)
+    }
+
+    /// Reads the keys of a JWKS document (`{"keys": [...]}`) or a single JWK.
+    pub fn parse_set(text: &str) -> Result<Vec<Jwk>, KeyError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| invalid(format!("not JSON: {e}")))?;
+        match value.get("keys") {
+            Some(Value::Array(keys)) => keys.iter().map(Jwk::from_json).collect(),
+            Some(_) => Err(invalid("keys must be an array")),
+            None => Ok(vec![Jwk::from_json(&value)?]),
+        }
+    }
+
+    /// Reads a PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo, RSA or P-256) or
+    /// `RSA PUBLIC KEY` (PKCS #1). `kid` defaults to the RFC 7638 thumbprint.
+    pub fn from_pem(text: &str, kid: Option<&str>) -> Result<Jwk, KeyError> {
+        let (label, der) = pem_decode(text)?;
+        let mut jwk = match label.as_str() {
+            "PUBLIC KEY" => public_key_from_spki(&der)?,
+            "RSA PUBLIC KEY" => rsa_jwk(&der)?,
+            l if l.contains("PRIVATE") => return Err(KeyError::Private),
+            l => return Err(invalid(format!("PEM {l} is not a public key"))),
+        };
+        jwk.check_material()?;
+        jwk.kid = kid.map_or_else(|| jwk.thumbprint(), str::to_owned);
+        Ok(jwk)
+    }
+
+    fn algorithm(&self) -> Option<Algorithm> {
+        Algorithm::parse(&self.alg)
+    }
+
+    /// Checks the key material decodes and has a usable size.
+    fn check_material(&self) -> Result<(), KeyError> {
+        let b64 = |name: &str, v: &Option<String>| {
+            let v = v
+                .as_deref()
+                .ok_or_else(|| invalid(format!("the JWK has no {name}")))?;
+            URL_SAFE_NO_PAD
+                .decode(v)
+                .map_err(|_| invalid(format!("{name} is not unpadded base64url")))
+        };
+        match self.kty.as_str() {
+            "RSA" => {
+                let n = b64("n", &self.n)?;
+                b64("e", &self.e)?;
+                let bits = (n.len() - n.iter().take_while(|b| **b == 0).count()) * 8;
+                if bits < 2048 {
+                    return Err(invalid("RSA keys must be at least 2048 bits"));
+                }
+            }
+            _ => {
+                if self.crv.as_deref() != Some("P-256") {
+                    return Err(invalid("EC keys must be on curve P-256 (ES256)"));
+                }
+                if b64("x", &self.x)?.len() != 32 || b64("y", &self.y)?.len() != 32 {
+                    return Err(invalid("P-256 coordinates are 32 bytes each"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The RFC 7638 thumbprint: SHA-256 of the required members in lexical order.
+    pub fn thumbprint(&self) -> String {
+        let canonical = match self.kty.as_str() {
+            "RSA" => serde_json::json!({"e": self.e, "kty": "RSA", "n": self.n}),
+            _ => serde_json::json!({"crv": self.crv, "kty": "EC", "x": self.x, "y": self.y}),
+        };
+        // serde_json's map is ordered by key, which is what the RFC requires.
+        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string()))
+    }
+
+    /// Whether two keys hold the same material (whatever their `kid`).
+    pub fn same_material(&self, other: &Jwk) -> bool {
+        self.thumbprint() == other.thumbprint()
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let decode = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+                .unwrap_or_default()
+        };
+        match self.algorithm() {
+            Some(Algorithm::Rs256) => RsaPublicKeyComponents {
+                n: decode(&self.n),
+                e: decode(&self.e),
+            }
+            .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
+            .is_ok(),
+            Some(Algorithm::Es256) => {
+                let mut point = vec![4u8];
+                point.extend(decode(&self.x));
+                point.extend(decode(&self.y));
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            None => false,
+        }
+    }
+}
+
+/// Why a refresh JWT is refused. Each names the problem; none reveals key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("the refresh token is not a JWT: {0}")]
+    Malformed(&'static str),
+    #[error("the refresh token is signed with {0}, which is not accepted (ES256 or RS256 only)")]
+    UnsupportedAlgorithm(String),
+    #[error("the refresh token has a 'crit' header, which is not supported")]
+    CriticalHeader,
+    #[error("the refresh token's key id (kid) is missing or not one of the project's keys")]
+    UnknownKey,
+    #[error("the refresh token's signature is not valid")]
+    BadSignature,
+    #[error("the refresh token has expired")]
+    Expired,
+    #[error("the refresh token is not valid yet")]
+    NotYetValid,
+    #[error("the refresh token was not issued for this project")]
+    WrongIssuer,
+    #[error("the refresh token has no valid '{0}' claim")]
+    MissingClaim(&'static str),
+}
+
+/// What Signoff needs from a verified refresh JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshClaims {
+    /// The user: `dsub` when present, else `sub` (as Descope's SDKs read it).
+    pub user: String,
+    pub issuer: String,
+    pub expires_at: i64,
+    /// Where the token is kept (Descope's `drn`, e.g. `DSR`), if given.
+    pub drn: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<String>,
+    kid: Option<String>,
+    crit: Option<Value>,
+}
+
+/// Whether `iss` names `project`: the project id itself, or a URL whose last path segment
+/// is the project id (`https://api.descope.com/<projectId>`).
+pub fn issuer_matches(iss: &str, project: &str) -> bool {
+    iss == project
+        || (iss.contains("://") && iss.trim_end_matches('/').rsplit('/').next() == Some(project))
+}
+
+/// Verifies a refresh JWT of `project` against the project's `keys` at time `now` (epoch
+/// seconds): signature first, then `exp`/`nbf` with [`LEEWAY_SECONDS`], then `iss`.
+pub fn verify(
+    token: &str,
+    keys: &[Jwk],
+    project: &str,
+    now: i64,
+) -> Result<RefreshClaims, JwtError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(JwtError::Malformed("it is too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Malformed("it does not have three parts"));
+    };
+    let header: Header = decode_json(header_b64).ok_or(JwtError::Malformed("bad header"))?;
+    let alg = header
+        .alg
+        .ok_or(JwtError::Malformed("no alg in the header"))?;
+    let algorithm = Algorithm::parse(&alg).ok_or(JwtError::UnsupportedAlgorithm(alg))?;
+    if header.crit.is_some() {
+        return Err(JwtError::CriticalHeader);
+    }
+    let kid = header.kid.ok_or(JwtError::UnknownKey)?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid && k.algorithm() == Some(algorithm))
+        .ok_or(JwtError::UnknownKey)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| JwtError::Malformed("the signature is not base64url"))?;
+    let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
+    if !key.verify(signed.as_bytes(), &signature) {
+        return Err(JwtError::BadSignature);
+    }
+
+    let claims: serde_json::Map<String, Value> =
+        decode_json(payload_b64).ok_or(JwtError::Malformed("bad payload"))?;
+    let number = |name: &'static str| match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or(JwtError::MissingClaim(name)),
+    };
+    let text = |name: &'static str| match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(JwtError::MissingClaim(name)),
+    };
+    let expires_at = number("exp")?.ok_or(JwtError::MissingClaim("exp"))?;
+    if now > expires_at.saturating_add(LEEWAY_SECONDS) {
+        return Err(JwtError::Expired);
+    }
+    if let Some(nbf) = number("nbf")? {
+        if now < nbf.saturating_sub(LEEWAY_SECONDS) {
+            return Err(JwtError::NotYetValid);
+        }
+    }
+    let issuer = text("iss")?.ok_or(JwtError::MissingClaim("iss"))?;
+    if !issuer_matches(&issuer, project) {
+        return Err(JwtError::WrongIssuer);
+    }
+    let user = match text("dsub")? {
+        Some(dsub) => dsub,
+        None => text("sub")?.ok_or(JwtError::MissingClaim("sub"))?,
+    };
+    Ok(RefreshClaims {
+        user,
+        issuer,
+        expires_at,
+        drn: text("drn")?,
+    })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+/// The label and DER bytes of the first PEM block in `text`.
+pub fn pem_decode(text: &str) -> Result<(String, Vec<u8>), KeyError> {
+    let begin = text
+        .find("-----BEGIN ")
+        .ok_or_else(|| invalid("not PEM: no BEGIN line"))?;
+    let rest = &text[begin + 11..];
+    let label_end = rest
+        .find("-----")
+        .ok_or_else(|| invalid("not PEM: bad BEGIN line"))?;
+    let label = rest[..label_end].to_owned();
+    let body = &rest[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let end = body
+        .find(&end_marker)
+        .ok_or_else(|| invalid(format!("not PEM: no END {label} line")))?;
+    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD
+        .decode(b64)
+        .map_err(|_| invalid("not PEM: the body is not base64"))?;
+    Ok((label, der))
+}
+
+/// `der` as a PEM block.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The DER prefix of every P-256 SubjectPublicKeyInfo: SEQUENCE { SEQUENCE { id-ecPublicKey,
+/// prime256v1 }, BIT STRING (66 bytes, no unused bits) }, followed by the uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+/// The DER of the rsaEncryption OID (1.2.840.113549.1.1.1).
+const RSA_ENCRYPTION_OID: [u8; 11] = [
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+
+fn public_key_from_spki(der: &[u8]) -> Result<Jwk, KeyError> {
+    if let Some(point) = der.strip_prefix(&P256_SPKI_PREFIX[..]) {
+        return ec_jwk(point);
+    }
+    // SEQUENCE { SEQUENCE { OID, params }, BIT STRING }
+    let mut spki = Der::new(der).sequence()?;
+    let algorithm = spki.sequence()?;
+    if !algorithm.rest().starts_with(&RSA_ENCRYPTION_OID) {
+        return Err(invalid(
+            "only RSA and P-256 public keys are supported (RS256, ES256)",
+        ));
+    }
+    let bits = spki.element(0x03)?;
+    match bits.split_first() {
+        Some((0, rsa_public_key)) => rsa_jwk(rsa_public_key),
+        _ => Err(invalid("malformed public key")),
+    }
+}
+
+/// A P-256 JWK from an uncompressed point (`04 || x || y`).
+fn ec_jwk(point: &[u8]) -> Result<Jwk, KeyError> {
+    if point.len() != 65 || point[0] != 4 {
+        return Err(invalid("the P-256 point must be uncompressed"));
+    }
+    Ok(Jwk {
+        kty: "EC".into(),
+        kid: String::new(),
+        alg: Algorithm::Es256.name().into(),
+        key_use: "sig".into(),
+        n: None,
+        e: None,
+        crv: Some("P-256".into()),
+        x: Some(URL_SAFE_NO_PAD.encode(&point[1..33])),
+        y: Some(URL_SAFE_NO_PAD.encode(&point[33..])),
+    })
+}
+
+/// An RSA JWK from a PKCS #1 RSAPublicKey: SEQUENCE { INTEGER n, INTEGER e }.
+fn rsa_jwk(der: &[u8]) -> Result<Jwk, KeyError> {
+    let mut key = Der::new(der).sequence()?;
+    let unsigned = |int: &[u8]| {
+        let skip = int.iter().take_while(|b| **b == 0).count();
+        URL_SAFE_NO_PAD.encode(&int[skip..])
+    };
+    let n = unsigned(key.element(0x02)?);
+    let e = unsigned(key.element(0x02)?);
+    Ok(Jwk {
+        kty: "RSA".into(),
+        kid: String::new(),
+        alg: Algorithm::Rs256.name().into(),
+        key_use: "sig".into(),
+        n: Some(n),
+        e: Some(e),
+        crv: None,
+        x: None,
+        y: None,
+    })
+}
+
+/// Just enough of a DER reader for public keys: tag, definite length, contents.
+struct Der<'a>(&'a [u8]);
+
+impl<'a> Der<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Der(bytes)
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The contents of the next element, which must have tag `tag`.
+    fn element(&mut self, tag: u8) -> Result<&'a [u8], KeyError> {
+        let bad = || invalid("malformed public key");
+        let (&found, rest) = self.0.split_first().ok_or_else(bad)?;
+        if found != tag {
+            return Err(bad());
+        }
+        let (&first, mut rest) = rest.split_first().ok_or_else(bad)?;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let count = usize::from(first & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return Err(bad());
+            }
+            let len = rest[..count]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            rest = &rest[count..];
+            len
+        };
+        if rest.len() < len {
+            return Err(bad());
+        }
+        let (contents, after) = rest.split_at(len);
+        self.0 = after;
+        Ok(contents)
+    }
+
+    fn sequence(&mut self) -> Result<Der<'a>, KeyError> {
+        self.element(0x30).map(Der)
+    }
+}
+
+#[cfg(feature = "signing")]
+pub use signing::SigningKey;
+
+#[cfg(feature = "signing")]
+mod signing {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    };
+
+    use super::*;
+
+    enum Inner {
+        Ec(EcdsaKeyPair),
+        Rsa(RsaKeyPair),
+    }
+
+    /// A project's private signing key. Lives in a file the operator keeps, never in the
+    /// table.
+    pub struct SigningKey {
+        kid: String,
+        inner: Inner,
+        pkcs8: Vec<u8>,
+    }
+
+    impl std::fmt::Debug for SigningKey {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SigningKey({})", self.kid)
+        }
+    }
+
+    impl SigningKey {
+        /// A fresh key pair (RSA keys are 2048 bits). `kid` defaults to the thumbprint.
+        pub fn generate(algorithm: Algorithm, kid: Option<&str>) -> Result<Self, KeyError> {
+            let failed = || invalid("the key pair could not be generated");
+            let pkcs8 = match algorithm {
+                Algorithm::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .and_then(|k| k.to_pkcs8v1())
+                    .map_err(|_| failed())?
+                    .as_ref()
+                    .to_vec(),
+                Algorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| failed())?
+                    .as_der()
+                    .map_err(|_| failed())?
+                    .as_ref()
+                    .to_vec(),
+            };
+            Self::from_pkcs8(&pkcs8, kid)
+        }
+
+        /// Reads a `PRIVATE KEY` (PKCS #8) PEM, RSA or P-256.
+        pub fn from_pem(text: &str, kid: Option<&str>) -> Result<Self, KeyError> {
+            let (label, der) = pem_decode(text)?;
+            if label != "PRIVATE KEY" {
+                return Err(invalid(format!(
+                    "expected a PRIVATE KEY (PKCS #8) PEM, not {label}"
+                )));
+            }
+            Self::from_pkcs8(&der, kid)
+        }
+
+        fn from_pkcs8(pkcs8: &[u8], kid: Option<&str>) -> Result<Self, KeyError> {
+            let inner =
+                match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8) {
+                    Ok(key) => Inner::Ec(key),
+                    Err(_) => Inner::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| {
+                        invalid("the private key is neither P-256 nor RSA in PKCS #8")
+                    })?),
+                };
+            let mut key = SigningKey {
+                kid: String::new(),
+                inner,
+                pkcs8: pkcs8.to_vec(),
+            };
+            key.kid = kid.map_or_else(|| key.public_jwk_with_kid("").thumbprint(), str::to_owned);
+            Ok(key)
+        }
+
+        pub fn kid(&self) -> &str {
+            &self.kid
+        }
+
+        pub fn algorithm(&self) -> Algorithm {
+            match self.inner {
+                Inner::Ec(_) => Algorithm::Es256,
+                Inner::Rsa(_) => Algorithm::Rs256,
+            }
+        }
+
+        /// The private key as a PKCS #8 PEM, for the operator to keep.
+        pub fn to_pem(&self) -> String {
+            pem_encode("PRIVATE KEY", &self.pkcs8)
+        }
+
+        /// The public key as a SubjectPublicKeyInfo PEM, to hand to whoever registers it.
+        pub fn public_pem(&self) -> String {
+            let der = match &self.inner {
+                Inner::Ec(key) => key.public_key().as_der().map(|d| d.as_ref().to_vec()),
+                Inner::Rsa(key) => key.public_key().as_der().map(|d| d.as_ref().to_vec()),
+            }
+            .expect("a key pair's public half encodes");
+            pem_encode("PUBLIC KEY", &der)
+        }
+
+        pub fn public_jwk(&self) -> Jwk {
+            self.public_jwk_with_kid(&self.kid)
+        }
+
+        fn public_jwk_with_kid(&self, kid: &str) -> Jwk {
+            let mut jwk = match &self.inner {
+                Inner::Ec(key) => ec_jwk(key.public_key().as_ref()),
+                Inner::Rsa(key) => rsa_jwk(key.public_key().as_ref()),
+            }
+            .expect("a generated key's public half is well formed");
+            jwk.kid = kid.to_owned();
+            jwk
+        }
+
+        /// A signed JWT of `claims` with this key's `alg` and `kid`.
+        pub fn sign(&self, claims: &Value) -> String {
+            let header = serde_json::json!({
+                "alg": self.algorithm().name(), "kid": self.kid, "typ": "JWT"
+            });
+            self.sign_with_header(&header, claims)
+        }
+
+        /// A JWT with the given header, signed with this key whatever the header says (the
+        /// tests use it to forge headers).
+        pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
+            let signing_input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let rng = SystemRandom::new();
+            let signature = match &self.inner {
+                Inner::Ec(key) => key
+                    .sign(&rng, signing_input.as_bytes())
+                    .expect("ECDSA signing does not fail")
+                    .as_ref()
+                    .to_vec(),
+                Inner::Rsa(key) => {
+                    let mut sig = vec![0; key.public_modulus_len()];
+                    key.sign(&RSA_PKCS1_SHA256, &rng, signing_input.as_bytes(), &mut sig)
+                        .expect("RSA signing does not fail");
+                    sig
+                }
+            };
+            format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers() {
+        assert!(issuer_matches("P2abc", "P2abc"));
+        assert!(issuer_matches("https://api.descope.com/P2abc", "P2abc"));
+        assert!(issuer_matches("https://api.descope.com/v1/P2abc/", "P2abc"));
+        assert!(!issuer_matches("https://api.descope.com/P2abcd", "P2abc"));
+        assert!(!issuer_matches("P2abc/x", "P2abc"));
+        assert!(!issuer_matches("evil/P2abc", "P2abc"));
+    }
+
+    #[test]
+    fn private_keys_are_refused() {
+        let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "c"});
+        assert_eq!(Jwk::from_json(&jwk), Err(KeyError::Private));
+        assert_eq!(
+            Jwk::from_pem(
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                None
+            ),
+            Err(KeyError::Private)
+        );
+    }
+
+    #[test]
+    fn weak_and_mismatched_keys_are_refused() {
+        let short = URL_SAFE_NO_PAD.encode([0xffu8; 128]); // 1024 bits
+        let jwk = serde_json::json!({"kty": "RSA", "n": short, "e": "AQAB"});
+        assert!(matches!(Jwk::from_json(&jwk), Err(KeyError::Invalid(m)) if m.contains("2048")));
+        let jwk = serde_json::json!({"kty": "RSA", "alg": "HS256", "n": short, "e": "AQAB"});
+        assert!(matches!(Jwk::from_json(&jwk), Err(KeyError::Invalid(m)) if m.contains("RS256")));
+        let jwk = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
+        assert!(Jwk::from_json(&jwk).is_err());
+    }
+
+    #[test]
+    fn rfc7638_thumbprint() {
+        // The example key of RFC 7638 section 3.1 and its published thumbprint.
+        let jwk = serde_json::json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        let jwk = Jwk::from_json(&jwk).unwrap();
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(jwk.kid, "2011-04-29");
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let keys = [];
+        for (token, want) in [
+            ("abc", JwtError::Malformed("it does not have three parts")),
+            (
+                "a.b.c.d",
+                JwtError::Malformed("it does not have three parts"),
+            ),
+            ("!!.b.c", JwtError::Malformed("bad header")),
+        ] {
+            assert_eq!(verify(token, &keys, "p", 0), Err(want));
+        }
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"u"}"#)
+        );
+        assert_eq!(
+            verify(&none, &keys, "p", 0),
+            Err(JwtError::UnsupportedAlgorithm("none".into()))
+        );
+    }
+
+    #[cfg(feature = "signing")]
+    #[test]
+    fn signed_tokens_verify_and_pem_keys_round_trip() {
+        for alg in [Algorithm::Es256, Algorithm::Rs256] {
+            let key = SigningKey::generate(alg, None).unwrap();
+            let jwk = key.public_jwk();
+            assert_eq!(jwk.kid, jwk.thumbprint());
+            let reread = SigningKey::from_pem(&key.to_pem(), None).unwrap();
+            assert_eq!(reread.public_jwk(), jwk);
+            assert_eq!(Jwk::from_pem(&key.public_pem(), None).unwrap(), jwk);
+            let claims = serde_json::json!({"sub": "u1", "iss": "P1", "exp": 1000, "drn": "DSR"});
+            let token = key.sign(&claims);
+            let verified = verify(&token, &[jwk.clone()], "P1", 1000).unwrap();
+            assert_eq!(verified.user, "u1");
+            assert_eq!(verified.drn.as_deref(), Some("DSR"));
+            assert_eq!(
+                verify(&token, &[jwk.clone()], "P1", 1006),
+                Err(JwtError::Expired)
+            );
+            assert_eq!(
+                verify(&token, &[jwk.clone()], "P2", 1000),
+                Err(JwtError::WrongIssuer)
+            );
+        }
+    }
+}
