@@ -7,8 +7,10 @@
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::credentials::{CredentialScope, ProvisionError, Tenant};
+use crate::jwt::SigningKey;
 use crate::keys::TokenHash;
 use crate::model::{TokenRecord, TokenType};
+use crate::project_keys::RefreshTokenSpec;
 use crate::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
 use crate::Store;
 
@@ -19,6 +21,31 @@ pub const SERVICE_TOKEN: &str = "sgn_sat_DEMO-local-only-not-a-secret";
 pub const CLIENT_ID: &str = "demo-app";
 pub const SUBJECT: &str = "demo-user";
 pub const SESSION_ID: &str = "demo-session-1";
+
+/// The demo Descope-style project, and its signing key. Like the demo credential, the key
+/// is published (so `events/*.json` can carry refresh JWTs that verify against a freshly
+/// seeded database) and for local use only. Real projects generate their own key with
+/// `signoff-admin generate-signing-key` and keep the private half out of the table.
+pub const PROJECT_ID: &str = "P2SignoffDemo";
+pub const PROJECT_KEY_ID: &str = "demo-key-1";
+pub const PROJECT_PRIVATE_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg8/RKLZTy+g/TNnrZ
+3dj9zPW6JlKur8CWJjIOr06xNaShRANCAAQfXcXRdD3kTeHCK9u/+i8a7sJ6nIhC
+XlpyKIyc+WQZ4ZT4Nkj8i+WxM6178+9S47C1KCLrGXml8O0VQXGb1WEF
+-----END PRIVATE KEY-----
+";
+/// The demo project's user, and the two sessions the demo gives them.
+pub const PROJECT_USER: &str = "demo-user";
+pub const PROJECT_SESSIONS: [&str; 2] = ["demo-descope-session-1", "demo-descope-session-2"];
+/// Refresh JWTs of the two sessions, signed with the demo key, valid until 2100. The
+/// first is for trying logout, the second for logout-all.
+pub const PROJECT_REFRESH_JWTS: [&str; 2] = [
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRlbW8ta2V5LTEiLCJ0eXAiOiJKV1QifQ.eyJkcm4iOiJEU1IiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc5NTI2NjU0MywiaXNzIjoiUDJTaWdub2ZmRGVtbyIsInN1YiI6ImRlbW8tdXNlciJ9.0xjGhjVl1qwnUxdbpY69RujG4DCGv4xreqIIauUrNk6rpCZYOENhkXWaVnpKbLYGILUSXaRP4OTKLEEJ1x2XPw",
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRlbW8ta2V5LTEiLCJ0eXAiOiJKV1QifQ.eyJkcm4iOiJEU1IiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTc5NTI2NjU0MywiaXNzIjoiUDJTaWdub2ZmRGVtbyIsInN1YiI6ImRlbW8tdXNlciJ9.ys9ZRtTEHsM6CGnAO6dN9PFvjFYugB-kMWkfoC79ze0urZHGoexsYdjIDrh11lrwKC7wJQ2iRdLdShzYvkLG6A",
+];
+/// Session tokens (access tokens) the demo registers in each project session beside its
+/// refresh JWT, in the refresh token's grant.
+pub const PROJECT_ACCESS_TOKENS_PER_SESSION: usize = 4;
 
 /// Registers `count` tokens (alternately access and refresh) for `session_id`, through
 /// the same atomic, session-checked path the registration API uses, in batches of 25 with
@@ -74,8 +101,8 @@ pub async fn register_session_tokens(
 }
 
 /// Creates the demo organization's service and its public client (if missing), stores the
-/// demo credential and
-/// registers `tokens` tokens in [`SESSION_ID`].
+/// demo credential and registers `tokens` tokens in [`SESSION_ID`]; then seeds the demo
+/// project ([`seed_project`]).
 pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Result<(), SeedError> {
     let tenant = Tenant {
         id: SERVICE_ID.to_owned(),
@@ -113,6 +140,51 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
         progress,
     )
     .await?;
+    seed_project(store).await
+}
+
+/// Creates the demo project (if missing), registers its public key, and registers
+/// [`PROJECT_REFRESH_JWTS`], each with [`PROJECT_ACCESS_TOKENS_PER_SESSION`] access tokens
+/// in its session and grant, all for [`PROJECT_USER`].
+pub async fn seed_project(store: &Store) -> Result<(), SeedError> {
+    let project = Tenant {
+        id: PROJECT_ID.to_owned(),
+        name: "Signoff demo project (Descope-compatible)".to_owned(),
+        organization: None,
+        created_at: crate::now_epoch_seconds(),
+    };
+    match store.create_tenant(&project).await {
+        Ok(()) | Err(ProvisionError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let key = SigningKey::from_pem(PROJECT_PRIVATE_KEY_PEM, Some(PROJECT_KEY_ID))
+        .expect("the demo key is a valid P-256 key");
+    store
+        .add_project_keys(PROJECT_ID, &[key.public_jwk()])
+        .await?;
+    let now = crate::now_epoch_seconds();
+    for (session, jwt) in PROJECT_SESSIONS.iter().zip(PROJECT_REFRESH_JWTS) {
+        let grant = format!("{session}-grant");
+        let spec = RefreshTokenSpec {
+            project: PROJECT_ID.to_owned(),
+            subject: PROJECT_USER.to_owned(),
+            dsub: None,
+            session_id: Some((*session).to_owned()),
+            grant_id: Some(grant.clone()),
+            client_id: CLIENT_ID.to_owned(),
+            issuer: None,
+            issued_at: now,
+            expires_at: 4_102_444_800,
+        };
+        let mut records = vec![spec.record(jwt)];
+        records.extend((0..PROJECT_ACCESS_TOKENS_PER_SESSION).map(|i| TokenRecord {
+            hash: TokenHash::of(&format!("{session}-access-{i}")),
+            token_type: TokenType::Access,
+            expires_at: now + 3600,
+            ..spec.record(jwt)
+        }));
+        store.register_tokens(&records).await?;
+    }
     Ok(())
 }
 

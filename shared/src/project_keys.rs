@@ -175,3 +175,83 @@ impl Store {
         .into())
     }
 }
+
+#[cfg(feature = "signing")]
+pub use minting::RefreshTokenSpec;
+
+#[cfg(feature = "signing")]
+mod minting {
+    use serde_json::json;
+
+    use crate::jwt::SigningKey;
+    use crate::keys::TokenHash;
+    use crate::model::{TokenRecord, TokenType};
+    use crate::tokens::RegisterError;
+    use crate::Store;
+
+    /// A refresh JWT to mint, Descope style, and how to register it.
+    #[derive(Clone, Debug)]
+    pub struct RefreshTokenSpec {
+        pub project: String,
+        /// `sub`: the user.
+        pub subject: String,
+        /// `dsub`: when set, the user as Descope's SDKs see it (overrides `sub`).
+        pub dsub: Option<String>,
+        pub session_id: Option<String>,
+        pub grant_id: Option<String>,
+        pub client_id: String,
+        /// `iss`; the project id if unset.
+        pub issuer: Option<String>,
+        pub issued_at: i64,
+        pub expires_at: i64,
+    }
+
+    impl RefreshTokenSpec {
+        /// The signed JWT (claims `sub`, `iss`, `exp`, `iat`, `drn: DSR`, and `dsub` if
+        /// set) and the record that registers it, under the user logout-all acts on.
+        pub fn mint(&self, key: &SigningKey) -> (String, TokenRecord) {
+            let mut claims = json!({
+                "sub": self.subject,
+                "iss": self.issuer.as_deref().unwrap_or(&self.project),
+                "exp": self.expires_at,
+                "iat": self.issued_at,
+                "drn": "DSR",
+            });
+            if let Some(dsub) = &self.dsub {
+                claims["dsub"] = json!(dsub);
+            }
+            let jwt = key.sign(&claims);
+            let record = self.record(&jwt);
+            (jwt, record)
+        }
+
+        /// The registration record of an already minted `jwt`.
+        pub fn record(&self, jwt: &str) -> TokenRecord {
+            TokenRecord {
+                tenant: self.project.clone(),
+                hash: TokenHash::of(jwt),
+                token_type: TokenType::Refresh,
+                client_id: self.client_id.clone(),
+                subject: Some(self.dsub.clone().unwrap_or_else(|| self.subject.clone())),
+                session_id: self.session_id.clone(),
+                grant_id: self.grant_id.clone(),
+                device: None,
+                issued_at: self.issued_at,
+                expires_at: self.expires_at,
+            }
+        }
+    }
+
+    impl Store {
+        /// Mints a refresh JWT with `key` and registers it; returns the JWT.
+        pub async fn mint_refresh_jwt(
+            &self,
+            key: &SigningKey,
+            spec: &RefreshTokenSpec,
+        ) -> Result<String, RegisterError> {
+            let (jwt, record) = spec.mint(key);
+            self.register_tokens(&[record]).await?;
+            Ok(jwt)
+        }
+    }
+}

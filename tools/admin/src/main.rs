@@ -5,14 +5,18 @@
 //! (`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000`). Secrets it issues are printed once
 //! and stored only as SHA-256 hashes.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use signoff::credentials::{CredentialScope, Tenant};
+use signoff::jwt::{Algorithm, Jwk, SigningKey};
 use signoff::keys::TokenHash;
 use signoff::model::{DeviceBinding, TokenRecord, TokenType};
+use signoff::project_keys::RefreshTokenSpec;
 use signoff::{Config, Store};
 
 #[derive(Parser)]
@@ -108,6 +112,68 @@ enum Command {
         /// Lifetime in seconds from now.
         #[arg(long, default_value_t = 3600)]
         expires_in: i64,
+    },
+    /// Register a project's public signing keys, from a JWKS (or single JWK) JSON file or
+    /// a PEM public key. Private keys are refused.
+    RegisterKeys {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Key id for a PEM key (default: its RFC 7638 thumbprint).
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Remove a project's key; refresh JWTs signed with it stop verifying at once.
+    RemoveKey {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        kid: String,
+    },
+    /// Generate a signing key pair for a project: the private key is written to --out
+    /// (mode 0600; it never reaches the table) and the public key is registered.
+    GenerateSigningKey {
+        #[arg(long)]
+        project: String,
+        #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
+        alg: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Mint a refresh JWT (sub, iss, exp, iat, drn) with a project's private key and
+    /// register it, as the project's issuer would. Prints the JWT.
+    MintRefreshToken {
+        #[arg(long)]
+        project: String,
+        /// The private key (PKCS #8 PEM), e.g. from generate-signing-key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Key id (default: the key's thumbprint, as generate-signing-key registers it).
+        #[arg(long)]
+        kid: Option<String>,
+        #[arg(long)]
+        subject: String,
+        /// Descope's `dsub`: the user id logout-all acts on, when it differs from sub.
+        #[arg(long)]
+        dsub: Option<String>,
+        #[arg(long)]
+        session_id: Option<String>,
+        #[arg(long)]
+        grant_id: Option<String>,
+        #[arg(long, default_value = "descope")]
+        client_id: String,
+        /// `iss` (default: the project id).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Lifetime in seconds from now.
+        #[arg(long, default_value_t = 30 * 86_400)]
+        expires_in: i64,
+        /// Print the JWT without registering it.
+        #[arg(long)]
+        no_register: bool,
     },
     /// Seed the local demo: a service, its fixed demo credential, a client and a session
     /// holding tokens. Refused unless the endpoint is local.
@@ -272,9 +338,116 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| fail(&e))?;
             println!("token {hash} registered");
         }
+        Command::RegisterKeys { project, file, kid } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let keys = if text.trim_start().starts_with('{') {
+                Jwk::parse_set(&text)
+            } else {
+                Jwk::from_pem(&text, kid.as_deref()).map(|k| vec![k])
+            }
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+            let all = store
+                .add_project_keys(&project, &keys)
+                .await
+                .map_err(|e| fail(&e))?;
+            for key in &keys {
+                println!(
+                    "key {} ({}) registered for project {project}",
+                    key.kid, key.alg
+                );
+            }
+            println!("project {project} has {} key(s)", all.len());
+        }
+        Command::RemoveKey { project, kid } => {
+            let removed = store
+                .remove_project_key(&project, &kid)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!(
+                "{}",
+                if removed {
+                    format!("key {kid} removed from project {project}")
+                } else {
+                    format!("project {project} has no key {kid}")
+                }
+            );
+        }
+        Command::GenerateSigningKey {
+            project,
+            alg,
+            out,
+            kid,
+        } => {
+            let algorithm = Algorithm::parse(&alg).expect("clap checked the value");
+            let key = SigningKey::generate(algorithm, kid.as_deref()).map_err(|e| e.to_string())?;
+            write_private_key(&out, &key.to_pem())?;
+            store
+                .add_project_keys(&project, &[key.public_jwk()])
+                .await
+                .map_err(|e| fail(&e))?;
+            println!(
+                "{alg} key {} registered for project {project}; private key written to {} (keep it secret)",
+                key.kid(),
+                out.display()
+            );
+        }
+        Command::MintRefreshToken {
+            project,
+            key,
+            kid,
+            subject,
+            dsub,
+            session_id,
+            grant_id,
+            client_id,
+            issuer,
+            expires_in,
+            no_register,
+        } => {
+            let pem =
+                std::fs::read_to_string(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+            let key = SigningKey::from_pem(&pem, kid.as_deref())
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            let now = signoff::now_epoch_seconds();
+            let spec = RefreshTokenSpec {
+                project,
+                subject,
+                dsub,
+                session_id,
+                grant_id,
+                client_id,
+                issuer,
+                issued_at: now,
+                expires_at: now + expires_in,
+            };
+            let (jwt, record) = spec.mint(&key);
+            record.validate(now).map_err(|e| e.to_string())?;
+            if !no_register {
+                store
+                    .register_tokens(&[record])
+                    .await
+                    .map_err(|e| fail(&e))?;
+                eprintln!("refresh token registered (its hash only)");
+            }
+            println!("{jwt}");
+        }
         Command::SeedDemo { tokens, api_url } => seed_demo(&store, tokens, &api_url).await?,
     }
     Ok(())
+}
+
+/// Writes a private key readable by its owner only, never over an existing file.
+fn write_private_key(path: &Path, pem: &str) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(pem.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn print_secret(what: &str, secret: &str) {
@@ -311,6 +484,18 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
          -H 'Authorization: Bearer {}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{body}'\n",
         signoff::demo::SESSION_ID,
         signoff::demo::SERVICE_TOKEN,
+    );
+    let project = signoff::demo::PROJECT_ID;
+    let [logout_jwt, logout_all_jwt] = signoff::demo::PROJECT_REFRESH_JWTS;
+    println!(
+        "demo project {project} (Descope-compatible): user {} has 2 sessions of {} token(s)\n\
+         log the first session out with:\n\n  curl -s -X POST {api_url}/v1/auth/logout \\\n    \
+         -H 'Authorization: Bearer {project}:{logout_jwt}'\n\n\
+         log the user out everywhere with:\n\n  curl -s -X POST {api_url}/v1/auth/logoutall \\\n    \
+         -H 'Authorization: Bearer {project}:{logout_all_jwt}'\n\n\
+         its public keys: curl -s {api_url}/v2/keys/{project}\n",
+        signoff::demo::PROJECT_USER,
+        signoff::demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1,
     );
     Ok(())
 }
