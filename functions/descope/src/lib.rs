@@ -113,6 +113,8 @@ pub enum DescopeError {
     MalformedAuthorization,
     #[error("unknown project")]
     UnknownProject,
+    #[error("no such project")]
+    ProjectNotFound,
     #[error(transparent)]
     Jwt(#[from] JwtError),
     #[error("refresh token not registered, revoked or expired")]
@@ -162,6 +164,12 @@ impl DescopeError {
             ),
             DescopeError::UnknownProject => (
                 S::UNAUTHORIZED,
+                "E061001",
+                "Unknown project",
+                "the project is unknown or has no signing keys registered".to_owned(),
+            ),
+            DescopeError::ProjectNotFound => (
+                S::NOT_FOUND,
                 "E061001",
                 "Unknown project",
                 "the project is unknown or has no signing keys registered".to_owned(),
@@ -404,7 +412,7 @@ async fn project_jwks(
         .project_keys(project)
         .await?
         .filter(|keys| !keys.is_empty())
-        .ok_or(DescopeError::UnknownProject)?;
+        .ok_or(DescopeError::ProjectNotFound)?;
     let mut response = http::json_response(StatusCode::OK, &json!({ "keys": keys }));
     // Public keys: cacheable, briefly (see KEYS_MAX_AGE_SECONDS).
     response.headers_mut().insert(
