@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use signoff::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::seed::{self, parts};
@@ -24,6 +25,10 @@ async fn invoke(
     let response = match function {
         "nativesso-logout" => signoff_nativesso::handle(&db.store, request).await,
         "register-tokens" => signoff_register::handle(&db.store, request).await,
+        "descope-auth" => {
+            let settings = signoff_descope::Settings::default();
+            signoff_descope::handle(&db.store, &settings, request).await
+        }
         other => panic!("no handler known for function {other}: add it to this test"),
     };
     parts(response.expect("handlers never fail"))
@@ -42,7 +47,9 @@ async fn every_event_runs_through_its_handler() {
         .map(|entry| entry.expect("readable entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();
-    // Registration first: it uses a session the logout event does not end.
+    // By name (logout before logout-all), but registration first: it uses a session the
+    // logout event does not end.
+    files.sort();
     files.sort_by_key(|p| !p.ends_with("register-tokens.json"));
     let mut covered = Vec::new();
     for file in files {
@@ -72,6 +79,29 @@ async fn every_event_runs_through_its_handler() {
                     seed::count_session_tokens(&db.store, "715948317", "demo-session-2").await,
                     1
                 );
+            }
+            "descope-keys.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["keys"][0]["kid"], demo::PROJECT_KEY_ID);
+            }
+            "descope-logout.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["sessionJwt"], "");
+                // The first demo session's refresh JWT and its access tokens are gone.
+                let session = demo::PROJECT_SESSIONS[0];
+                let left = seed::count_session_tokens(&db.store, demo::PROJECT_ID, session).await;
+                assert_eq!(left, 0);
+                let other = demo::PROJECT_SESSIONS[1];
+                let kept = seed::count_session_tokens(&db.store, demo::PROJECT_ID, other).await;
+                assert_eq!(kept, demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1);
+            }
+            "descope-logoutall.json" => {
+                assert_eq!(status, 200, "{body}");
+                for session in demo::PROJECT_SESSIONS {
+                    let left =
+                        seed::count_session_tokens(&db.store, demo::PROJECT_ID, session).await;
+                    assert_eq!(left, 0, "{session}");
+                }
             }
             other => panic!("{other}: say in this test what the event should do"),
         }

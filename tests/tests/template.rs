@@ -187,3 +187,40 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     assert_eq!(response.status(), 200);
     assert_role_covers(&template, "nativesso-logout", &recorder).await;
 }
+
+#[tokio::test]
+async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
+    use signoff::demo;
+    let template = template();
+    let recorder = IamActionRecorder::default();
+    let db = TestDb::start_with(
+        |c| c.index_settle = std::time::Duration::from_millis(50),
+        Some(SharedInterceptor::new(recorder.clone())),
+    )
+    .await;
+    // Seeded just now, so logout also takes the second index read.
+    demo::seed_project(&db.store).await.expect("demo project");
+    recorder.take();
+    let settings = signoff_descope::Settings::default();
+    for (path, jwt) in [
+        ("/v1/auth/logout", demo::PROJECT_REFRESH_JWTS[0]),
+        ("/v1/auth/logoutall", demo::PROJECT_REFRESH_JWTS[1]),
+    ] {
+        let auth = format!("Bearer {}:{jwt}", demo::PROJECT_ID);
+        let request = post(path, Some(&auth), None, "");
+        let response = signoff_descope::handle(&db.store, &settings, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let keys = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/v2/keys/{}", demo::PROJECT_ID))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let response = signoff_descope::handle(&db.store, &settings, keys)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_role_covers(&template, "descope-auth", &recorder).await;
+}
