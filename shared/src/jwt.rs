@@ -769,17 +769,12 @@ mod tests {
             assert_eq!(Jwk::from_pem(&key.public_pem(), None).unwrap(), jwk);
             let claims = serde_json::json!({"sub": "u1", "iss": "P1", "exp": 1000, "drn": "DSR"});
             let token = key.sign(&claims);
-            let verified = verify(&token, &[jwk.clone()], "P1", 1000).unwrap();
+            let keys = std::slice::from_ref(&jwk);
+            let verified = verify(&token, keys, "P1", 1000).unwrap();
             assert_eq!(verified.user, "u1");
             assert_eq!(verified.drn.as_deref(), Some("DSR"));
-            assert_eq!(
-                verify(&token, &[jwk.clone()], "P1", 1006),
-                Err(JwtError::Expired)
-            );
-            assert_eq!(
-                verify(&token, &[jwk.clone()], "P2", 1000),
-                Err(JwtError::WrongIssuer)
-            );
+            assert_eq!(verify(&token, keys, "P1", 1006), Err(JwtError::Expired));
+            assert_eq!(verify(&token, keys, "P2", 1000), Err(JwtError::WrongIssuer));
         }
     }
 }

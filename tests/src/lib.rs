@@ -5,4 +5,5 @@
 
 pub mod db;
 pub mod gateway;
+pub mod paths;
 pub mod seed;

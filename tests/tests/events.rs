@@ -2,19 +2,13 @@
 //! `cargo lambda invoke --data-file`) replayed through its function's handler against a
 //! database holding the demo data, as `scripts/dev` seeds it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use signoff::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::routes_from_manifest;
+use signoff_tests::paths::workspace;
 use signoff_tests::seed::{self, parts};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
 
 /// Runs `request` through the handler of the binary named `function`.
 async fn invoke(

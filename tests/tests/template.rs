@@ -2,20 +2,14 @@
 //! `signoff::table` defines, and the API routes are exactly the local router's.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::{json, Value};
 use signoff_tests::db::{IamActionRecorder, TestDb};
 use signoff_tests::gateway::routes_from_manifest;
+use signoff_tests::paths::workspace;
 use signoff_tests::seed::{self, post};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
 
 fn template() -> Value {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml");
