@@ -510,12 +510,24 @@ async fn logout_all_revokes_every_token_of_the_user_however_many() {
     let kept = seed::count_all_tokens(&p.db.store).await - 5001;
     assert_eq!(kept, 5 + 10);
 
+    p.db.requests.reset();
     let response = p
         .call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "{}")
         .await;
     assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
     let (status, body) = parts(response);
     assert_eq!(status, 200, "{body}");
+    // Through the bulk-delete engine: 25 deletes per batch call. Beside the index pages,
+    // three reads (keys, token, session marker), the session's end (one UpdateItem) and
+    // the token's own delete.
+    let batches = p.db.requests.get("BatchWriteItem");
+    assert_eq!(batches, 5001u64.div_ceil(25));
+    let bound = batches + p.db.requests.get("Query") + 5;
+    assert!(
+        p.db.requests.total() <= bound,
+        "{:?} > {bound}",
+        p.db.requests.snapshot()
+    );
     assert_eq!(seed::count_all_tokens(&p.db.store).await, kept);
     assert!(p.live(&bystander).await);
     assert_eq!(
