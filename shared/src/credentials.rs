@@ -303,7 +303,10 @@ impl Store {
 
     /// Reads up to 100 items by key in one BatchGetItem (plus retries of unprocessed keys),
     /// keyed by `pk`.
-    async fn get_many(&self, pks: Vec<String>) -> Result<HashMap<String, Item>, StoreError> {
+    pub(crate) async fn get_many(
+        &self,
+        pks: Vec<String>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
         let mut found = HashMap::new();
         let keys: Vec<Item> = pks
             .into_iter()

@@ -11,7 +11,7 @@
 //! pairs and mints tokens: the same path a deployment's own issuer would take.
 
 use aws_lc_rs::signature::{
-    RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256,
+    ParsedPublicKey, RsaPublicKeyComponents, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256,
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -95,17 +95,25 @@ impl Jwk {
         if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
             return Err(KeyError::Private);
         }
-        let text = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_owned);
-        let kty = text("kty").ok_or_else(|| invalid("the JWK has no kty"))?;
+        // A member of the wrong type is an error, not an absent member: `"kid": 7` must not
+        // quietly become the thumbprint.
+        let text = |name: &str| -> Result<Option<String>, KeyError> {
+            match obj.get(name) {
+                None => Ok(None),
+                Some(Value::String(v)) => Ok(Some(v.clone())),
+                Some(_) => Err(invalid(format!("the JWK's {name} must be a string"))),
+            }
+        };
+        let kty = text("kty")?.ok_or_else(|| invalid("the JWK has no kty"))?;
         let mut jwk = Jwk {
             alg: String::new(),
             key_use: "sig".into(),
             kid: String::new(),
-            n: text("n"),
-            e: text("e"),
-            crv: text("crv"),
-            x: text("x"),
-            y: text("y"),
+            n: text("n")?,
+            e: text("e")?,
+            crv: text("crv")?,
+            x: text("x")?,
+            y: text("y")?,
             kty,
         };
         let expected = match jwk.kty.as_str() {
@@ -113,7 +121,7 @@ impl Jwk {
             "EC" => Algorithm::Es256,
             other => return Err(invalid(format!("key type {other} is not supported"))),
         };
-        if let Some(alg) = text("alg") {
+        if let Some(alg) = text("alg")? {
             if Algorithm::parse(&alg) != Some(expected) {
                 return Err(invalid(format!(
                     "a {} key must be used with {}, not {alg}",
@@ -122,18 +130,15 @@ impl Jwk {
                 )));
             }
         }
-        if let Some(key_use) = text("use") {
+        if let Some(key_use) = text("use")? {
             if key_use != "sig" {
                 return Err(invalid(format!("key use {key_use} is not 'sig'")));
             }
         }
         jwk.alg = expected.name().into();
         jwk.check_material()?;
-        jwk.kid = match text("kid") {
-            Some(kid) if kid.is_empty() || kid.len() > 128 || kid.chars().any(char::is_control) => {
-                return Err(invalid("kid must be 1-128 printable characters"))
-            }
-            Some(kid) => kid,
+        jwk.kid = match text("kid")? {
+            Some(kid) => check_kid(&kid)?.to_owned(),
             None => jwk.thumbprint(),
         };
         Ok(jwk)
@@ -161,7 +166,10 @@ impl Jwk {
             l => return Err(invalid(format!("PEM {l} is not a public key"))),
         };
         jwk.check_material()?;
-        jwk.kid = kid.map_or_else(|| jwk.thumbprint(), str::to_owned);
+        jwk.kid = match kid {
+            Some(kid) => check_kid(kid)?.to_owned(),
+            None => jwk.thumbprint(),
+        };
         Ok(jwk)
     }
 
@@ -169,8 +177,46 @@ impl Jwk {
         Algorithm::parse(&self.alg)
     }
 
-    /// Checks the key material decodes and has a usable size.
+    /// Checks the key is one the verifier will accept: decodable, of a usable size, and
+    /// well formed by the crypto library's own checks (RSA exponent, point on the curve).
+    /// Done at registration, so a bad key is refused then, not at every logout.
     fn check_material(&self) -> Result<(), KeyError> {
+        if let (Some(Algorithm::Rs256), Some(n)) = (self.algorithm(), &self.n) {
+            let n = URL_SAFE_NO_PAD
+                .decode(n)
+                .map_err(|_| invalid("n is not unpadded base64url"))?;
+            let significant = &n[n.iter().take_while(|b| **b == 0).count()..];
+            let bits = significant.len() * 8
+                - significant
+                    .first()
+                    .map_or(8, |b| b.leading_zeros() as usize);
+            if !(2048..=8192).contains(&bits) || significant.last().is_some_and(|b| b % 2 == 0) {
+                return Err(invalid(
+                    "RSA keys must have an odd modulus of 2048 to 8192 bits",
+                ));
+            }
+            // What the verifier accepts (and RFC 8017 requires): an odd exponent, at least
+            // 3, of at most 33 bits.
+            let e = URL_SAFE_NO_PAD
+                .decode(self.e.as_deref().unwrap_or_default())
+                .map_err(|_| invalid("e is not unpadded base64url"))?;
+            let e = e.iter().try_fold(0u64, |acc, b| {
+                (acc < 1 << 33).then(|| (acc << 8) | u64::from(*b))
+            });
+            if !e.is_some_and(|e| e >= 3 && e % 2 == 1 && e < 1 << 33) {
+                return Err(invalid(
+                    "the RSA exponent must be odd, at least 3 and at most 33 bits",
+                ));
+            }
+        }
+        if self.kty == "EC" && self.crv.as_deref() != Some("P-256") {
+            return Err(invalid("EC keys must be on curve P-256 (ES256)"));
+        }
+        self.parsed_key().map(|_| ())
+    }
+
+    /// The key in the form the crypto library verifies with.
+    fn parsed_key(&self) -> Result<ParsedPublicKey, KeyError> {
         let b64 = |name: &str, v: &Option<String>| {
             let v = v
                 .as_deref()
@@ -179,25 +225,24 @@ impl Jwk {
                 .decode(v)
                 .map_err(|_| invalid(format!("{name} is not unpadded base64url")))
         };
-        match self.kty.as_str() {
-            "RSA" => {
-                let n = b64("n", &self.n)?;
-                b64("e", &self.e)?;
-                let bits = (n.len() - n.iter().take_while(|b| **b == 0).count()) * 8;
-                if bits < 2048 {
-                    return Err(invalid("RSA keys must be at least 2048 bits"));
-                }
+        match self.algorithm() {
+            Some(Algorithm::Rs256) => RsaPublicKeyComponents {
+                n: b64("n", &self.n)?,
+                e: b64("e", &self.e)?,
             }
-            _ => {
-                if self.crv.as_deref() != Some("P-256") {
-                    return Err(invalid("EC keys must be on curve P-256 (ES256)"));
-                }
-                if b64("x", &self.x)?.len() != 32 || b64("y", &self.y)?.len() != 32 {
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .map_err(|_| invalid("not a usable RSA public key (modulus or exponent)")),
+            Some(Algorithm::Es256) => {
+                let (x, y) = (b64("x", &self.x)?, b64("y", &self.y)?);
+                if x.len() != 32 || y.len() != 32 {
                     return Err(invalid("P-256 coordinates are 32 bytes each"));
                 }
+                let point = [&[4u8][..], &x, &y].concat();
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .map_err(|_| invalid("the point is not on curve P-256"))
             }
+            None => Err(invalid(format!("algorithm {} is not supported", self.alg))),
         }
-        Ok(())
     }
 
     /// The RFC 7638 thumbprint: SHA-256 of the required members in lexical order.
@@ -216,29 +261,17 @@ impl Jwk {
     }
 
     fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        let decode = |v: &Option<String>| {
-            v.as_deref()
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-                .unwrap_or_default()
-        };
-        match self.algorithm() {
-            Some(Algorithm::Rs256) => RsaPublicKeyComponents {
-                n: decode(&self.n),
-                e: decode(&self.e),
-            }
-            .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
-            .is_ok(),
-            Some(Algorithm::Es256) => {
-                let mut point = vec![4u8];
-                point.extend(decode(&self.x));
-                point.extend(decode(&self.y));
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            None => false,
-        }
+        self.parsed_key()
+            .is_ok_and(|key| key.verify_sig(message, signature).is_ok())
     }
+}
+
+/// Key ids: 1-128 characters, none of them control characters.
+fn check_kid(kid: &str) -> Result<&str, KeyError> {
+    if kid.is_empty() || kid.chars().count() > 128 || kid.chars().any(char::is_control) {
+        return Err(invalid("kid must be 1-128 printable characters"));
+    }
+    Ok(kid)
 }
 
 /// Why a refresh JWT is refused. Each names the problem; none reveals key material.
@@ -262,6 +295,8 @@ pub enum JwtError {
     WrongIssuer,
     #[error("the refresh token has no valid '{0}' claim")]
     MissingClaim(&'static str),
+    #[error("the token is not a refresh token (drn is not DSR)")]
+    NotRefreshToken,
 }
 
 /// What Signoff needs from a verified refresh JWT.
@@ -269,6 +304,8 @@ pub enum JwtError {
 pub struct RefreshClaims {
     /// The user: `dsub` when present, else `sub` (as Descope's SDKs read it).
     pub user: String,
+    /// `sub`, when `dsub` overrides it.
+    pub subject: Option<String>,
     pub issuer: String,
     pub expires_at: i64,
     /// Where the token is kept (Descope's `drn`, e.g. `DSR`), if given.
@@ -285,8 +322,25 @@ struct Header {
 /// Whether `iss` names `project`: the project id itself, or a URL whose last path segment
 /// is the project id (`https://api.descope.com/<projectId>`).
 pub fn issuer_matches(iss: &str, project: &str) -> bool {
-    iss == project
-        || (iss.contains("://") && iss.trim_end_matches('/').rsplit('/').next() == Some(project))
+    if iss == project {
+        return true;
+    }
+    let Some(rest) = iss
+        .strip_prefix("https://")
+        .or_else(|| iss.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    // Host, then a path; no query or fragment, no empty segments but a trailing slash.
+    let Some((host, path)) = rest.split_once('/') else {
+        return false;
+    };
+    if host.is_empty() || rest.contains(['?', '#']) {
+        return false;
+    }
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    !segments.iter().any(|s| s.is_empty()) && segments.last() == Some(&project)
 }
 
 /// Verifies a refresh JWT of `project` against the project's `keys` at time `now` (epoch
@@ -310,7 +364,9 @@ pub fn verify(
     let alg = header
         .alg
         .ok_or(JwtError::Malformed("no alg in the header"))?;
-    let algorithm = Algorithm::parse(&alg).ok_or(JwtError::UnsupportedAlgorithm(alg))?;
+    // The name is echoed in the error: keep what an attacker can make us repeat short.
+    let algorithm = Algorithm::parse(&alg)
+        .ok_or_else(|| JwtError::UnsupportedAlgorithm(alg.chars().take(16).collect()))?;
     if header.crit.is_some() {
         return Err(JwtError::CriticalHeader);
     }
@@ -355,16 +411,33 @@ pub fn verify(
     if !issuer_matches(&issuer, project) {
         return Err(JwtError::WrongIssuer);
     }
-    let user = match text("dsub")? {
-        Some(dsub) => dsub,
-        None => text("sub")?.ok_or(JwtError::MissingClaim("sub"))?,
+    let sub = text("sub")?.map(|s| check_user(s, "sub")).transpose()?;
+    let (user, subject) = match text("dsub")? {
+        Some(dsub) => (check_user(dsub, "dsub")?, sub),
+        None => (sub.ok_or(JwtError::MissingClaim("sub"))?, None),
     };
+    // Descope marks where a token lives: DSR for refresh tokens, DS for session tokens.
+    let drn = text("drn")?;
+    if drn.as_deref().is_some_and(|d| d != REFRESH_DRN) {
+        return Err(JwtError::NotRefreshToken);
+    }
     Ok(RefreshClaims {
         user,
+        subject,
         issuer,
         expires_at,
-        drn: text("drn")?,
+        drn,
     })
+}
+
+/// The `drn` of a refresh JWT.
+pub const REFRESH_DRN: &str = "DSR";
+
+/// A user id is used as an index key: the limits registration applies to `subject`.
+fn check_user(user: String, claim: &'static str) -> Result<String, JwtError> {
+    crate::model::check_identifier("subject", &user, crate::model::MAX_ID_BYTES)
+        .map_err(|_| JwtError::MissingClaim(claim))?;
+    Ok(user)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
@@ -420,15 +493,18 @@ fn public_key_from_spki(der: &[u8]) -> Result<Jwk, KeyError> {
     if let Some(point) = der.strip_prefix(&P256_SPKI_PREFIX[..]) {
         return ec_jwk(point);
     }
-    // SEQUENCE { SEQUENCE { OID, params }, BIT STRING }
-    let mut spki = Der::new(der).sequence()?;
+    // SEQUENCE { SEQUENCE { rsaEncryption, NULL }, BIT STRING }, nothing after it.
+    let mut outer = Der::new(der);
+    let mut spki = outer.sequence()?;
+    outer.end()?;
     let algorithm = spki.sequence()?;
-    if !algorithm.rest().starts_with(&RSA_ENCRYPTION_OID) {
+    if algorithm.rest() != [&RSA_ENCRYPTION_OID[..], &[0x05, 0x00]].concat() {
         return Err(invalid(
-            "only RSA and P-256 public keys are supported (RS256, ES256)",
+            "only RSA and uncompressed P-256 public keys are supported (RS256, ES256)",
         ));
     }
     let bits = spki.element(0x03)?;
+    spki.end()?;
     match bits.split_first() {
         Some((0, rsa_public_key)) => rsa_jwk(rsa_public_key),
         _ => Err(invalid("malformed public key")),
@@ -455,13 +531,19 @@ fn ec_jwk(point: &[u8]) -> Result<Jwk, KeyError> {
 
 /// An RSA JWK from a PKCS #1 RSAPublicKey: SEQUENCE { INTEGER n, INTEGER e }.
 fn rsa_jwk(der: &[u8]) -> Result<Jwk, KeyError> {
-    let mut key = Der::new(der).sequence()?;
+    let mut outer = Der::new(der);
+    let mut key = outer.sequence()?;
+    outer.end()?;
     let unsigned = |int: &[u8]| {
+        if int.first().is_none_or(|b| b & 0x80 != 0) {
+            return Err(invalid("malformed public key: a negative or empty integer"));
+        }
         let skip = int.iter().take_while(|b| **b == 0).count();
-        URL_SAFE_NO_PAD.encode(&int[skip..])
+        Ok(URL_SAFE_NO_PAD.encode(&int[skip..]))
     };
-    let n = unsigned(key.element(0x02)?);
-    let e = unsigned(key.element(0x02)?);
+    let n = unsigned(key.element(0x02)?)?;
+    let e = unsigned(key.element(0x02)?)?;
+    key.end()?;
     Ok(Jwk {
         kty: "RSA".into(),
         kid: String::new(),
@@ -518,6 +600,15 @@ impl<'a> Der<'a> {
 
     fn sequence(&mut self) -> Result<Der<'a>, KeyError> {
         self.element(0x30).map(Der)
+    }
+
+    /// Nothing may follow.
+    fn end(&self) -> Result<(), KeyError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid("malformed public key: trailing bytes"))
+        }
     }
 }
 
@@ -598,7 +689,10 @@ mod signing {
                 inner,
                 pkcs8: pkcs8.to_vec(),
             };
-            key.kid = kid.map_or_else(|| key.public_jwk_with_kid("").thumbprint(), str::to_owned);
+            key.kid = match kid {
+                Some(kid) => check_kid(kid)?.to_owned(),
+                None => key.public_jwk_with_kid("").thumbprint(),
+            };
             Ok(key)
         }
 
@@ -689,6 +783,12 @@ mod tests {
         assert!(!issuer_matches("https://api.descope.com/P2abcd", "P2abc"));
         assert!(!issuer_matches("P2abc/x", "P2abc"));
         assert!(!issuer_matches("evil/P2abc", "P2abc"));
+        assert!(!issuer_matches("https://a/b?x=/P2abc", "P2abc"));
+        assert!(!issuer_matches("https://a/b#/P2abc", "P2abc"));
+        assert!(!issuer_matches("https://P2abc", "P2abc"));
+        assert!(!issuer_matches("x://a/P2abc", "P2abc"));
+        assert!(!issuer_matches("https://a/P2abc//", "P2abc"));
+        assert!(!issuer_matches("https:///P2abc", "P2abc"));
     }
 
     #[test]
@@ -713,6 +813,25 @@ mod tests {
         assert!(matches!(Jwk::from_json(&jwk), Err(KeyError::Invalid(m)) if m.contains("RS256")));
         let jwk = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
         assert!(Jwk::from_json(&jwk).is_err());
+    }
+
+    #[test]
+    fn keys_the_crypto_library_would_refuse_are_refused_at_registration() {
+        let n = URL_SAFE_NO_PAD.encode([0xc5u8; 256]); // 2048 bits, odd
+        let rsa = |e: &str| serde_json::json!({"kty": "RSA", "n": n, "e": e});
+        assert!(Jwk::from_json(&rsa("AQAB")).is_ok());
+        for bad_e in ["AQ", "", "AA", "Ag"] {
+            assert!(Jwk::from_json(&rsa(bad_e)).is_err(), "e={bad_e}");
+        }
+        let off_curve = serde_json::json!({"kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([2u8; 32])});
+        assert!(
+            matches!(Jwk::from_json(&off_curve), Err(KeyError::Invalid(m)) if m.contains("curve"))
+        );
+        let numeric_kid = serde_json::json!({"kty": "RSA", "n": n, "e": "AQAB", "kid": 7});
+        assert!(Jwk::from_json(&numeric_kid).is_err());
+        let empty = "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----";
+        assert!(Jwk::from_pem(empty, None).is_err());
     }
 
     #[test]
@@ -755,6 +874,15 @@ mod tests {
             verify(&none, &keys, "p", 0),
             Err(JwtError::UnsupportedAlgorithm("none".into()))
         );
+        let long_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{}"}}"#, "A".repeat(5000))),
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"u"}"#)
+        );
+        assert_eq!(
+            verify(&long_alg, &keys, "p", 0),
+            Err(JwtError::UnsupportedAlgorithm("A".repeat(16)))
+        );
     }
 
     #[cfg(feature = "signing")]
@@ -775,6 +903,24 @@ mod tests {
             assert_eq!(verified.drn.as_deref(), Some("DSR"));
             assert_eq!(verify(&token, keys, "P1", 1006), Err(JwtError::Expired));
             assert_eq!(verify(&token, keys, "P2", 1000), Err(JwtError::WrongIssuer));
+            // A session token (drn DS) is not a refresh token.
+            let session =
+                key.sign(&serde_json::json!({"sub": "u1", "iss": "P1", "exp": 1000, "drn": "DS"}));
+            assert_eq!(
+                verify(&session, keys, "P1", 1000),
+                Err(JwtError::NotRefreshToken)
+            );
+            // A signed but oversized user id cannot become an index key.
+            let huge =
+                key.sign(&serde_json::json!({"sub": "u".repeat(300), "iss": "P1", "exp": 1000}));
+            assert_eq!(
+                verify(&huge, keys, "P1", 1000),
+                Err(JwtError::MissingClaim("sub"))
+            );
+            // Trailing bytes after a public key are refused.
+            let (_, mut der) = pem_decode(&key.public_pem()).unwrap();
+            der.push(0);
+            assert!(Jwk::from_pem(&pem_encode("PUBLIC KEY", &der), None).is_err());
         }
     }
 }

@@ -115,6 +115,12 @@ pub fn session_pk(tenant: &str, session_id: &str) -> String {
     compose(&["session", tenant, session_id])
 }
 
+/// The user item: marks when the user was last logged out everywhere (see
+/// [`crate::revocation`]).
+pub fn user_pk(tenant: &str, user: &str) -> String {
+    compose(&["user", tenant, user])
+}
+
 pub fn client_pk(tenant: &str, client_id: &str) -> String {
     compose(&["client", tenant, client_id])
 }

@@ -29,14 +29,17 @@ fn project_keys_pk(project: &str) -> String {
 
 impl Store {
     /// The public keys of `project`, or `None` if it has none registered (or no such
-    /// project).
+    /// project). An eventually consistent read, at half the cost: the keys endpoint is
+    /// public, and a key change reaches every reader within a second or so.
     pub async fn project_keys(&self, project: &str) -> Result<Option<Vec<Jwk>>, StoreError> {
-        Ok(self.read_project_keys(project).await?.map(|(keys, _)| keys))
+        let keys = self.read_project_keys(project, false).await?;
+        Ok(keys.map(|(keys, _)| keys).filter(|keys| !keys.is_empty()))
     }
 
     async fn read_project_keys(
         &self,
         project: &str,
+        consistent: bool,
     ) -> Result<Option<(Vec<Jwk>, i64)>, StoreError> {
         if !keys::valid_tenant_id(project) {
             return Ok(None);
@@ -46,7 +49,7 @@ impl Store {
             .get_item()
             .table_name(self.table_name())
             .key(attr::PK, AttributeValue::S(project_keys_pk(project)))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
@@ -131,7 +134,10 @@ impl Store {
         mut change: impl FnMut(&mut Vec<Jwk>) -> Result<(), ProvisionError>,
     ) -> Result<Vec<Jwk>, ProvisionError> {
         for _ in 0..5 {
-            let (mut keys, version) = self.read_project_keys(project).await?.unwrap_or_default();
+            let (mut keys, version) = self
+                .read_project_keys(project, true)
+                .await?
+                .unwrap_or_default();
             let before = keys.clone();
             change(&mut keys)?;
             if keys == before {
@@ -177,7 +183,7 @@ impl Store {
 }
 
 #[cfg(feature = "signing")]
-pub use minting::RefreshTokenSpec;
+pub use minting::{MintError, RefreshTokenSpec};
 
 #[cfg(feature = "signing")]
 mod minting {
@@ -243,15 +249,25 @@ mod minting {
     }
 
     impl Store {
-        /// Mints a refresh JWT with `key` and registers it; returns the JWT.
+        /// Mints a refresh JWT with `key`, checks its record as the registration API would
+        /// and registers it; returns the JWT.
         pub async fn mint_refresh_jwt(
             &self,
             key: &SigningKey,
             spec: &RefreshTokenSpec,
-        ) -> Result<String, RegisterError> {
+        ) -> Result<String, MintError> {
             let (jwt, record) = spec.mint(key);
+            record.validate(crate::now_epoch_seconds())?;
             self.register_tokens(&[record]).await?;
             Ok(jwt)
         }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum MintError {
+        #[error(transparent)]
+        Invalid(#[from] crate::model::FieldError),
+        #[error(transparent)]
+        Register(#[from] RegisterError),
     }
 }

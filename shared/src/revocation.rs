@@ -2,15 +2,23 @@
 //! RFC 7009 revocation both start from a token the caller holds.
 //!
 //! A token counts as gone as soon as it is revoked in any way, even if its record has not
-//! been deleted yet: when it has expired (DynamoDB's TTL can lag by days), or when its
-//! session has ended (the by-session index can lag the logout that ended it).
+//! been deleted yet: when it has expired (DynamoDB's TTL can lag by days), when its
+//! session has ended (the by-session index can lag the logout that ended it), or when its
+//! user was logged out everywhere after it was issued (the by-subject index can lag too,
+//! and a token registered while a logout-all runs may be missed by it).
+//!
+//! A revocation deletes the presented token's own record last, after everything that goes
+//! with it: if anything fails the caller is told, and a retry with the same token finds
+//! the record and finishes the job.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use crate::bulk::{DeleteReport, IndexKey};
+use crate::bulk::{pause_before_conflict_retry, DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
 use crate::keys::{self, TokenHash};
-use crate::model::TokenRecord;
+use crate::model::{Item, TokenRecord};
+use crate::sessions::ENDED_AT;
 use crate::table::attr;
 use crate::Store;
 
@@ -24,15 +32,47 @@ pub struct Cascade {
     pub grant: bool,
 }
 
+/// Whether a stored token is still usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    Live,
+    /// Past its own expiry; DynamoDB's TTL has not removed it yet.
+    Expired,
+    /// Its session was logged out; the record was left behind (or is being deleted).
+    SessionEnded,
+    /// Its user was logged out everywhere after it was issued.
+    UserLoggedOut,
+}
+
+/// Attribute of the user marker: when the user was last logged out everywhere (epoch s).
+const LOGGED_OUT_AT: &str = "logged_out_at";
+const USER_KIND: &str = "user";
+
 impl Store {
-    /// The record of a live token of `tenant`: `None` if there is none, or if it has
-    /// expired or its session has ended. Reads are strongly consistent, so a token
-    /// revoked a moment ago is not found.
+    /// The record of a live token of `tenant`: `None` if there is none, or if it is not
+    /// [`TokenState::Live`]. Reads are strongly consistent, so a token revoked a moment
+    /// ago is not found.
     pub async fn find_token(
         &self,
         tenant: &str,
         hash: &TokenHash,
     ) -> Result<Option<TokenRecord>, StoreError> {
+        let now = crate::now_epoch_seconds();
+        Ok(match self.lookup_token(tenant, hash, now).await? {
+            Some((record, TokenState::Live)) => Some(record),
+            _ => None,
+        })
+    }
+
+    /// The stored record of a token of `tenant`, whatever its state, and that state.
+    /// `now` is the instant expiry is judged at (a caller that allows clock skew passes
+    /// an earlier one).
+    pub async fn lookup_token(
+        &self,
+        tenant: &str,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
         let output = self
             .client()
             .get_item()
@@ -46,49 +86,61 @@ impl Store {
             return Ok(None);
         };
         let record = TokenRecord::from_item(item)?;
-        if record.expires_at <= crate::now_epoch_seconds() {
-            return Ok(None);
+        if record.expires_at <= now {
+            return Ok(Some((record, TokenState::Expired)));
         }
-        if let Some(session) = &record.session_id {
-            if self.session_ended(tenant, session).await? {
-                return Ok(None);
-            }
+        // The end markers of the token's session and user, read together.
+        let session_pk = record
+            .session_id
+            .as_deref()
+            .map(|s| keys::session_pk(tenant, s));
+        let user_pk = record.subject.as_deref().map(|u| keys::user_pk(tenant, u));
+        let pks: Vec<String> = session_pk.iter().chain(&user_pk).cloned().collect();
+        if pks.is_empty() {
+            return Ok(Some((record, TokenState::Live)));
         }
-        Ok(Some(record))
+        let mut markers = self.get_many(pks).await?;
+        let mut marker = |pk: Option<String>| pk.and_then(|pk| markers.remove(&pk));
+        if marker(session_pk).is_some_and(|m| m.contains_key(ENDED_AT)) {
+            return Ok(Some((record, TokenState::SessionEnded)));
+        }
+        // Issued in the same second as the logout-all counts as before it: a token must
+        // not survive because of the clock's granularity.
+        if number(marker(user_pk).as_ref(), LOGGED_OUT_AT).is_some_and(|t| record.issued_at <= t) {
+            return Ok(Some((record, TokenState::UserLoggedOut)));
+        }
+        Ok(Some((record, TokenState::Live)))
     }
 
-    /// Revokes `record`'s token and, per `cascade`, its session and grant. The token's own
-    /// record is deleted last: if anything fails, the caller is told, and a retry with the
-    /// same token finds it and finishes the job. Idempotent.
+    /// Revokes `record`'s token and, per `cascade`, its session and grant, deleting the
+    /// token's own record last (see the module documentation). Idempotent.
     pub async fn revoke_token(
         &self,
         record: &TokenRecord,
         cascade: Cascade,
     ) -> Result<DeleteReport, StoreError> {
+        let keep = record.pk();
         let mut report = DeleteReport::default();
         if cascade.session {
             if let Some(session) = &record.session_id {
-                report.absorb(self.end_session(&record.tenant, session).await?);
+                report.absorb(
+                    self.end_session_keeping(&record.tenant, session, Some(&keep))
+                        .await?,
+                );
             }
         }
         if cascade.grant {
             if let Some(grant) = &record.grant_id {
-                // The grant's index lists this token too: it must not go before the rest.
-                report.absorb(
-                    self.delete_indexed_except(
-                        &IndexKey::grant(&record.tenant, grant),
-                        Some(&record.pk()),
-                    )
-                    .await?,
-                );
+                let key = IndexKey::grant(&record.tenant, grant);
+                report.absorb(self.delete_indexed_except(&key, Some(&keep)).await?);
             }
         }
         let deleted = self
             .client()
             .delete_item()
             .table_name(self.table_name())
-            .key(attr::PK, AttributeValue::S(record.pk()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .key(attr::PK, AttributeValue::S(keep))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| classify("DeleteItem", e))?;
@@ -97,4 +149,62 @@ impl Store {
         }
         Ok(report)
     }
+
+    /// Logs `user` of `tenant` out everywhere: stamps the user's marker, so every token
+    /// issued until now counts as gone at once, then deletes every token the by-subject
+    /// index lists, except `keep` (the presented token, which its caller deletes last).
+    pub async fn log_user_out(
+        &self,
+        tenant: &str,
+        user: &str,
+        keep: Option<&str>,
+    ) -> Result<DeleteReport, StoreError> {
+        let now = crate::now_epoch_seconds();
+        let pk = keys::user_pk(tenant, user);
+        let (expires_at, bucket) = self.marker_expiry(&pk, now);
+        let mut attempt = 0;
+        loop {
+            if attempt > 0 {
+                pause_before_conflict_retry(&self.config().bulk, attempt, "UpdateItem").await?;
+            }
+            attempt += 1;
+            // A later logout-all moves the mark forward, never back.
+            let result = self
+                .client()
+                .update_item()
+                .table_name(self.table_name())
+                .key(attr::PK, AttributeValue::S(pk.clone()))
+                .update_expression("SET #kind = :kind, #at = :now, #exp = :exp, #bucket = :bucket")
+                .condition_expression("attribute_not_exists(#at) OR #at <= :now")
+                .expression_attribute_names("#kind", attr::KIND)
+                .expression_attribute_names("#at", LOGGED_OUT_AT)
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
+                .expression_attribute_values(":kind", AttributeValue::S(USER_KIND.into()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => break,
+                // A later mark is already there: this one has nothing to add.
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    break
+                }
+                Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                    continue
+                }
+                Err(e) => return Err(classify("UpdateItem", e)),
+            }
+        }
+        self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
+            .await
+    }
+}
+
+fn number(item: Option<&Item>, name: &str) -> Option<i64> {
+    item?.get(name)?.as_n().ok()?.parse().ok()
 }

@@ -45,15 +45,26 @@ impl Store {
         tenant: &str,
         session_id: &str,
     ) -> Result<DeleteReport, StoreError> {
+        self.end_session_keeping(tenant, session_id, None).await
+    }
+
+    /// [`Store::end_session`], leaving the record keyed `keep` for its caller to delete
+    /// last (see [`crate::revocation`]).
+    pub(crate) async fn end_session_keeping(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        keep: Option<&str>,
+    ) -> Result<DeleteReport, StoreError> {
         let last_registered_ms = self.mark_session_ended(tenant, session_id).await?;
         let key = IndexKey::session(tenant, session_id);
-        let mut report = self.delete_indexed(&key).await?;
+        let mut report = self.delete_indexed_except(&key, keep).await?;
         if let Some(last) = last_registered_ms {
             let settled_at = last + self.config().index_settle.as_millis() as i64;
             let wait = settled_at - now_epoch_millis();
             if wait > 0 && !self.config().index_settle.is_zero() {
                 tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-                report.absorb(self.delete_indexed(&key).await?);
+                report.absorb(self.delete_indexed_except(&key, keep).await?);
             }
         }
         Ok(report)
@@ -67,9 +78,8 @@ impl Store {
         session_id: &str,
     ) -> Result<Option<i64>, StoreError> {
         let now = crate::now_epoch_seconds();
-        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
         let pk = keys::session_pk(tenant, session_id);
-        let shard = keys::TokenHash::of(&pk).shard(keys::EXPIRY_SHARDS);
+        let (expires_at, bucket) = self.marker_expiry(&pk, now);
         let settings = &self.config().bulk;
         let mut attempt = 0;
         loop {
@@ -92,10 +102,7 @@ impl Store {
                 .expression_attribute_values(":kind", AttributeValue::S(SESSION_KIND.into()))
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
-                .expression_attribute_values(
-                    ":bucket",
-                    AttributeValue::S(keys::expiry_bucket(expires_at, shard)),
-                )
+                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -107,6 +114,15 @@ impl Store {
                 Err(e) => return Err(classify("UpdateItem", e)),
             }
         }
+    }
+
+    /// When an end marker (of a session or a user) written at `now` expires, and its
+    /// by-expiry bucket: markers are kept `session_marker_ttl`, which outlives the tokens
+    /// they stand for.
+    pub(crate) fn marker_expiry(&self, pk: &str, now: i64) -> (i64, String) {
+        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
+        let shard = keys::TokenHash::of(pk).shard(keys::EXPIRY_SHARDS);
+        (expires_at, keys::expiry_bucket(expires_at, shard))
     }
 
     /// Whether `session_id` of `tenant` has been logged out. Token lookups use it: a token

@@ -3,6 +3,7 @@
 //! function's handler.
 
 use aws_lc_rs::hmac;
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
@@ -12,7 +13,7 @@ use signoff::keys::TokenHash;
 use signoff::model::{TokenRecord, TokenType};
 use signoff::project_keys::RefreshTokenSpec;
 use signoff_descope::{handle, Settings};
-use signoff_tests::db::TestDb;
+use signoff_tests::db::{ErrorInjector, TestDb};
 use signoff_tests::seed::{self, parts, post};
 
 const PROJECT: &str = "P2test";
@@ -25,7 +26,12 @@ struct Project {
 
 /// A project with an ES256 key, registered through the same calls the admin tool makes.
 async fn project() -> Project {
-    let db = TestDb::start().await;
+    project_with(None).await
+}
+
+/// [`project`] on a database whose client carries `faults`.
+async fn project_with(faults: Option<SharedInterceptor>) -> Project {
+    let db = TestDb::start_with(|_| {}, faults).await;
     seed::tenant(&db.store, PROJECT, None).await;
     let key = SigningKey::generate(Algorithm::Es256, None).unwrap();
     db.store
@@ -402,9 +408,10 @@ async fn forged_expired_and_foreign_tokens_are_refused_before_anything_is_touche
 async fn expiry_has_five_seconds_of_leeway_and_issuer_urls_are_accepted() {
     let p = project().await;
     let now = signoff::now_epoch_seconds();
-    // Expired 3 s ago by its claim, inside the leeway; its record lives a little longer.
+    // Expired 3 s ago by its claim, inside the leeway; registered, as usual, to expire
+    // when the JWT does.
     let within = jwt_with(&p.key, claims(-3));
-    register(&p.db, &within, "a", now + 60).await;
+    register(&p.db, &within, "a", now - 3).await;
     let (status, body) = p.logout(&within).await;
     assert_eq!(status, 200, "{body}");
 
@@ -451,7 +458,7 @@ async fn unregistered_revoked_access_and_expired_records_count_as_logged_out() {
     // A record whose own expiry has passed (TTL has not removed it yet).
     let (stale, record) = spec("z").mint(&p.key);
     let mut item = TokenRecord {
-        expires_at: signoff::now_epoch_seconds() - 1,
+        expires_at: signoff::now_epoch_seconds() - signoff::jwt::LEEWAY_SECONDS - 1,
         ..record
     }
     .to_item();
@@ -465,10 +472,13 @@ async fn unregistered_revoked_access_and_expired_records_count_as_logged_out() {
         .await
         .unwrap();
     assert_error(&p.logout(&stale).await, 401, "E064001");
-    // A record left behind in a session that has ended (index lag outlived the logout).
+    // A record left behind in a session that has ended (index lag outlived the logout):
+    // no longer usable, and a logout with it finishes the cleanup.
     let ended = p.login("ended", 0).await;
     p.db.store.end_session(PROJECT, "ended").await.unwrap();
     register_raw(&p.db, &spec("ended").record(&ended)).await;
+    assert!(!p.live(&ended).await);
+    assert_eq!(p.logout(&ended).await.0, 200);
     assert_error(&p.logout(&ended).await, 401, "E064001");
 }
 
@@ -517,12 +527,12 @@ async fn logout_all_revokes_every_token_of_the_user_however_many() {
     assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
     let (status, body) = parts(response);
     assert_eq!(status, 200, "{body}");
-    // Through the bulk-delete engine: 25 deletes per batch call. Beside the index pages,
-    // three reads (keys, token, session marker), the session's end (one UpdateItem) and
-    // the token's own delete.
+    // Through the bulk-delete engine: 25 deletes per batch call. Beside the index pages:
+    // three reads (keys, token, its session's and user's markers together), the user's
+    // and the session's end marks and the token's own delete.
     let batches = p.db.requests.get("BatchWriteItem");
     assert_eq!(batches, 5001u64.div_ceil(25));
-    let bound = batches + p.db.requests.get("Query") + 5;
+    let bound = batches + p.db.requests.get("Query") + 6;
     assert!(
         p.db.requests.total() <= bound,
         "{:?} > {bound}",
@@ -671,4 +681,154 @@ async fn store_trouble_is_a_retryable_503_that_leaks_nothing() {
     for internal in ["dispatch", "127.0.0.1", "Dynamo", "GetItem", "connect"] {
         assert!(!text.contains(internal), "{text} leaks {internal}");
     }
+}
+
+#[tokio::test]
+async fn a_logout_that_fails_midway_says_so_and_a_retry_finishes_it() {
+    // The session's two batches go through; the grant's fail until the retries give up.
+    let faults = ErrorInjector::new(
+        "BatchWriteItem",
+        "ProvisionedThroughputExceededException",
+        2,
+        30,
+    );
+    let p = project_with(Some(SharedInterceptor::new(faults.clone()))).await;
+    let jwt = p.login("s1", 30).await;
+    let response = p.logout(&jwt).await;
+    assert_error(&response, 503, "E130503");
+    // Not everything is gone, and the presented token's record is what is left for the
+    // retry to find (its session is already ended).
+    assert!(seed::count_all_tokens(&p.db.store).await > 1);
+    assert!(!p.live(&jwt).await);
+    while faults.remaining() > 0 {
+        // Use up the injected failures: the store has recovered.
+        let _ = p.db.store.client().batch_write_item().send().await;
+    }
+    let (status, body) = p.logout(&jwt).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(seed::count_all_tokens(&p.db.store).await, 0);
+    assert_error(&p.logout(&jwt).await, 401, "E064001");
+}
+
+#[tokio::test]
+async fn a_logout_all_that_fails_midway_leaves_the_token_for_the_retry() {
+    let faults = ErrorInjector::new(
+        "BatchWriteItem",
+        "ProvisionedThroughputExceededException",
+        1,
+        30,
+    );
+    let p = project_with(Some(SharedInterceptor::new(faults.clone()))).await;
+    for s in 0..3 {
+        seed::session_tokens(
+            &p.db.store,
+            PROJECT,
+            &format!("m{s}"),
+            100,
+            &format!("m{s}"),
+        )
+        .await;
+    }
+    let mut login = spec("m0");
+    login.subject = signoff::demo::SUBJECT.into();
+    let jwt = p.db.store.mint_refresh_jwt(&p.key, &login).await.unwrap();
+    let all = || p.call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "");
+    assert_error(&parts(all().await), 503, "E130503");
+    assert!(seed::count_all_tokens(&p.db.store).await > 1);
+    // Every token the user had counts as gone already: the user's logout mark is written
+    // before anything is deleted.
+    assert!(p
+        .db
+        .store
+        .find_token(PROJECT, &TokenHash::of("m1-7"))
+        .await
+        .unwrap()
+        .is_none());
+    while faults.remaining() > 0 {
+        let _ = p.db.store.client().batch_write_item().send().await;
+    }
+    assert_eq!(parts(all().await).0, 200);
+    assert_eq!(seed::count_all_tokens(&p.db.store).await, 0);
+}
+
+#[tokio::test]
+async fn tokens_issued_before_a_logout_all_are_gone_even_if_the_index_missed_them() {
+    let p = project().await;
+    let jwt = p.login("s1", 0).await;
+    let (status, _) = parts(
+        p.call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "")
+            .await,
+    );
+    assert_eq!(status, 200);
+    // A token issued before the logout-all whose record lands after it (a registration
+    // racing the logout, or one the by-subject index had not listed yet).
+    let now = signoff::now_epoch_seconds();
+    let straggler = TokenRecord {
+        hash: TokenHash::of("straggler"),
+        session_id: Some("s9".into()),
+        issued_at: now - 30,
+        ..spec("s9").record("x")
+    };
+    let after = TokenRecord {
+        hash: TokenHash::of("new-login"),
+        session_id: Some("s10".into()),
+        issued_at: now + 2,
+        ..spec("s10").record("y")
+    };
+    p.db.store
+        .register_tokens(&[straggler, after])
+        .await
+        .unwrap();
+    assert!(p
+        .db
+        .store
+        .find_token(PROJECT, &TokenHash::of("straggler"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(p
+        .db
+        .store
+        .find_token(PROJECT, &TokenHash::of("new-login"))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn logout_all_acts_on_the_registered_user_and_refuses_a_mismatch() {
+    let p = project().await;
+    // Registered under another user than the JWT names.
+    let mut mismatched = spec("x1");
+    let (jwt, record) = mismatched.mint(&p.key);
+    let record = TokenRecord {
+        subject: Some("someone-else".into()),
+        ..record
+    };
+    p.db.store.register_tokens(&[record]).await.unwrap();
+    let response = parts(
+        p.call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "")
+            .await,
+    );
+    assert_error(&response, 401, "E061002");
+    assert!(p.live(&jwt).await);
+    // Registered under `sub` while the JWT also carries `dsub`: the registered user goes.
+    mismatched.dsub = Some("U2dsub".into());
+    mismatched.session_id = Some("x2".into());
+    let (jwt, record) = mismatched.mint(&p.key);
+    let record = TokenRecord {
+        subject: Some(USER.into()),
+        ..record
+    };
+    p.db.store.register_tokens(&[record]).await.unwrap();
+    let other = p.login("x3", 0).await;
+    let (status, _) = parts(
+        p.call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "")
+            .await,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        !p.live(&other).await,
+        "the registered user's other tokens are revoked"
+    );
 }

@@ -18,12 +18,13 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
+use signoff::bulk::DeleteReport;
 use signoff::config::ConfigError;
 use signoff::http::{self, BodyError};
-use signoff::jwt::{self, JwtError};
+use signoff::jwt::{self, JwtError, RefreshClaims};
 use signoff::keys::{self, TokenHash};
-use signoff::model::TokenType;
-use signoff::revocation::Cascade;
+use signoff::model::{TokenRecord, TokenType};
+use signoff::revocation::{Cascade, TokenState};
 use signoff::{Store, StoreError};
 
 pub const LOGOUT_ROUTE: &str = "/v1/auth/logout";
@@ -121,6 +122,8 @@ pub enum DescopeError {
     LoggedOut,
     #[error("registered token is not a refresh token")]
     NotRefreshToken,
+    #[error("the token's user does not match its registration")]
+    UserMismatch,
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("invalid request body: {0}")]
@@ -179,7 +182,8 @@ impl DescopeError {
                     JwtError::Malformed(_)
                     | JwtError::UnsupportedAlgorithm(_)
                     | JwtError::CriticalHeader
-                    | JwtError::MissingClaim(_) => ("E061002", "Invalid refresh token"),
+                    | JwtError::MissingClaim(_)
+                    | JwtError::NotRefreshToken => ("E061002", "Invalid refresh token"),
                     JwtError::UnknownKey | JwtError::BadSignature => {
                         ("E061003", "Invalid refresh token signature")
                     }
@@ -202,6 +206,13 @@ impl DescopeError {
                 "E061002",
                 "Invalid refresh token",
                 "the token is registered as an access token, not a refresh token".to_owned(),
+            ),
+            DescopeError::UserMismatch => (
+                S::UNAUTHORIZED,
+                "E061002",
+                "Invalid refresh token",
+                "the refresh token's user (sub/dsub) is not the user it was registered for"
+                    .to_owned(),
             ),
             DescopeError::Body(_) => (S::BAD_REQUEST, "E011001", "Bad request", message),
             DescopeError::Validation(_) => (
@@ -284,6 +295,15 @@ fn check_body(request: &Request) -> Result<(), DescopeError> {
     }
 }
 
+/// The project's registered keys; `missing` when it has none.
+async fn keys_of(
+    store: &Store,
+    project: &str,
+    missing: DescopeError,
+) -> Result<Vec<signoff::jwt::Jwk>, DescopeError> {
+    store.project_keys(project).await?.ok_or(missing)
+}
+
 /// Verifies the bearer's refresh JWT and revokes per `all`: its session and grant, or
 /// every token of its user.
 async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), DescopeError> {
@@ -292,42 +312,60 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
     }
     let (project, token) = project_and_jwt(request)?;
     check_body(request)?;
-    let keys = store
-        .project_keys(project)
-        .await?
-        .filter(|keys| !keys.is_empty())
-        .ok_or(DescopeError::UnknownProject)?;
-    let claims = jwt::verify(token, &keys, project, signoff::now_epoch_seconds())?;
-    let record = store
-        .find_token(project, &TokenHash::of(token))
+    let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
+    let now = signoff::now_epoch_seconds();
+    let claims = jwt::verify(token, &keys, project, now)?;
+    // The record's expiry is the JWT's: judge it with the same leeway.
+    let (record, state) = store
+        .lookup_token(project, &TokenHash::of(token), now - jwt::LEEWAY_SECONDS)
         .await?
         .ok_or(DescopeError::LoggedOut)?;
+    match state {
+        TokenState::Expired => return Err(DescopeError::LoggedOut),
+        // Its session or user was logged out but the record remains (a logout that
+        // failed midway, or index lag): finishing the revocation is what the caller wants.
+        TokenState::Live | TokenState::SessionEnded | TokenState::UserLoggedOut => {}
+    }
     if record.token_type != TokenType::Refresh {
         return Err(DescopeError::NotRefreshToken);
     }
-    let mut report = Default::default();
+    let mut report = DeleteReport::default();
     if all {
-        // Every token of the user first; this token's own record last, so a failure
-        // leaves it in place for the retry.
+        let user = registered_user(&record, &claims)?;
         report = store
-            .delete_indexed(&signoff::bulk::IndexKey::subject(project, &claims.user))
+            .log_user_out(project, user, Some(&record.pk()))
             .await?;
     }
     let cascade = Cascade {
         session: true,
         grant: true,
     };
-    let mut revoked = store.revoke_token(&record, cascade).await?;
-    revoked.absorb(report);
+    report.absorb(store.revoke_token(&record, cascade).await?);
     tracing::info!(
         project = %project,
         all,
-        deleted = revoked.deleted,
-        index_pages = revoked.pages,
-        batch_calls = revoked.batch_calls,
+        deleted = report.deleted,
+        index_pages = report.pages,
+        batch_calls = report.batch_calls,
         "descope logout"
     );
     Ok(())
+}
+
+/// The user logout-all acts on: the subject the token was registered under, which must
+/// be the JWT's user (`dsub`, else `sub`) or its `sub`; the JWT's user if none was
+/// registered.
+fn registered_user<'a>(
+    record: &'a TokenRecord,
+    claims: &'a RefreshClaims,
+) -> Result<&'a str, DescopeError> {
+    match record.subject.as_deref() {
+        None => Ok(&claims.user),
+        Some(subject) if subject == claims.user || Some(subject) == claims.subject.as_deref() => {
+            Ok(subject)
+        }
+        Some(_) => Err(DescopeError::UserMismatch),
+    }
 }
 
 /// Descope's JWT response with every field present and empty: the client drops whatever
@@ -408,11 +446,7 @@ async fn project_jwks(
     if request.method() != Method::GET {
         return Err(DescopeError::MethodNotAllowed { allow: "GET" });
     }
-    let keys = store
-        .project_keys(project)
-        .await?
-        .filter(|keys| !keys.is_empty())
-        .ok_or(DescopeError::ProjectNotFound)?;
+    let keys = keys_of(store, project, DescopeError::ProjectNotFound).await?;
     let mut response = http::json_response(StatusCode::OK, &json!({ "keys": keys }));
     // Public keys: cacheable, briefly (see KEYS_MAX_AGE_SECONDS).
     response.headers_mut().insert(

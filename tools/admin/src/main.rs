@@ -342,6 +342,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let keys = if text.trim_start().starts_with('{') {
+                if kid.is_some() {
+                    return Err("--kid is for PEM keys: a JWK carries its own kid".into());
+                }
                 Jwk::parse_set(&text)
             } else {
                 Jwk::from_pem(&text, kid.as_deref()).map(|k| vec![k])
@@ -381,11 +384,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let algorithm = Algorithm::parse(&alg).expect("clap checked the value");
             let key = SigningKey::generate(algorithm, kid.as_deref()).map_err(|e| e.to_string())?;
+            // The file first: a key registered without its private half kept would be
+            // useless. If registration then fails, the file goes too, so a rerun can
+            // write it.
             write_private_key(&out, &key.to_pem())?;
-            store
-                .add_project_keys(&project, &[key.public_jwk()])
-                .await
-                .map_err(|e| fail(&e))?;
+            if let Err(e) = store.add_project_keys(&project, &[key.public_jwk()]).await {
+                let _ = std::fs::remove_file(&out);
+                return Err(fail(&e));
+            }
             println!(
                 "{alg} key {} registered for project {project}; private key written to {} (keep it secret)",
                 key.kid(),
@@ -407,9 +413,36 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let pem =
                 std::fs::read_to_string(&key).map_err(|e| format!("{}: {e}", key.display()))?;
-            let key = SigningKey::from_pem(&pem, kid.as_deref())
-                .map_err(|e| format!("{}: {e}", key.display()))?;
+            let signing_key = match kid {
+                Some(kid) => SigningKey::from_pem(&pem, Some(&kid)),
+                None => {
+                    // The kid the project registered this key under, whatever it is.
+                    let public = SigningKey::from_pem(&pem, None)
+                        .map_err(|e| format!("{}: {e}", key.display()))?
+                        .public_jwk();
+                    let registered = store
+                        .project_keys(&project)
+                        .await
+                        .map_err(|e| fail(&e))?
+                        .unwrap_or_default();
+                    let kid = registered
+                        .iter()
+                        .find(|k| k.same_material(&public))
+                        .map(|k| k.kid.clone())
+                        .ok_or_else(|| {
+                            format!(
+                                "this key is not registered for project {project}: register it, or pass --kid"
+                            )
+                        })?;
+                    SigningKey::from_pem(&pem, Some(&kid))
+                }
+            }
+            .map_err(|e| format!("{}: {e}", key.display()))?;
             let now = signoff::now_epoch_seconds();
+            let expires_at = now
+                .checked_add(expires_in)
+                .filter(|_| expires_in > 0)
+                .ok_or("--expires-in must be a positive number of seconds")?;
             let spec = RefreshTokenSpec {
                 project,
                 subject,
@@ -419,17 +452,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 client_id,
                 issuer,
                 issued_at: now,
-                expires_at: now + expires_in,
+                expires_at,
             };
-            let (jwt, record) = spec.mint(&key);
-            record.validate(now).map_err(|e| e.to_string())?;
-            if !no_register {
-                store
-                    .register_tokens(&[record])
+            let jwt = if no_register {
+                let (jwt, record) = spec.mint(&signing_key);
+                record.validate(now).map_err(|e| e.to_string())?;
+                jwt
+            } else {
+                let jwt = store
+                    .mint_refresh_jwt(&signing_key, &spec)
                     .await
                     .map_err(|e| fail(&e))?;
                 eprintln!("refresh token registered (its hash only)");
-            }
+                jwt
+            };
             println!("{jwt}");
         }
         Command::SeedDemo { tokens, api_url } => seed_demo(&store, tokens, &api_url).await?,
