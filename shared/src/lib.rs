@@ -10,9 +10,12 @@
 //! - [`revocation`]: looking up a live token and revoking it with its session or grant.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
+//! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
+//! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
 
 pub mod bulk;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -20,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod model;
+pub mod oauth;
 pub mod revocation;
 pub mod sessions;
 pub mod table;
