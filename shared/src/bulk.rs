@@ -89,6 +89,17 @@ pub struct BatchOutcome {
 impl Store {
     /// Deletes every record stored under `key`. See the module documentation.
     pub async fn delete_indexed(&self, key: &IndexKey) -> Result<DeleteReport, StoreError> {
+        self.delete_indexed_except(key, None).await
+    }
+
+    /// Like [`Store::delete_indexed`], but leaves the record keyed `keep` (a table `pk`)
+    /// alone: a revocation deletes the revoked token's own record last, after everything
+    /// that goes with it, so that a failure midway leaves it for the retry to find.
+    pub async fn delete_indexed_except(
+        &self,
+        key: &IndexKey,
+        keep: Option<&str>,
+    ) -> Result<DeleteReport, StoreError> {
         let concurrency = self.config().bulk.concurrency.max(1);
         // The channel holds a few batches so that reading runs ahead of writing, but only
         // a few: a slow table applies back-pressure to the reader instead of memory growing.
@@ -100,7 +111,17 @@ impl Store {
             loop {
                 let page = self.query_keys(key, start.take()).await?;
                 pages += 1;
-                for chunk in page.items.unwrap_or_default().chunks(BATCH_SIZE) {
+                let mut entries = page.items.unwrap_or_default();
+                if let Some(keep) = keep {
+                    entries.retain(|entry| {
+                        entry
+                            .get(attr::PK)
+                            .and_then(|v| v.as_s().ok())
+                            .map(String::as_str)
+                            != Some(keep)
+                    });
+                }
+                for chunk in entries.chunks(BATCH_SIZE) {
                     if keys_tx.send(chunk.to_vec()).await.is_err() {
                         // The writer stopped on an error; it reports it.
                         return Ok(pages);

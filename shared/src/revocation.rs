@@ -73,9 +73,13 @@ impl Store {
         }
         if cascade.grant {
             if let Some(grant) = &record.grant_id {
+                // The grant's index lists this token too: it must not go before the rest.
                 report.absorb(
-                    self.delete_indexed(&IndexKey::grant(&record.tenant, grant))
-                        .await?,
+                    self.delete_indexed_except(
+                        &IndexKey::grant(&record.tenant, grant),
+                        Some(&record.pk()),
+                    )
+                    .await?,
                 );
             }
         }
