@@ -43,6 +43,16 @@ pub struct Route {
     pub function: String,
 }
 
+/// Where cargo put the running test's binaries: `target/<profile>/deps/<test>`, so the
+/// function binaries of the same profile are two levels up.
+pub fn binaries_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_owned()
+}
+
 /// Reads routes from the workspace Cargo.toml: table [workspace.metadata.lambda.watch.router], entries like
 /// "/api/{serviceId}/nativesso/logout" = [{ method = "POST", function = "nativesso-logout" }]
 /// (a plain string value "path" = "bin" means all methods: use method "ANY").

@@ -4,22 +4,12 @@
 //!
 //! Needs `cargo build --workspace --bins` first (`scripts/test` does it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 use signoff::demo;
 use signoff_tests::db::TestDb;
-use signoff_tests::gateway::{routes_from_manifest, Gateway};
-
-/// Where cargo put this test's binaries: `target/<profile>/deps/<test>`, so the function
-/// binaries of the same profile are two levels up.
-fn binaries_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_owned()
-}
+use signoff_tests::gateway::{binaries_dir, routes_from_manifest, Gateway};
 
 async fn call(
     client: &reqwest::Client,
