@@ -22,7 +22,7 @@ pub const SERVICE_TOKEN_PREFIX: &str = "sgn_sat_";
 pub const CLIENT_SECRET_PREFIX: &str = "sgn_cs_";
 pub const ORGANIZATION_TOKEN_PREFIX: &str = "sgn_org_";
 
-/// Longest bearer value looked up; anything longer is not one of ours.
+/// Longest bearer value or client secret looked up; anything longer is not one of ours.
 const MAX_CREDENTIAL_BYTES: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,27 @@ pub enum Authorization {
     UnknownCredential,
     /// A real credential, but not for this tenant (or the tenant does not exist).
     Forbidden,
+}
+
+/// The answer to "is this the client it says it is?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    Authenticated,
+    Rejected(ClientRejection),
+}
+
+/// Why client authentication failed; for logs. Callers are told only that it failed, so a
+/// response does not reveal which clients exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientRejection {
+    #[error("no such client")]
+    UnknownClient,
+    #[error("the client secret does not match")]
+    WrongSecret,
+    #[error("a confidential client sent no secret")]
+    SecretMissing,
+    #[error("a public client sent a secret")]
+    UnexpectedSecret,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -188,25 +209,93 @@ impl Store {
         client_id: &str,
         confidential: bool,
     ) -> Result<Option<String>, ProvisionError> {
+        let secret = confidential.then(|| keys::generate_secret(CLIENT_SECRET_PREFIX));
+        self.store_client(tenant, client_id, secret.as_deref())
+            .await?;
+        Ok(secret)
+    }
+
+    /// Stores a client whose secret (if any) the caller chose. Used for the fixed,
+    /// documented demo client of the local stack; production clients come from
+    /// [`Store::register_client`].
+    pub(crate) async fn store_client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Result<(), ProvisionError> {
         crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES)?;
         if self.get_tenant(tenant).await?.is_none() {
             return Err(ProvisionError::NoSuchTenant(tenant.to_owned()));
         }
-        let secret = confidential.then(|| keys::generate_secret(CLIENT_SECRET_PREFIX));
         let item = ClientItem {
             pk: keys::client_pk(tenant, client_id),
             kind: "client".into(),
             tenant: tenant.to_owned(),
             client_id: client_id.to_owned(),
-            secret_hash: secret.as_deref().map(|s| TokenHash::of(s).encoded()),
+            secret_hash: secret.map(|s| TokenHash::of(s).encoded()),
             created_at: crate::now_epoch_seconds(),
         };
         self.put_new(
             serde_dynamo::to_item(item).expect("client item serializes"),
             || format!("client {client_id} of tenant {tenant}"),
         )
-        .await?;
-        Ok(secret)
+        .await
+    }
+
+    /// Authenticates an OAuth client of `tenant` (RFC 6749 2.3): a confidential client must
+    /// present its secret, compared in constant time with the stored hash; a public client
+    /// has none and must present none. One strongly consistent GetItem.
+    pub async fn authenticate_client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Result<ClientAuthentication, StoreError> {
+        use ClientAuthentication::{Authenticated, Rejected};
+        if crate::model::check_identifier("client_id", client_id, crate::model::MAX_ID_BYTES)
+            .is_err()
+            || !keys::valid_tenant_id(tenant)
+        {
+            return Ok(Rejected(ClientRejection::UnknownClient));
+        }
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table_name())
+            .key(
+                attr::PK,
+                AttributeValue::S(keys::client_pk(tenant, client_id)),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(Rejected(ClientRejection::UnknownClient));
+        };
+        let client: ClientItem = serde_dynamo::from_item(item)
+            .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
+        let stored = client
+            .secret_hash
+            .as_deref()
+            .map(TokenHash::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
+        Ok(match (stored, secret) {
+            (None, None) => Authenticated,
+            (None, Some(_)) => Rejected(ClientRejection::UnexpectedSecret),
+            (Some(_), None) => Rejected(ClientRejection::SecretMissing),
+            (Some(stored), Some(presented)) => {
+                if presented.len() <= MAX_CREDENTIAL_BYTES
+                    && stored.ct_eq(&TokenHash::of(presented))
+                {
+                    Authenticated
+                } else {
+                    Rejected(ClientRejection::WrongSecret)
+                }
+            }
+        })
     }
 
     /// Writes `item` unless an item with its key exists; `what` names it in the error.

@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use crate::credentials::{CredentialScope, ProvisionError, Tenant};
 use crate::jwt::SigningKey;
 use crate::keys::TokenHash;
-use crate::model::{TokenRecord, TokenType};
+use crate::model::{DeviceBinding, TokenRecord, TokenType};
 use crate::project_keys::RefreshTokenSpec;
 use crate::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
 use crate::Store;
@@ -46,6 +46,26 @@ pub const PROJECT_REFRESH_JWTS: [&str; 2] = [
 /// Session tokens (access tokens) the demo registers in each project session beside its
 /// refresh JWT, in the refresh token's grant.
 pub const PROJECT_ACCESS_TOKENS_PER_SESSION: usize = 4;
+/// A confidential client with a fixed, published secret, for the revocation endpoints.
+pub const WEB_CLIENT_ID: &str = "demo-web";
+/// The demo client secret. For local use only: it is printed in the README.
+pub const WEB_CLIENT_SECRET: &str = "sgn_cs_DEMO-local-only-not-a-secret";
+/// A refresh token of [`WEB_CLIENT_ID`] in grant [`NETIQ_GRANT_ID`], which also holds
+/// [`NETIQ_GRANT_ACCESS_TOKENS`] access tokens: for `POST /nidp/oauth/nam/revoke`.
+pub const NETIQ_REFRESH_TOKEN: &str = "demo-netiq-refresh-token";
+pub const NETIQ_GRANT_ID: &str = "demo-grant-netiq";
+pub const NETIQ_GRANT_ACCESS_TOKENS: usize = 2;
+/// An access token of [`WEB_CLIENT_ID`]: for `POST /oauth2/revoke`.
+pub const RFC7009_ACCESS_TOKEN: &str = "demo-rfc7009-access-token";
+/// A device holding [`DEVICE_TOKENS`] tokens of the public client [`CLIENT_ID`] issued to
+/// [`DEVICE_USER_DN`], and [`DEVICE_OTHER_USER_TOKENS`] issued to another user: for
+/// `POST /nidp/oauth/nam/revoke/{device_id}`.
+pub const DEVICE_ID: &str = "demo-device-1";
+pub const DEVICE_USER_STORE: &str = "Local";
+pub const DEVICE_USER_DN: &str = "cn=demo-user,o=demo";
+pub const DEVICE_OTHER_USER_DN: &str = "cn=other-user,o=demo";
+pub const DEVICE_TOKENS: usize = 4;
+pub const DEVICE_OTHER_USER_TOKENS: usize = 2;
 
 /// Registers `count` tokens (alternately access and refresh) for `session_id`, through
 /// the same atomic, session-checked path the registration API uses, in batches of 25 with
@@ -79,6 +99,18 @@ pub async fn register_session_tokens(
         })
         .collect();
     let hashes = records.iter().map(|r| r.hash).collect();
+    register_in_batches(store, records, progress).await?;
+    Ok(hashes)
+}
+
+/// Registers `records` through the registration API's atomic path, in batches of 25 with
+/// at most the store's `concurrency` batches in flight. `progress` is called with the
+/// number registered so far after each batch.
+pub async fn register_in_batches(
+    store: &Store,
+    records: Vec<TokenRecord>,
+    progress: impl Fn(usize),
+) -> Result<(), RegisterError> {
     // Owned batches: a stream of borrowed chunks makes the future unusable in a spawned task.
     let batches: Vec<Vec<TokenRecord>> = records
         .chunks(MAX_REGISTRATION_BATCH)
@@ -97,12 +129,71 @@ pub async fn register_session_tokens(
             async move { Ok(done) }
         })
         .await?;
-    Ok(hashes)
+    Ok(())
 }
 
-/// Creates the demo organization's service and its public client (if missing), stores the
-/// demo credential and registers `tokens` tokens in [`SESSION_ID`]; then seeds the demo
-/// project ([`seed_project`]).
+/// A token record of the demo service that expires in a day.
+fn demo_record(value: &str, token_type: TokenType, client_id: &str) -> TokenRecord {
+    let now = crate::now_epoch_seconds();
+    TokenRecord {
+        tenant: SERVICE_ID.to_owned(),
+        hash: TokenHash::of(value),
+        token_type,
+        client_id: client_id.to_owned(),
+        subject: Some(SUBJECT.to_owned()),
+        session_id: None,
+        grant_id: None,
+        device: None,
+        issued_at: now,
+        expires_at: now + 86_400,
+    }
+}
+
+/// The tokens the revocation endpoints' demos revoke (none of them in [`SESSION_ID`]).
+fn revocation_records() -> Vec<TokenRecord> {
+    let in_grant = |mut record: TokenRecord| {
+        record.grant_id = Some(NETIQ_GRANT_ID.to_owned());
+        record
+    };
+    let mut records = vec![
+        in_grant(demo_record(
+            NETIQ_REFRESH_TOKEN,
+            TokenType::Refresh,
+            WEB_CLIENT_ID,
+        )),
+        demo_record(RFC7009_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID),
+    ];
+    records.extend((0..NETIQ_GRANT_ACCESS_TOKENS).map(|i| {
+        in_grant(demo_record(
+            &format!("{NETIQ_GRANT_ID}-access-{i}"),
+            TokenType::Access,
+            WEB_CLIENT_ID,
+        ))
+    }));
+    let on_device = |user_dn: &'static str, count: usize| {
+        (0..count).map(move |i| {
+            let mut record = demo_record(
+                &format!("{DEVICE_ID}-{user_dn}-{i}"),
+                TokenType::Refresh,
+                CLIENT_ID,
+            );
+            record.device = Some(DeviceBinding {
+                device_id: DEVICE_ID.to_owned(),
+                user_store: DEVICE_USER_STORE.to_owned(),
+                user_dn: user_dn.to_owned(),
+            });
+            record
+        })
+    };
+    records.extend(on_device(DEVICE_USER_DN, DEVICE_TOKENS));
+    records.extend(on_device(DEVICE_OTHER_USER_DN, DEVICE_OTHER_USER_TOKENS));
+    records
+}
+
+/// Creates the demo organization's service, its public client and its confidential client
+/// (if missing), stores the demo credential, registers `tokens` tokens in [`SESSION_ID`],
+/// and the tokens of the revocation demos (a grant, an access token and a device); then
+/// seeds the demo project ([`seed_project`]).
 pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Result<(), SeedError> {
     let tenant = Tenant {
         id: SERVICE_ID.to_owned(),
@@ -124,10 +215,13 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
         )
         .await
         .map_err(ProvisionError::from)?;
-    match store.register_client(SERVICE_ID, CLIENT_ID, false).await {
-        Ok(_) | Err(ProvisionError::AlreadyExists(_)) => {}
-        Err(e) => return Err(e.into()),
+    for (client_id, secret) in [(CLIENT_ID, None), (WEB_CLIENT_ID, Some(WEB_CLIENT_SECRET))] {
+        match store.store_client(SERVICE_ID, client_id, secret).await {
+            Ok(()) | Err(ProvisionError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
+    register_in_batches(store, revocation_records(), |_| {}).await?;
     // Seeding a database whose demo session was already logged out fails with
     // SessionEnded, as it would for a real authorization server; `scripts/dev` starts
     // from an empty database every time.

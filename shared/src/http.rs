@@ -54,7 +54,8 @@ pub async fn authorize(store: &Store, request: &Request, tenant: &str) -> Result
     }
 }
 
-fn body_bytes(request: &Request) -> &[u8] {
+/// The request body as bytes (API Gateway's base64 bodies arrive decoded as binary).
+pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
@@ -137,13 +138,10 @@ pub fn path_parameter(request: &Request, name: &str, template: &str) -> Option<S
     if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
         return Some(value.to_owned());
     }
-    let path = request.raw_http_path();
-    let path = if path.is_empty() {
-        request.uri().path()
-    } else {
-        path
-    };
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let segments: Vec<&str> = request_path(request)
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
     let pattern: Vec<&str> = template.trim_start_matches('/').split('/').collect();
     if segments.len() < pattern.len() {
         return None;
@@ -159,6 +157,24 @@ pub fn path_parameter(request: &Request, name: &str, template: &str) -> Option<S
         }
     }
     found
+}
+
+/// Whether the request's path is `route` (a template without parameters), or ends with it
+/// behind a stage prefix; a trailing slash is ignored.
+pub fn path_is(request: &Request, route: &str) -> bool {
+    // `route` starts with '/', so a match always starts at a segment boundary.
+    request_path(request).trim_end_matches('/').ends_with(route)
+}
+
+/// The path API Gateway received (`rawPath`), or the URI's path where a local server gives
+/// no raw path.
+fn request_path(request: &Request) -> &str {
+    let path = request.raw_http_path();
+    if path.is_empty() {
+        request.uri().path()
+    } else {
+        path
+    }
 }
 
 /// A JSON response. API responses are never cacheable: they report the outcome of a
@@ -273,5 +289,20 @@ mod tests {
             .body(Body::Empty)
             .unwrap();
         assert_eq!(path_parameter(&other, "serviceId", template), None);
+    }
+
+    #[test]
+    fn paths_match_routes_behind_a_stage_prefix() {
+        let at = |uri: &str| HttpRequest::builder().uri(uri).body(Body::Empty).unwrap();
+        assert!(path_is(&at("https://x/oauth2/revoke"), "/oauth2/revoke"));
+        assert!(path_is(
+            &at("https://x/prod/oauth2/revoke/"),
+            "/oauth2/revoke"
+        ));
+        assert!(!path_is(&at("https://x/xoauth2/revoke"), "/oauth2/revoke"));
+        assert!(!path_is(
+            &at("https://x/oauth2/revoke/more"),
+            "/oauth2/revoke"
+        ));
     }
 }

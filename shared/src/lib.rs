@@ -11,9 +11,12 @@
 //! - [`jwt`] and [`project_keys`]: refresh-JWT verification and each project's public keys.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
+//! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
+//! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
 
 pub mod bulk;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -22,6 +25,7 @@ pub mod http;
 pub mod jwt;
 pub mod keys;
 pub mod model;
+pub mod oauth;
 pub mod project_keys;
 pub mod revocation;
 pub mod sessions;

@@ -14,6 +14,8 @@ pub type Item = HashMap<String, AttributeValue>;
 /// inside DynamoDB's key size limits (2048 bytes partition, 1024 bytes sort).
 pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_USER_DN_BYTES: usize = 512;
+/// DynamoDB's limit on a sort key, which the by-device index's user key must respect.
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,7 +117,7 @@ impl TokenRecord {
             check_identifier("deviceId", &device.device_id, MAX_ID_BYTES)?;
             check_identifier("userStore", &device.user_store, MAX_ID_BYTES)?;
             check_identifier("userDn", &device.user_dn, MAX_USER_DN_BYTES)?;
-            if keys::device_user(&device.user_store, &device.user_dn).len() > 1024 {
+            if keys::device_user(&device.user_store, &device.user_dn).len() > MAX_SORT_KEY_BYTES {
                 return Err(FieldError::new(
                     "userDn",
                     "is too long together with userStore",

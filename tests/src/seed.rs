@@ -2,7 +2,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request};
+use signoff::bulk::IndexKey;
 use signoff::credentials::{CredentialScope, Tenant};
+use signoff::keys::TokenHash;
+use signoff::model::{DeviceBinding, TokenRecord, TokenType};
 use signoff::Store;
 
 /// Creates tenant `id` (in `organization`, if given) and issues it a service access token.
@@ -56,28 +59,176 @@ pub async fn session_tokens(
 /// The table keys of the token records stored under `session` of `tenant`, read from
 /// the index page by page.
 pub async fn session_token_keys(store: &Store, tenant: &str, session: &str) -> Vec<AttributeValue> {
-    let key = signoff::bulk::IndexKey::session(tenant, session);
+    index_keys(store, &IndexKey::session(tenant, session)).await
+}
+
+/// The table keys of the records stored under one index key, read page by page.
+pub async fn index_keys(store: &Store, key: &IndexKey) -> Vec<AttributeValue> {
     let mut keys = Vec::new();
     let mut start = None;
     loop {
-        let page = store
+        let mut query = store
             .client()
             .query()
             .table_name(store.table_name())
             .index_name(key.index.name)
-            .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", key.index.partition_key.0)
             .expression_attribute_values(":p", AttributeValue::S(key.partition.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("index query");
+            .set_exclusive_start_key(start);
+        query = match (&key.sort, key.index.sort_key) {
+            (Some(sort), Some((sort_attr, _))) => query
+                .key_condition_expression("#p = :p AND #s = :s")
+                .expression_attribute_names("#s", sort_attr)
+                .expression_attribute_values(":s", AttributeValue::S(sort.clone())),
+            _ => query.key_condition_expression("#p = :p"),
+        };
+        let page = query.send().await.expect("index query");
         keys.extend(page.items().iter().filter_map(|i| i.get("pk").cloned()));
         match page.last_evaluated_key {
             Some(next) if !next.is_empty() => start = Some(next),
             _ => return keys,
         }
     }
+}
+
+/// How many token records of `tenant` are stored for `device_id` and the given user.
+pub async fn count_device_tokens(
+    store: &Store,
+    tenant: &str,
+    device_id: &str,
+    user_store: &str,
+    user_dn: &str,
+) -> usize {
+    index_keys(
+        store,
+        &IndexKey::device_user(tenant, device_id, user_store, user_dn),
+    )
+    .await
+    .len()
+}
+
+/// Registers an OAuth client of `tenant`; returns its secret if it is confidential.
+pub async fn client(
+    store: &Store,
+    tenant: &str,
+    client_id: &str,
+    confidential: bool,
+) -> Option<String> {
+    store
+        .register_client(tenant, client_id, confidential)
+        .await
+        .expect("client is registered")
+}
+
+/// A record of token `value` of `tenant`, issued to `client_id`, valid for a day.
+pub fn token(tenant: &str, value: &str, token_type: TokenType, client_id: &str) -> TokenRecord {
+    let now = signoff::now_epoch_seconds();
+    TokenRecord {
+        tenant: tenant.to_owned(),
+        hash: TokenHash::of(value),
+        token_type,
+        client_id: client_id.to_owned(),
+        subject: Some("alice".to_owned()),
+        session_id: None,
+        grant_id: None,
+        device: None,
+        issued_at: now,
+        expires_at: now + 86_400,
+    }
+}
+
+/// Registers `records` through the registration path, in batches of 25 with the store's
+/// bounded concurrency.
+pub async fn register(store: &Store, records: Vec<TokenRecord>) {
+    signoff::demo::register_in_batches(store, records, |_| {})
+        .await
+        .expect("tokens are registered");
+}
+
+/// Registers `count` refresh tokens of `client_id` issued to the user on `device_id`;
+/// token values are `{prefix}-{i}`.
+#[allow(clippy::too_many_arguments)]
+pub async fn device_tokens(
+    store: &Store,
+    tenant: &str,
+    device_id: &str,
+    user_store: &str,
+    user_dn: &str,
+    client_id: &str,
+    count: usize,
+    prefix: &str,
+) {
+    let records = (0..count)
+        .map(|i| {
+            let mut record = token(
+                tenant,
+                &format!("{prefix}-{i}"),
+                TokenType::Refresh,
+                client_id,
+            );
+            record.device = Some(DeviceBinding {
+                device_id: device_id.to_owned(),
+                user_store: user_store.to_owned(),
+                user_dn: user_dn.to_owned(),
+            });
+            record
+        })
+        .collect();
+    register(store, records).await;
+}
+
+/// Whether the record of token `value` of `tenant` is still in the table (read directly,
+/// whatever its expiry).
+pub async fn token_stored(store: &Store, tenant: &str, value: &str) -> bool {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table_name())
+        .key(
+            "pk",
+            AttributeValue::S(signoff::keys::token_pk(tenant, &TokenHash::of(value))),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+        .is_some()
+}
+
+/// `application/x-www-form-urlencoded` encoding of one component: unreserved characters
+/// as they are, space as `+`, everything else `%XX`.
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// A form body from name/value pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// An `Authorization` header with HTTP Basic client credentials, each form-encoded first
+/// as RFC 6749 2.3.1 asks.
+pub fn basic(client_id: &str, secret: &str) -> String {
+    let pair = format!("{}:{}", form_encode(client_id), form_encode(secret));
+    format!(
+        "Basic {}",
+        aws_smithy_types::base64::encode(pair.as_bytes())
+    )
 }
 
 /// How many token records are stored under `session` of `tenant`.

@@ -23,6 +23,14 @@ async fn invoke(
             let settings = signoff_descope::Settings::default();
             signoff_descope::handle(&db.store, &settings, request).await
         }
+        // As `scripts/dev` serves it: the demo tenant, the default device policy.
+        "token-revoke" => {
+            let config = signoff::config::RevocationConfig::from_lookup(|name| {
+                (name == signoff::config::REVOCATION_TENANT_VAR).then(|| demo::SERVICE_ID.into())
+            })
+            .expect("revocation settings");
+            signoff_revoke::handle(&db.store, &config, request).await
+        }
         other => panic!("no handler known for function {other}: add it to this test"),
     };
     parts(response.expect("handlers never fail"))
@@ -32,9 +40,7 @@ async fn invoke(
 async fn every_event_runs_through_its_handler() {
     let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
     let db = TestDb::start().await;
-    signoff::demo::seed(&db.store, 20, |_| {})
-        .await
-        .expect("demo data");
+    demo::seed(&db.store, 20, |_| {}).await.expect("demo data");
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("events"))
         .expect("events/ exists")
@@ -97,15 +103,56 @@ async fn every_event_runs_through_its_handler() {
                     assert_eq!(left, 0, "{session}");
                 }
             }
+            "netiq-revoke.json" => {
+                assert_eq!((status, &body), (200, &serde_json::Value::Null));
+                // The refresh token went, and its grant's access tokens with it.
+                assert!(
+                    !seed::token_stored(&db.store, demo::SERVICE_ID, demo::NETIQ_REFRESH_TOKEN)
+                        .await
+                );
+                for i in 0..demo::NETIQ_GRANT_ACCESS_TOKENS {
+                    let access = format!("{}-access-{i}", demo::NETIQ_GRANT_ID);
+                    assert!(!seed::token_stored(&db.store, demo::SERVICE_ID, &access).await);
+                }
+            }
+            "oauth2-revoke.json" => {
+                assert_eq!((status, &body), (200, &serde_json::Value::Null));
+                assert!(
+                    !seed::token_stored(&db.store, demo::SERVICE_ID, demo::RFC7009_ACCESS_TOKEN)
+                        .await
+                );
+            }
+            "netiq-device-revoke.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(
+                    body["status"],
+                    "Successfully revoked token(s) issued to this device."
+                );
+                let count = |dn| {
+                    seed::count_device_tokens(
+                        &db.store,
+                        demo::SERVICE_ID,
+                        demo::DEVICE_ID,
+                        demo::DEVICE_USER_STORE,
+                        dn,
+                    )
+                };
+                assert_eq!(count(demo::DEVICE_USER_DN).await, 0);
+                assert_eq!(
+                    count(demo::DEVICE_OTHER_USER_DN).await,
+                    demo::DEVICE_OTHER_USER_TOKENS
+                );
+            }
             other => panic!("{other}: say in this test what the event should do"),
         }
-        covered.push(route.function.clone());
+        covered.push(route_key.to_owned());
     }
-    for route in &routes {
+    // Every route has an event, CORS preflights aside.
+    for route in routes.iter().filter(|r| r.method != "OPTIONS") {
+        let route_key = format!("{} {}", route.method, route.path);
         assert!(
-            covered.contains(&route.function),
-            "no event for function {}",
-            route.function
+            covered.contains(&route_key),
+            "no event for route {route_key}"
         );
     }
 }

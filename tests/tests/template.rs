@@ -6,6 +6,7 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::{json, Value};
+use signoff::model::TokenType;
 use signoff_tests::db::{IamActionRecorder, TestDb};
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::workspace;
@@ -180,6 +181,54 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     let response = signoff_nativesso::handle(&db.store, request).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_role_covers(&template, "nativesso-logout", &recorder).await;
+
+    // Revocation: a session-bound refresh token with its grant, an access token, a device.
+    let secret = seed::client(&db.store, "100", "web", true).await.unwrap();
+    let mut refresh = seed::token("100", "r1", TokenType::Refresh, "web");
+    refresh.grant_id = Some("g1".into());
+    refresh.session_id = Some("s2".into());
+    let mut access = seed::token("100", "a1", TokenType::Access, "web");
+    access.grant_id = Some("g1".into());
+    seed::register(
+        &db.store,
+        vec![
+            refresh,
+            access,
+            seed::token("100", "a2", TokenType::Access, "web"),
+        ],
+    )
+    .await;
+    seed::device_tokens(&db.store, "100", "d1", "ldap", "cn=a", "web", 3, "d").await;
+    recorder.take();
+    let config = signoff::config::RevocationConfig {
+        tenant: "100".into(),
+        device_auth: signoff::config::DeviceRevocationAuth::Client,
+        cors: Default::default(),
+    };
+    let auth = seed::basic("web", &secret);
+    for (path, body) in [
+        ("/nidp/oauth/nam/revoke", "token=r1"),
+        ("/oauth2/revoke", "token=a2"),
+        (
+            "/nidp/oauth/nam/revoke/d1",
+            "userstore_name=ldap&user_dn=cn%3Da",
+        ),
+    ] {
+        let request = post(
+            path,
+            Some(&auth),
+            Some("application/x-www-form-urlencoded"),
+            body,
+        );
+        let response = signoff_revoke::handle(&db.store, &config, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    for gone in ["r1", "a1", "a2", "d-0"] {
+        assert!(!seed::token_stored(&db.store, "100", gone).await, "{gone}");
+    }
+    assert_role_covers(&template, "token-revoke", &recorder).await;
 }
 
 #[tokio::test]

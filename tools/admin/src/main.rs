@@ -79,7 +79,7 @@ enum Command {
         #[arg(long)]
         public: bool,
     },
-    /// Register one issued token (its value or its hash).
+    /// Register one issued token (its value or its hash), with the client it was issued to.
     RegisterToken {
         #[arg(long)]
         tenant: String,
@@ -101,13 +101,18 @@ enum Command {
         subject: Option<String>,
         #[arg(long)]
         session_id: Option<String>,
+        /// The authorization grant: revoking a refresh token revokes the grant's tokens.
         #[arg(long)]
         grant_id: Option<String>,
+        /// The device the token was issued to (NetIQ's `device_id`), with the user it was
+        /// issued for there; device revocation finds tokens by these.
         #[arg(long, requires_all = ["user_store", "user_dn"])]
         device_id: Option<String>,
-        #[arg(long)]
+        /// The user's store (NetIQ's `userstore_name`).
+        #[arg(long, requires = "device_id")]
         user_store: Option<String>,
-        #[arg(long)]
+        /// The user's DN (NetIQ's `user_dn`).
+        #[arg(long, requires = "device_id")]
         user_dn: Option<String>,
         /// Lifetime in seconds from now.
         #[arg(long, default_value_t = 3600)]
@@ -532,6 +537,14 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
          its public keys: curl -s {api_url}/v2/keys/{project}\n",
         signoff::demo::PROJECT_USER,
         signoff::demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1,
+    );
+    println!(
+        "revoke the demo refresh token (and its grant) the NetIQ way with:\n\n  \
+         curl -s -X POST {api_url}/nidp/oauth/nam/revoke \\\n    \
+         -u '{}:{}' -d 'token={}'\n",
+        signoff::demo::WEB_CLIENT_ID,
+        signoff::demo::WEB_CLIENT_SECRET,
+        signoff::demo::NETIQ_REFRESH_TOKEN,
     );
     Ok(())
 }

@@ -1,0 +1,474 @@
+//! Token and device revocation, compatible with NetIQ Access Manager and RFC 7009:
+//!
+//! - `POST /nidp/oauth/nam/revoke`: NetIQ's endpoint. Revokes a refresh token and every
+//!   access token of its grant; an access token is `unsupported_token_type`, as in NetIQ.
+//! - `POST /oauth2/revoke`: standard RFC 7009. Revokes access tokens too (just that token);
+//!   a refresh token takes its grant's access tokens with it, as above.
+//! - `POST /nidp/oauth/nam/revoke/{device_id}`: NetIQ device revocation. Revokes every token
+//!   issued to the device for the user named by `userstore_name` and `user_dn`.
+//!
+//! These paths carry no tenant: a deployment serves the one tenant its configuration names
+//! ([`RevocationConfig::tenant`]). Bodies are `application/x-www-form-urlencoded`; clients
+//! authenticate with `client_id`/`client_secret` in the body or HTTP Basic (RFC 6749 2.3.1).
+//! An unknown, expired or already revoked token is a 200, so a caller learns nothing
+//! (RFC 7009 2.2). Every failure is an RFC 6749 error body, mapped from [`RevokeError`] in
+//! one place, [`RevokeError::into_response`].
+
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::json;
+use signoff::bulk::IndexKey;
+use signoff::config::{DeviceRevocationAuth, RevocationConfig};
+use signoff::credentials::ClientAuthentication;
+use signoff::http;
+use signoff::keys::TokenHash;
+use signoff::model::{self, TokenType, MAX_ID_BYTES, MAX_USER_DN_BYTES};
+use signoff::oauth::{
+    self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
+};
+use signoff::revocation::Cascade;
+use signoff::{Store, StoreError};
+
+/// NetIQ's revocation endpoint (refresh tokens only).
+pub const NETIQ_ROUTE: &str = "/nidp/oauth/nam/revoke";
+/// NetIQ's device revocation endpoint.
+pub const DEVICE_ROUTE: &str = "/nidp/oauth/nam/revoke/{device_id}";
+/// The standard RFC 7009 endpoint (access and refresh tokens).
+pub const RFC7009_ROUTE: &str = "/oauth2/revoke";
+/// Room for a large JWT refresh token, percent-encoded, and the client credentials.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// NetIQ's answers for device revocation, as its clients expect them.
+pub const DEVICE_REVOKED: &str = "Successfully revoked token(s) issued to this device.";
+pub const NO_DEVICE_TOKENS: &str = "Invalid device ID or no tokens to revoke for this device.";
+/// The `WWW-Authenticate` challenge of a failed HTTP Basic client authentication.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"signoff\"";
+
+/// Which of the three endpoints a request is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Endpoint {
+    NetIq,
+    Rfc7009,
+    Device(String),
+}
+
+impl Endpoint {
+    fn of(request: &Request) -> Option<Self> {
+        if let Some(device_id) = http::path_parameter(request, "device_id", DEVICE_ROUTE) {
+            return Some(Endpoint::Device(device_id));
+        }
+        if http::path_is(request, NETIQ_ROUTE) {
+            Some(Endpoint::NetIq)
+        } else if http::path_is(request, RFC7009_ROUTE) {
+            Some(Endpoint::Rfc7009)
+        } else {
+            None
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Endpoint::NetIq => "netiq",
+            Endpoint::Rfc7009 => "rfc7009",
+            Endpoint::Device(_) => "netiq-device",
+        }
+    }
+}
+
+/// Why a revocation request was not carried out. Displayed in logs only; never shows a
+/// token, secret or any parameter value.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("no revocation endpoint at this path")]
+    UnknownPath,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Client authentication failed. `description` is what the caller is told; `reason`
+    /// (which may say whether the client exists) is for the log only.
+    #[error("invalid client: {reason}")]
+    InvalidClient {
+        basic: bool,
+        reason: String,
+        description: &'static str,
+    },
+    #[error("the token was issued to another client")]
+    OtherClientsToken,
+    #[error("an access token was sent to the NetIQ endpoint, which revokes refresh tokens only")]
+    UnsupportedTokenType,
+    #[error("no tokens for this device and user")]
+    NoDeviceTokens,
+    #[error("token store failure")]
+    Store(#[from] StoreError),
+}
+
+/// RFC 6749 5.2's error body.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl RevokeError {
+    fn missing_client() -> Self {
+        RevokeError::InvalidClient {
+            basic: false,
+            reason: "no client credentials".to_owned(),
+            description: "client authentication is required: send client_id (and client_secret, for a confidential client) in the body, or HTTP Basic credentials",
+        }
+    }
+
+    /// The one place that maps failures to statuses and bodies.
+    pub fn into_response(self) -> Response<Body> {
+        let (status, error, description): (_, _, &str) = match &self {
+            RevokeError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "only POST is allowed (and OPTIONS, for CORS preflights)",
+            ),
+            RevokeError::UnknownPath => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "no revocation endpoint at this path",
+            ),
+            RevokeError::InvalidRequest(description) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", description)
+            }
+            RevokeError::InvalidClient {
+                basic, description, ..
+            } => {
+                // RFC 6749 5.2: 401 and a challenge when the client tried the
+                // Authorization header, else 400.
+                let status = if *basic {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                (status, "invalid_client", description)
+            }
+            RevokeError::OtherClientsToken => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                "the token was not issued to this client; nothing was revoked",
+            ),
+            RevokeError::UnsupportedTokenType => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_token_type",
+                "this endpoint revokes refresh tokens only; revoke access tokens at /oauth2/revoke",
+            ),
+            RevokeError::NoDeviceTokens => {
+                (StatusCode::NOT_FOUND, "invalid_request", NO_DEVICE_TOKENS)
+            }
+            RevokeError::Store(err) if err.is_retryable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token store is busy or unavailable: assume the token still exists and retry the request",
+            ),
+            RevokeError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the revocation could not be completed because of a server error: assume the token still exists",
+            ),
+        };
+        let mut response = http::json_response(
+            status,
+            &ErrorBody {
+                error,
+                error_description: description,
+            },
+        );
+        let headers = response.headers_mut();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(BASIC_CHALLENGE),
+                );
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
+                );
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<FormError> for RevokeError {
+    fn from(err: FormError) -> Self {
+        RevokeError::InvalidRequest(err.to_string())
+    }
+}
+
+impl From<CredentialsError> for RevokeError {
+    fn from(err: CredentialsError) -> Self {
+        match err {
+            CredentialsError::TwoMethods => RevokeError::InvalidRequest(err.to_string()),
+            CredentialsError::MalformedBasic | CredentialsError::UnsupportedScheme => {
+                RevokeError::InvalidClient {
+                    basic: true,
+                    reason: err.to_string(),
+                    description: match err {
+                        CredentialsError::UnsupportedScheme => {
+                            "use HTTP Basic client authentication (or client_id and client_secret in the body)"
+                        }
+                        _ => "the Authorization header is not valid HTTP Basic client credentials",
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// What a successful request did.
+enum Revoked {
+    /// The token is gone (or never was): RFC 7009's empty 200.
+    Token,
+    /// NetIQ's device answer.
+    Device,
+}
+
+impl Revoked {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Revoked::Token => {
+                let mut response = Response::new(Body::Empty);
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Revoked::Device => {
+                http::json_response(StatusCode::OK, &json!({ "status": DEVICE_REVOKED }))
+            }
+        }
+    }
+}
+
+/// Handles one request. Never fails: every outcome is a response, with the CORS headers
+/// the configuration allows.
+pub async fn handle(
+    store: &Store,
+    config: &RevocationConfig,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    if request.method() == Method::OPTIONS {
+        return Ok(config.cors.preflight(&request));
+    }
+    let mut response = match revoke(store, config, &request).await {
+        Ok(revoked) => revoked.into_response(),
+        Err(err) => {
+            match &err {
+                RevokeError::Store(source) => source.log("token revocation"),
+                other => tracing::info!(reason = %other, "token revocation refused"),
+            }
+            err.into_response()
+        }
+    };
+    config.cors.decorate(&request, &mut response);
+    Ok(response)
+}
+
+async fn revoke(
+    store: &Store,
+    config: &RevocationConfig,
+    request: &Request,
+) -> Result<Revoked, RevokeError> {
+    if request.method() != Method::POST {
+        return Err(RevokeError::MethodNotAllowed);
+    }
+    match Endpoint::of(request).ok_or(RevokeError::UnknownPath)? {
+        Endpoint::Device(device_id) => revoke_device(store, config, request, &device_id).await,
+        endpoint => revoke_token(store, config, request, &endpoint).await,
+    }
+}
+
+/// RFC 7009 2.1, on either path: authenticate the client, find the token, check it is the
+/// client's, revoke it (a refresh token with its grant).
+async fn revoke_token(
+    store: &Store,
+    config: &RevocationConfig,
+    request: &Request,
+    endpoint: &Endpoint,
+) -> Result<Revoked, RevokeError> {
+    let form = Form::from_request(request, MAX_BODY_BYTES, MissingContentType::Refused)?;
+    let credentials = oauth::client_credentials(request, &form)?;
+    let token = required(&form, "token")?;
+    // `token_type_hint` is accepted and not needed: records are found by the token's hash
+    // whatever its type (RFC 7009 2.1 lets a server ignore the hint).
+    let credentials = credentials.ok_or_else(RevokeError::missing_client)?;
+    authenticate(store, config, &credentials).await?;
+    let client_id = credentials.client_id.as_str();
+
+    let Some(record) = store
+        .find_token(&config.tenant, &TokenHash::of(token))
+        .await?
+    else {
+        tracing::info!(
+            endpoint = endpoint.name(),
+            client_id,
+            "nothing to revoke: the token is unknown, expired or already revoked"
+        );
+        return Ok(Revoked::Token);
+    };
+    if record.client_id != client_id {
+        return Err(RevokeError::OtherClientsToken);
+    }
+    if *endpoint == Endpoint::NetIq && record.token_type == TokenType::Access {
+        return Err(RevokeError::UnsupportedTokenType);
+    }
+    let cascade = Cascade {
+        session: false,
+        grant: record.token_type == TokenType::Refresh,
+    };
+    let report = store.revoke_token(&record, cascade).await?;
+    tracing::info!(
+        endpoint = endpoint.name(),
+        client_id,
+        token_hash = %record.hash,
+        token_type = ?record.token_type,
+        deleted = report.deleted,
+        batch_calls = report.batch_calls,
+        "token revoked"
+    );
+    Ok(Revoked::Token)
+}
+
+/// NetIQ device revocation: every token of the device issued to the named user, through
+/// the by-device index and the bulk-delete engine.
+async fn revoke_device(
+    store: &Store,
+    config: &RevocationConfig,
+    request: &Request,
+    device_id: &str,
+) -> Result<Revoked, RevokeError> {
+    // NetIQ's documented request sends no Content-Type.
+    let form = Form::from_request(request, MAX_BODY_BYTES, MissingContentType::ReadAsForm)?;
+    let credentials = oauth::client_credentials(request, &form)?;
+    let user_store = identifier(&form, "userstore_name", MAX_ID_BYTES)?;
+    let user_dn = identifier(&form, "user_dn", MAX_USER_DN_BYTES)?;
+    match (&credentials, config.device_auth) {
+        // Credentials that are sent are checked, whatever the policy.
+        (Some(credentials), _) => authenticate(store, config, credentials).await?,
+        (None, DeviceRevocationAuth::Client) => return Err(RevokeError::missing_client()),
+        (None, DeviceRevocationAuth::None) => {}
+    }
+    let key = IndexKey::device_user(&config.tenant, device_id, user_store, user_dn);
+    // No token could have been registered under an id or user that fails these checks.
+    let registrable = model::check_identifier("device_id", device_id, MAX_ID_BYTES).is_ok()
+        && key
+            .sort
+            .as_ref()
+            .is_some_and(|s| s.len() <= model::MAX_SORT_KEY_BYTES);
+    if !registrable {
+        return Err(RevokeError::NoDeviceTokens);
+    }
+    let report = store.delete_indexed(&key).await?;
+    if report.deleted == 0 {
+        return Err(RevokeError::NoDeviceTokens);
+    }
+    tracing::info!(
+        endpoint = "netiq-device",
+        device_id,
+        client_id = credentials.as_ref().map(|c| c.client_id.as_str()),
+        deleted = report.deleted,
+        index_pages = report.pages,
+        batch_calls = report.batch_calls,
+        "device tokens revoked"
+    );
+    Ok(Revoked::Device)
+}
+
+async fn authenticate(
+    store: &Store,
+    config: &RevocationConfig,
+    credentials: &ClientCredentials,
+) -> Result<(), RevokeError> {
+    match store
+        .authenticate_client(
+            &config.tenant,
+            &credentials.client_id,
+            credentials.client_secret.as_deref(),
+        )
+        .await?
+    {
+        ClientAuthentication::Authenticated => Ok(()),
+        ClientAuthentication::Rejected(why) => Err(RevokeError::InvalidClient {
+            basic: credentials.basic,
+            reason: why.to_string(),
+            description: "client authentication failed",
+        }),
+    }
+}
+
+fn required<'f>(form: &'f Form, name: &str) -> Result<&'f str, RevokeError> {
+    form.get(name)
+        .ok_or_else(|| RevokeError::InvalidRequest(format!("the '{name}' parameter is required")))
+}
+
+/// A required identifier parameter, checked like the registration API checks it.
+fn identifier<'f>(form: &'f Form, name: &'static str, max: usize) -> Result<&'f str, RevokeError> {
+    let value = required(form, name)?;
+    model::check_identifier(name, value, max)
+        .map_err(|e| RevokeError::InvalidRequest(e.to_string()))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn at(uri: &str) -> Request {
+        HttpRequest::builder()
+            .method("POST")
+            .uri(uri)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn requests_are_routed_by_path() {
+        assert_eq!(
+            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke")),
+            Some(Endpoint::NetIq)
+        );
+        assert_eq!(
+            Endpoint::of(&at("https://x/prod/oauth2/revoke")),
+            Some(Endpoint::Rfc7009)
+        );
+        assert_eq!(
+            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke/dev-1")),
+            Some(Endpoint::Device("dev-1".into()))
+        );
+        assert_eq!(
+            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke/")),
+            Some(Endpoint::NetIq)
+        );
+        assert_eq!(Endpoint::of(&at("https://x/oauth2/revoke/more")), None);
+        assert_eq!(Endpoint::of(&at("https://x/nidp/oauth/nam/token")), None);
+    }
+
+    #[test]
+    fn error_bodies_never_carry_internal_detail() {
+        let response = RevokeError::InvalidClient {
+            basic: false,
+            reason: "no such client".into(),
+            description: "client authentication failed",
+        }
+        .into_response();
+        assert_eq!(response.status(), 400);
+        assert!(response.headers().get("www-authenticate").is_none());
+        let Body::Text(text) = response.body() else {
+            panic!("a JSON body")
+        };
+        assert!(!text.contains("no such client"));
+    }
+}

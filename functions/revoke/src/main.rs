@@ -1,0 +1,16 @@
+//! Lambda entry point for token and device revocation: `POST /nidp/oauth/nam/revoke`,
+//! `POST /nidp/oauth/nam/revoke/{device_id}` and `POST /oauth2/revoke` (and their CORS
+//! preflights).
+
+use lambda_http::{run, service_fn, tracing, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let settings = signoff::config::RevocationConfig::from_env()?;
+    let store = signoff::config::store_from_env().await?;
+    run(service_fn(|request: Request| {
+        signoff_revoke::handle(&store, &settings, request)
+    }))
+    .await
+}
