@@ -143,15 +143,8 @@ impl Store {
         if !keys::valid_tenant_id(id) {
             return Ok(None);
         }
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key(attr::PK, AttributeValue::S(keys::tenant_pk(id)))
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        output.item.map(parse_tenant).transpose()
+        let item = self.get_item(keys::tenant_pk(id), false).await?;
+        item.map(parse_tenant).transpose()
     }
 
     /// Issues a new credential with `scope` and returns its value. Only the hash is
@@ -259,19 +252,8 @@ impl Store {
         {
             return Ok(Rejected(ClientRejection::UnknownClient));
         }
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key(
-                attr::PK,
-                AttributeValue::S(keys::client_pk(tenant, client_id)),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = output.item else {
+        let client = self.get_item(keys::client_pk(tenant, client_id), true);
+        let Some(item) = client.await? else {
             return Ok(Rejected(ClientRejection::UnknownClient));
         };
         let client: ClientItem = serde_dynamo::from_item(item)

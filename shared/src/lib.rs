@@ -61,6 +61,28 @@ impl Store {
     pub fn table_name(&self) -> &str {
         &self.config.table_name
     }
+
+    /// The item keyed `pk`, if any. `consistent` for a strongly consistent read (twice
+    /// the cost): whatever decides about a revocation reads consistently.
+    pub(crate) async fn get_item(
+        &self,
+        pk: String,
+        consistent: bool,
+    ) -> Result<Option<model::Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table_name())
+            .key(
+                table::attr::PK,
+                aws_sdk_dynamodb::types::AttributeValue::S(pk),
+            )
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| error::classify("GetItem", e))?;
+        Ok(output.item)
+    }
 }
 
 /// Seconds since the Unix epoch, the unit of every timestamp in the table (DynamoDB's TTL

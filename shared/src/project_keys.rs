@@ -44,16 +44,7 @@ impl Store {
         if !keys::valid_tenant_id(project) {
             return Ok(None);
         }
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key(attr::PK, AttributeValue::S(project_keys_pk(project)))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = output.item else {
+        let Some(item) = self.get_item(project_keys_pk(project), consistent).await? else {
             return Ok(None);
         };
         let corrupt =

@@ -11,14 +11,13 @@
 //! with it: if anything fails the caller is told, and a retry with the same token finds
 //! the record and finishes the job.
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use crate::bulk::{pause_before_conflict_retry, DeleteReport, IndexKey};
+use crate::bulk::{DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
 use crate::keys::{self, TokenHash};
-use crate::model::{Item, TokenRecord};
-use crate::sessions::ENDED_AT;
+use crate::model::TokenRecord;
+use crate::sessions::{number, Mark, ENDED_AT};
 use crate::table::attr;
 use crate::Store;
 
@@ -73,16 +72,7 @@ impl Store {
         hash: &TokenHash,
         now: i64,
     ) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key(attr::PK, AttributeValue::S(keys::token_pk(tenant, hash)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = output.item else {
+        let Some(item) = self.get_item(keys::token_pk(tenant, hash), true).await? else {
             return Ok(None);
         };
         let record = TokenRecord::from_item(item)?;
@@ -159,52 +149,10 @@ impl Store {
         user: &str,
         keep: Option<&str>,
     ) -> Result<DeleteReport, StoreError> {
-        let now = crate::now_epoch_seconds();
         let pk = keys::user_pk(tenant, user);
-        let (expires_at, bucket) = self.marker_expiry(&pk, now);
-        let mut attempt = 0;
-        loop {
-            if attempt > 0 {
-                pause_before_conflict_retry(&self.config().bulk, attempt, "UpdateItem").await?;
-            }
-            attempt += 1;
-            // A later logout-all moves the mark forward, never back.
-            let result = self
-                .client()
-                .update_item()
-                .table_name(self.table_name())
-                .key(attr::PK, AttributeValue::S(pk.clone()))
-                .update_expression("SET #kind = :kind, #at = :now, #exp = :exp, #bucket = :bucket")
-                .condition_expression("attribute_not_exists(#at) OR #at <= :now")
-                .expression_attribute_names("#kind", attr::KIND)
-                .expression_attribute_names("#at", LOGGED_OUT_AT)
-                .expression_attribute_names("#exp", attr::EXPIRES_AT)
-                .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
-                .expression_attribute_values(":kind", AttributeValue::S(USER_KIND.into()))
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
-                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => break,
-                // A later mark is already there: this one has nothing to add.
-                Err(SdkError::ServiceError(e))
-                    if e.err().is_conditional_check_failed_exception() =>
-                {
-                    break
-                }
-                Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
-                    continue
-                }
-                Err(e) => return Err(classify("UpdateItem", e)),
-            }
-        }
+        self.write_marker(&pk, USER_KIND, LOGGED_OUT_AT, Mark::MoveForward)
+            .await?;
         self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
             .await
     }
-}
-
-fn number(item: Option<&Item>, name: &str) -> Option<i64> {
-    item?.get(name)?.as_n().ok()?.parse().ok()
 }

@@ -12,17 +12,24 @@
 //! within the last `index_settle`, the logout waits out the rest of that window and reads
 //! the index again. A session's item is kept for `session_marker_ttl` after it ends.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::bulk::{pause_before_conflict_retry, DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
 use crate::keys;
-use crate::model::SESSION_KIND;
+use crate::model::{Item, SESSION_KIND};
 use crate::table::attr;
 use crate::Store;
+
+/// How an end marker's time is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// The first end stands: a session stays ended from its first logout.
+    KeepFirst,
+    /// A later end moves the mark forward, never back: a user's latest logout-all.
+    MoveForward,
+}
 
 /// Attribute names of the session item.
 pub(crate) const ENDED_AT: &str = "ended_at";
@@ -71,43 +78,73 @@ impl Store {
     }
 
     /// Marks the session ended (keeping the first end time) and returns when a token was
-    /// last registered for it. Retries while a registration transaction holds the item.
+    /// last registered for it.
     async fn mark_session_ended(
         &self,
         tenant: &str,
         session_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let now = crate::now_epoch_seconds();
         let pk = keys::session_pk(tenant, session_id);
-        let (expires_at, bucket) = self.marker_expiry(&pk, now);
-        let settings = &self.config().bulk;
+        let marker = self
+            .write_marker(&pk, SESSION_KIND, ENDED_AT, Mark::KeepFirst)
+            .await?;
+        Ok(number(marker.as_ref(), LAST_REGISTERED_MS))
+    }
+
+    /// Writes an end marker (a session's or a user's): `kind`, the time `attribute` per
+    /// `mark`, and an expiry of `session_marker_ttl`, which outlives the tokens the marker
+    /// stands for. Returns the item as written, or `None` if a later mark was already
+    /// there. Retries while a registration transaction holds the item.
+    pub(crate) async fn write_marker(
+        &self,
+        pk: &str,
+        kind: &str,
+        attribute: &str,
+        mark: Mark,
+    ) -> Result<Option<Item>, StoreError> {
+        let now = crate::now_epoch_seconds();
+        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
+        let shard = keys::TokenHash::of(pk).shard(keys::EXPIRY_SHARDS);
+        let set_time = match mark {
+            Mark::KeepFirst => "#at = if_not_exists(#at, :now)",
+            Mark::MoveForward => "#at = :now",
+        };
         let mut attempt = 0;
         loop {
             if attempt > 0 {
-                pause_before_conflict_retry(settings, attempt, "UpdateItem").await?;
+                pause_before_conflict_retry(&self.config().bulk, attempt, "UpdateItem").await?;
             }
             attempt += 1;
-            let result = self
+            let mut update = self
                 .client()
                 .update_item()
                 .table_name(self.table_name())
-                .key(attr::PK, AttributeValue::S(pk.clone()))
-                .update_expression(
-                    "SET #kind = :kind, #ended = if_not_exists(#ended, :now), #exp = :exp, #bucket = :bucket",
-                )
+                .key(attr::PK, AttributeValue::S(pk.to_owned()))
+                .update_expression(format!(
+                    "SET #kind = :kind, {set_time}, #exp = :exp, #bucket = :bucket"
+                ))
                 .expression_attribute_names("#kind", attr::KIND)
-                .expression_attribute_names("#ended", ENDED_AT)
+                .expression_attribute_names("#at", attribute)
                 .expression_attribute_names("#exp", attr::EXPIRES_AT)
                 .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
-                .expression_attribute_values(":kind", AttributeValue::S(SESSION_KIND.into()))
+                .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
-                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match result {
-                Ok(output) => return Ok(number(output.attributes.as_ref(), LAST_REGISTERED_MS)),
+                .expression_attribute_values(
+                    ":bucket",
+                    AttributeValue::S(keys::expiry_bucket(expires_at, shard)),
+                )
+                .return_values(ReturnValue::AllNew);
+            if let Mark::MoveForward = mark {
+                update = update.condition_expression("attribute_not_exists(#at) OR #at <= :now");
+            }
+            match update.send().await {
+                Ok(output) => return Ok(Some(output.attributes.unwrap_or_default())),
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    return Ok(None)
+                }
                 Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
                     continue
                 }
@@ -116,34 +153,15 @@ impl Store {
         }
     }
 
-    /// When an end marker (of a session or a user) written at `now` expires, and its
-    /// by-expiry bucket: markers are kept `session_marker_ttl`, which outlives the tokens
-    /// they stand for.
-    pub(crate) fn marker_expiry(&self, pk: &str, now: i64) -> (i64, String) {
-        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
-        let shard = keys::TokenHash::of(pk).shard(keys::EXPIRY_SHARDS);
-        (expires_at, keys::expiry_bucket(expires_at, shard))
-    }
-
     /// Whether `session_id` of `tenant` has been logged out. Token lookups use it: a token
     /// of an ended session is gone, even if its record was not deleted yet.
     pub async fn session_ended(&self, tenant: &str, session_id: &str) -> Result<bool, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key(
-                attr::PK,
-                AttributeValue::S(keys::session_pk(tenant, session_id)),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(output.item.is_some_and(|item| item.contains_key(ENDED_AT)))
+        let item = self.get_item(keys::session_pk(tenant, session_id), true);
+        Ok(item.await?.is_some_and(|item| item.contains_key(ENDED_AT)))
     }
 }
 
-fn number(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> Option<i64> {
+/// A number attribute of an item, if it has one.
+pub(crate) fn number(item: Option<&Item>, name: &str) -> Option<i64> {
     item?.get(name)?.as_n().ok()?.parse().ok()
 }
