@@ -58,7 +58,11 @@ pub enum Authorization {
 /// The answer to "is this the client it says it is?".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientAuthentication {
-    Authenticated,
+    /// The client is who it says; `confidential` if it proved it with a secret (a public
+    /// client's id alone proves nothing: it ships inside apps).
+    Authenticated {
+        confidential: bool,
+    },
     Rejected(ClientRejection),
 }
 
@@ -74,6 +78,8 @@ pub enum ClientRejection {
     SecretMissing,
     #[error("a public client sent a secret")]
     UnexpectedSecret,
+    #[error("a public client cannot authenticate for this")]
+    PublicClient,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -265,14 +271,16 @@ impl Store {
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
         Ok(match (stored, secret) {
-            (None, None) => Authenticated,
+            (None, None) => Authenticated {
+                confidential: false,
+            },
             (None, Some(_)) => Rejected(ClientRejection::UnexpectedSecret),
             (Some(_), None) => Rejected(ClientRejection::SecretMissing),
             (Some(stored), Some(presented)) => {
                 if presented.len() <= MAX_CREDENTIAL_BYTES
                     && stored.ct_eq(&TokenHash::of(presented))
                 {
-                    Authenticated
+                    Authenticated { confidential: true }
                 } else {
                     Rejected(ClientRejection::WrongSecret)
                 }

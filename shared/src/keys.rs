@@ -121,6 +121,16 @@ pub fn user_pk(tenant: &str, user: &str) -> String {
     compose(&["user", tenant, user])
 }
 
+/// The grant item: marks when the grant was last revoked.
+pub fn grant_pk(tenant: &str, grant: &str) -> String {
+    compose(&["grant", tenant, grant])
+}
+
+/// The device item: marks when a device's tokens for one user were last revoked.
+pub fn device_user_pk(tenant: &str, device_id: &str, user_store: &str, user_dn: &str) -> String {
+    compose(&["device", tenant, device_id, user_store, user_dn])
+}
+
 pub fn client_pk(tenant: &str, client_id: &str) -> String {
     compose(&["client", tenant, client_id])
 }

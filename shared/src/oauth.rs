@@ -26,6 +26,9 @@ pub enum FormError {
     Duplicate(String),
 }
 
+/// Parameters a form may carry.
+pub const MAX_PARAMETERS: usize = 32;
+
 /// Whether a request without a `Content-Type` is read as a form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingContentType {
@@ -72,10 +75,15 @@ impl Form {
     }
 
     /// Parses `name=value&...`: `+` is a space, `%XX` a byte, and the result must be UTF-8.
-    /// Empty pairs (`a=1&&b=2`) are skipped, as browsers do.
+    /// Empty pairs (`a=1&&b=2`) are skipped, as browsers do. At most [`MAX_PARAMETERS`]:
+    /// these endpoints take a handful, and the duplicate check must stay cheap before the
+    /// caller is authenticated.
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         let mut params: Vec<(String, String)> = Vec::new();
         for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            if params.len() == MAX_PARAMETERS {
+                return Err(FormError::Malformed("too many parameters"));
+            }
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),

@@ -4,8 +4,10 @@
 //! A token counts as gone as soon as it is revoked in any way, even if its record has not
 //! been deleted yet: when it has expired (DynamoDB's TTL can lag by days), when its
 //! session has ended (the by-session index can lag the logout that ended it), or when its
-//! user was logged out everywhere after it was issued (the by-subject index can lag too,
-//! and a token registered while a logout-all runs may be missed by it).
+//! user was logged out everywhere, or its grant or its device revoked, after it was issued
+//! (those indexes can lag too, and a token registered while such a revocation runs may be
+//! missed by it). Each of these writes a marker with the time; a lookup reads the markers
+//! that concern a token in one call.
 //!
 //! A revocation deletes the presented token's own record last, after everything that goes
 //! with it: if anything fails the caller is told, and a retry with the same token finds
@@ -41,11 +43,19 @@ pub enum TokenState {
     SessionEnded,
     /// Its user was logged out everywhere after it was issued.
     UserLoggedOut,
+    /// Its grant was revoked after it was issued.
+    GrantRevoked,
+    /// Its device's tokens for its user were revoked after it was issued.
+    DeviceRevoked,
 }
 
-/// Attribute of the user marker: when the user was last logged out everywhere (epoch s).
-const LOGGED_OUT_AT: &str = "logged_out_at";
+/// Attribute of the user, grant and device markers: when the last revocation was (epoch
+/// s). A token issued at or before it is gone; issued in the same second counts as
+/// before, so that no token survives because of the clock's granularity.
+const REVOKED_AT: &str = "revoked_at";
 const USER_KIND: &str = "user";
+const GRANT_KIND: &str = "grant";
+const DEVICE_KIND: &str = "device";
 
 impl Store {
     /// The record of a live token of `tenant`: `None` if there is none, or if it is not
@@ -79,25 +89,48 @@ impl Store {
         if record.expires_at <= now {
             return Ok(Some((record, TokenState::Expired)));
         }
-        // The end markers of the token's session and user, read together.
+        // The markers of the token's session, user, grant and device, read together.
         let session_pk = record
             .session_id
             .as_deref()
             .map(|s| keys::session_pk(tenant, s));
-        let user_pk = record.subject.as_deref().map(|u| keys::user_pk(tenant, u));
-        let pks: Vec<String> = session_pk.iter().chain(&user_pk).cloned().collect();
+        let revoked_markers = [
+            (
+                record.subject.as_deref().map(|u| keys::user_pk(tenant, u)),
+                TokenState::UserLoggedOut,
+            ),
+            (
+                record
+                    .grant_id
+                    .as_deref()
+                    .map(|g| keys::grant_pk(tenant, g)),
+                TokenState::GrantRevoked,
+            ),
+            (
+                record
+                    .device
+                    .as_ref()
+                    .map(|d| keys::device_user_pk(tenant, &d.device_id, &d.user_store, &d.user_dn)),
+                TokenState::DeviceRevoked,
+            ),
+        ];
+        let pks: Vec<String> = session_pk
+            .iter()
+            .chain(revoked_markers.iter().filter_map(|(pk, _)| pk.as_ref()))
+            .cloned()
+            .collect();
         if pks.is_empty() {
             return Ok(Some((record, TokenState::Live)));
         }
         let mut markers = self.get_many(pks).await?;
-        let mut marker = |pk: Option<String>| pk.and_then(|pk| markers.remove(&pk));
-        if marker(session_pk).is_some_and(|m| m.contains_key(ENDED_AT)) {
+        let mut marker = |pk: &Option<String>| pk.as_ref().and_then(|pk| markers.remove(pk));
+        if marker(&session_pk).is_some_and(|m| m.contains_key(ENDED_AT)) {
             return Ok(Some((record, TokenState::SessionEnded)));
         }
-        // Issued in the same second as the logout-all counts as before it: a token must
-        // not survive because of the clock's granularity.
-        if number(marker(user_pk).as_ref(), LOGGED_OUT_AT).is_some_and(|t| record.issued_at <= t) {
-            return Ok(Some((record, TokenState::UserLoggedOut)));
+        for (pk, state) in &revoked_markers {
+            if number(marker(pk).as_ref(), REVOKED_AT).is_some_and(|t| record.issued_at <= t) {
+                return Ok(Some((record, *state)));
+            }
         }
         Ok(Some((record, TokenState::Live)))
     }
@@ -123,6 +156,11 @@ impl Store {
             if let Some(grant) = &record.grant_id {
                 let key = IndexKey::grant(&record.tenant, grant);
                 report.absorb(self.delete_indexed_except(&key, Some(&keep)).await?);
+                // Before the answer: a token of the grant the index had not listed yet
+                // counts as gone from here on.
+                let pk = keys::grant_pk(&record.tenant, grant);
+                self.write_marker(&pk, GRANT_KIND, REVOKED_AT, Mark::MoveForward)
+                    .await?;
             }
         }
         let deleted = self
@@ -150,9 +188,29 @@ impl Store {
         keep: Option<&str>,
     ) -> Result<DeleteReport, StoreError> {
         let pk = keys::user_pk(tenant, user);
-        self.write_marker(&pk, USER_KIND, LOGGED_OUT_AT, Mark::MoveForward)
+        self.write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward)
             .await?;
         self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
             .await
+    }
+
+    /// Revokes every token of `device_id` issued to the user (`user_store`, `user_dn`),
+    /// through the by-device index; if there were any, marks the device revoked for that
+    /// user, so a token the index had not listed yet counts as gone too.
+    pub async fn revoke_device(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        user_store: &str,
+        user_dn: &str,
+    ) -> Result<DeleteReport, StoreError> {
+        let key = IndexKey::device_user(tenant, device_id, user_store, user_dn);
+        let report = self.delete_indexed(&key).await?;
+        if report.deleted > 0 {
+            let pk = keys::device_user_pk(tenant, device_id, user_store, user_dn);
+            self.write_marker(&pk, DEVICE_KIND, REVOKED_AT, Mark::MoveForward)
+                .await?;
+        }
+        Ok(report)
     }
 }

@@ -528,11 +528,11 @@ async fn logout_all_revokes_every_token_of_the_user_however_many() {
     let (status, body) = parts(response);
     assert_eq!(status, 200, "{body}");
     // Through the bulk-delete engine: 25 deletes per batch call. Beside the index pages:
-    // three reads (keys, token, its session's and user's markers together), the user's
-    // and the session's end marks and the token's own delete.
+    // three reads (keys, token, its markers together), the user's, session's and grant's
+    // marks and the token's own delete.
     let batches = p.db.requests.get("BatchWriteItem");
     assert_eq!(batches, 5001u64.div_ceil(25));
-    let bound = batches + p.db.requests.get("Query") + 6;
+    let bound = batches + p.db.requests.get("Query") + 7;
     assert!(
         p.db.requests.total() <= bound,
         "{:?} > {bound}",

@@ -324,7 +324,11 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
         TokenState::Expired => return Err(DescopeError::LoggedOut),
         // Its session or user was logged out but the record remains (a logout that
         // failed midway, or index lag): finishing the revocation is what the caller wants.
-        TokenState::Live | TokenState::SessionEnded | TokenState::UserLoggedOut => {}
+        TokenState::Live
+        | TokenState::SessionEnded
+        | TokenState::UserLoggedOut
+        | TokenState::GrantRevoked
+        | TokenState::DeviceRevoked => {}
     }
     if record.token_type != TokenType::Refresh {
         return Err(DescopeError::NotRefreshToken);

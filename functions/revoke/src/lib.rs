@@ -20,14 +20,14 @@ use serde::Serialize;
 use serde_json::json;
 use signoff::bulk::IndexKey;
 use signoff::config::{DeviceRevocationAuth, RevocationConfig};
-use signoff::credentials::ClientAuthentication;
+use signoff::credentials::{ClientAuthentication, ClientRejection};
 use signoff::http;
 use signoff::keys::TokenHash;
 use signoff::model::{self, TokenType, MAX_ID_BYTES, MAX_USER_DN_BYTES};
 use signoff::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
 };
-use signoff::revocation::Cascade;
+use signoff::revocation::{Cascade, TokenState};
 use signoff::{Store, StoreError};
 
 /// NetIQ's revocation endpoint (refresh tokens only).
@@ -147,9 +147,10 @@ impl RevokeError {
                 };
                 (status, "invalid_client", description)
             }
+            // RFC 6749 5.2: invalid_grant covers a refresh token "issued to another client".
             RevokeError::OtherClientsToken => (
                 StatusCode::BAD_REQUEST,
-                "unauthorized_client",
+                "invalid_grant",
                 "the token was not issued to this client; nothing was revoked",
             ),
             RevokeError::UnsupportedTokenType => (
@@ -304,13 +305,17 @@ async fn revoke_token(
     // `token_type_hint` is accepted and not needed: records are found by the token's hash
     // whatever its type (RFC 7009 2.1 lets a server ignore the hint).
     let credentials = credentials.ok_or_else(RevokeError::missing_client)?;
-    authenticate(store, config, &credentials).await?;
+    authenticate(store, config, &credentials, Require::AnyClient).await?;
     let client_id = credentials.client_id.as_str();
 
-    let Some(record) = store
-        .find_token(&config.tenant, &TokenHash::of(token))
-        .await?
-    else {
+    let now = signoff::now_epoch_seconds();
+    let found = store
+        .lookup_token(&config.tenant, &TokenHash::of(token), now)
+        .await?;
+    // A record that remains although its session, user, grant or device was already
+    // revoked (a revocation that failed midway, or index lag) is revoked again, which
+    // finishes the job; an expired one is left to TTL.
+    let Some((record, _)) = found.filter(|(_, state)| *state != TokenState::Expired) else {
         tracing::info!(
             endpoint = endpoint.name(),
             client_id,
@@ -355,8 +360,15 @@ async fn revoke_device(
     let user_store = identifier(&form, "userstore_name", MAX_ID_BYTES)?;
     let user_dn = identifier(&form, "user_dn", MAX_USER_DN_BYTES)?;
     match (&credentials, config.device_auth) {
+        // Logging a user out of a device, across every client, takes a client that can
+        // prove who it is: a public client's id is no secret.
+        (Some(credentials), DeviceRevocationAuth::Client) => {
+            authenticate(store, config, credentials, Require::Confidential).await?
+        }
         // Credentials that are sent are checked, whatever the policy.
-        (Some(credentials), _) => authenticate(store, config, credentials).await?,
+        (Some(credentials), DeviceRevocationAuth::None) => {
+            authenticate(store, config, credentials, Require::AnyClient).await?
+        }
         (None, DeviceRevocationAuth::Client) => return Err(RevokeError::missing_client()),
         (None, DeviceRevocationAuth::None) => {}
     }
@@ -370,7 +382,9 @@ async fn revoke_device(
     if !registrable {
         return Err(RevokeError::NoDeviceTokens);
     }
-    let report = store.delete_indexed(&key).await?;
+    let report = store
+        .revoke_device(&config.tenant, device_id, user_store, user_dn)
+        .await?;
     if report.deleted == 0 {
         return Err(RevokeError::NoDeviceTokens);
     }
@@ -386,26 +400,40 @@ async fn revoke_device(
     Ok(Revoked::Device)
 }
 
+/// Which clients an endpoint accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Require {
+    AnyClient,
+    Confidential,
+}
+
 async fn authenticate(
     store: &Store,
     config: &RevocationConfig,
     credentials: &ClientCredentials,
+    require: Require,
 ) -> Result<(), RevokeError> {
-    match store
+    let outcome = store
         .authenticate_client(
             &config.tenant,
             &credentials.client_id,
             credentials.client_secret.as_deref(),
         )
-        .await?
-    {
-        ClientAuthentication::Authenticated => Ok(()),
-        ClientAuthentication::Rejected(why) => Err(RevokeError::InvalidClient {
-            basic: credentials.basic,
-            reason: why.to_string(),
-            description: "client authentication failed",
-        }),
-    }
+        .await?;
+    let rejection = match outcome {
+        ClientAuthentication::Authenticated { confidential }
+            if confidential || require == Require::AnyClient =>
+        {
+            return Ok(())
+        }
+        ClientAuthentication::Authenticated { .. } => ClientRejection::PublicClient,
+        ClientAuthentication::Rejected(why) => why,
+    };
+    Err(RevokeError::InvalidClient {
+        basic: credentials.basic,
+        reason: rejection.to_string(),
+        description: "client authentication failed",
+    })
 }
 
 fn required<'f>(form: &'f Form, name: &str) -> Result<&'f str, RevokeError> {
