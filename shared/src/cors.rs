@@ -116,9 +116,17 @@ impl CorsPolicy {
         self.vary(response);
     }
 
-    /// With a list of origins the answer depends on the request's `Origin`: say so to caches.
+    /// Whether the request may come from where it says: no `Origin` (not a browser's
+    /// cross-origin request), or an allowed one. For endpoints that take requests without
+    /// credentials, which a browser would otherwise send cross-site on any page's behalf.
+    pub fn admits(&self, request: &Request) -> bool {
+        request.headers().get(header::ORIGIN).is_none() || self.allowed_origin(request).is_some()
+    }
+
+    /// Whenever CORS is on the answer depends on the request's `Origin` (`*` too: it is
+    /// sent only to requests that carry one): say so to caches.
     fn vary(&self, response: &mut Response<Body>) {
-        if matches!(self, CorsPolicy::Origins(_)) {
+        if !matches!(self, CorsPolicy::Disabled) {
             response
                 .headers_mut()
                 .insert(header::VARY, HeaderValue::from_static("origin"));
@@ -252,10 +260,24 @@ mod tests {
         assert_eq!(r.headers()["vary"], "origin");
         let r = decorate(&CorsPolicy::AnyOrigin, Some("https://any.example.com"));
         assert_eq!(r.headers()["access-control-allow-origin"], "*");
-        assert!(r.headers().get("vary").is_none());
+        assert_eq!(r.headers()["vary"], "origin");
         let r = decorate(&CorsPolicy::Disabled, Some("https://app.example.com"));
         assert!(r.headers().is_empty());
         let r = decorate(&CorsPolicy::AnyOrigin, None);
         assert!(r.headers().get("access-control-allow-origin").is_none());
+    }
+
+    #[test]
+    fn requests_without_an_origin_or_from_an_allowed_one_are_admitted() {
+        let list = CorsPolicy::parse("https://app.example.com").unwrap();
+        let from = |origin: Option<&str>| {
+            let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+            request("POST", &headers)
+        };
+        assert!(list.admits(&from(None)));
+        assert!(list.admits(&from(Some("https://app.example.com"))));
+        assert!(!list.admits(&from(Some("https://evil.example.com"))));
+        assert!(!CorsPolicy::Disabled.admits(&from(Some("https://app.example.com"))));
+        assert!(CorsPolicy::AnyOrigin.admits(&from(Some("https://evil.example.com"))));
     }
 }

@@ -150,7 +150,8 @@ pub fn path_parameter(request: &Request, name: &str, template: &str) -> Option<S
     let mut found = None;
     for (want, got) in pattern.iter().zip(tail) {
         match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            Some(param) if param == name => found = Some((*got).to_owned()),
+            // Decoded, as API Gateway hands path parameters over.
+            Some(param) if param == name => found = Some(percent_decode(got)),
             Some(_) => {}
             None if want == got => {}
             None => return None,
@@ -175,6 +176,31 @@ fn request_path(request: &Request) -> &str {
     } else {
         path
     }
+}
+
+/// `%XX` escapes of a path segment decoded; a segment that does not decode to UTF-8 is
+/// kept as it came.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| segment.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| segment.to_owned())
 }
 
 /// A JSON response. API responses are never cacheable: they report the outcome of a
@@ -289,6 +315,14 @@ mod tests {
             .body(Body::Empty)
             .unwrap();
         assert_eq!(path_parameter(&other, "serviceId", template), None);
+        let escaped = HttpRequest::builder()
+            .uri("https://x/api/a%20b%C3%A9%zz/nativesso/logout")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(
+            path_parameter(&escaped, "serviceId", template).as_deref(),
+            Some("a bé%zz")
+        );
     }
 
     #[test]

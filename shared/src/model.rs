@@ -115,6 +115,13 @@ impl TokenRecord {
         }
         if let Some(device) = &self.device {
             check_identifier("deviceId", &device.device_id, MAX_ID_BYTES)?;
+            // It travels as a path segment of the device-revocation URL.
+            if device.device_id.contains(['/', '?', '#']) {
+                return Err(FieldError::new(
+                    "deviceId",
+                    "must not contain '/', '?' or '#' (it is a URL path segment)",
+                ));
+            }
             check_identifier("userStore", &device.user_store, MAX_ID_BYTES)?;
             check_identifier("userDn", &device.user_dn, MAX_USER_DN_BYTES)?;
             if keys::device_user(&device.user_store, &device.user_dn).len() > MAX_SORT_KEY_BYTES {

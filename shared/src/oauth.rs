@@ -180,16 +180,6 @@ pub enum CredentialsError {
     TwoMethods,
 }
 
-impl CredentialsError {
-    /// True when the failed attempt used the `Authorization` header.
-    pub fn used_authorization_header(&self) -> bool {
-        matches!(
-            self,
-            CredentialsError::MalformedBasic | CredentialsError::UnsupportedScheme
-        )
-    }
-}
-
 /// Reads the client credentials of a request: HTTP Basic (`client_id:client_secret`, each
 /// form-urlencoded, then base64, RFC 6749 2.3.1) or the body's `client_id` and
 /// `client_secret`. `None` when the request carries neither. With Basic, the body may repeat
@@ -384,8 +374,6 @@ mod tests {
         ] {
             assert_eq!(basic_credentials(value.as_bytes()), Err(err), "{value}");
         }
-        assert!(MalformedBasic.used_authorization_header());
-        assert!(!TwoMethods.used_authorization_header());
     }
 
     #[test]

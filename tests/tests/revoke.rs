@@ -959,3 +959,43 @@ async fn tokens_the_index_missed_count_as_gone_once_their_grant_or_device_is_rev
     // The other grant of the same client is untouched.
     assert!(live("at-3").await);
 }
+
+/// Under the open policy the NetIQ request needs no credentials, so a browser would send
+/// it cross-site for any page (a form POST needs no preflight): only allowed origins, or
+/// requests without an `Origin`, get through. Device ids arrive percent-encoded in the path.
+#[tokio::test]
+async fn the_open_device_policy_refuses_other_sites_and_decodes_the_device_id() {
+    let f = fixture().await;
+    seed::device_tokens(
+        &f.db.store,
+        TENANT,
+        "tab 1",
+        "Local",
+        "cn=admin,o=novell",
+        "app",
+        2,
+        "t",
+    )
+    .await;
+    let open = RevocationConfig {
+        cors: CorsPolicy::parse("https://app.example.com").unwrap(),
+        ..config(DeviceRevocationAuth::None)
+    };
+    let count =
+        || seed::count_device_tokens(&f.db.store, TENANT, "tab 1", "Local", "cn=admin,o=novell");
+    let mut cross_site = netiq_sample("tab%201");
+    cross_site
+        .headers_mut()
+        .insert("origin", "https://evil.example.com".parse().unwrap());
+    let response = parts(send(&f.db.store, &open, cross_site).await);
+    assert_error(&response, 400, "invalid_request");
+    assert_eq!(count().await, 2);
+
+    let mut allowed = netiq_sample("tab%201");
+    allowed
+        .headers_mut()
+        .insert("origin", "https://app.example.com".parse().unwrap());
+    let response = parts(send(&f.db.store, &open, allowed).await);
+    assert_eq!(response, (200, json!({ "status": DEVICE_OK })));
+    assert_eq!(count().await, 0);
+}

@@ -370,6 +370,14 @@ async fn revoke_device(
             authenticate(store, config, credentials, Require::AnyClient).await?
         }
         (None, DeviceRevocationAuth::Client) => return Err(RevokeError::missing_client()),
+        // Without credentials a browser would send this form cross-site on behalf of any
+        // page (no preflight): only allowed origins, or no browser at all.
+        (None, DeviceRevocationAuth::None) if !config.cors.admits(request) => {
+            return Err(RevokeError::InvalidRequest(
+                "a cross-origin request without client credentials must come from an allowed origin"
+                    .into(),
+            ))
+        }
         (None, DeviceRevocationAuth::None) => {}
     }
     let key = IndexKey::device_user(&config.tenant, device_id, user_store, user_dn);
