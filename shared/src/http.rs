@@ -221,6 +221,14 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 /// Seconds a client should wait before retrying after a retryable store failure.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 
+/// Tells the client when to retry a request that failed for a retryable store failure.
+pub fn retry_later(headers: &mut lambda_http::http::HeaderMap) {
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

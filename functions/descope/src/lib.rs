@@ -15,7 +15,7 @@
 //! errorMessage}`, mapped in one place, [`DescopeError::into_response`].
 
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
 use signoff::bulk::DeleteReport;
@@ -82,17 +82,9 @@ enum Route {
 }
 
 fn route(request: &Request) -> Route {
-    let path = request.raw_http_path();
-    let path = if path.is_empty() {
-        request.uri().path()
-    } else {
-        path
-    };
-    let path = path.trim_end_matches('/');
-    // API Gateway may prefix a stage name; the endpoint is the path's tail.
-    if path.ends_with(LOGOUT_ALL_ROUTE) {
+    if http::path_is(request, LOGOUT_ALL_ROUTE) {
         Route::LogoutAll
-    } else if path.ends_with(LOGOUT_ROUTE) {
+    } else if http::path_is(request, LOGOUT_ROUTE) {
         Route::Logout
     } else if let Some(project) = http::path_parameter(request, "projectId", KEYS_ROUTE) {
         Route::Keys(project)
@@ -245,12 +237,7 @@ impl DescopeError {
         );
         let headers = response.headers_mut();
         match (status, &self) {
-            (S::SERVICE_UNAVAILABLE, _) => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
-                );
-            }
+            (S::SERVICE_UNAVAILABLE, _) => http::retry_later(headers),
             (_, DescopeError::MethodNotAllowed { allow }) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }

@@ -125,10 +125,7 @@ impl LogoutError {
                     "SERVER_ERROR",
                     "The token store is temporarily unavailable; no logout was confirmed. Retry the request.",
                 );
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
-                );
+                http::retry_later(response.headers_mut());
                 response
             }
             LogoutError::Store(_) => with_action(

@@ -132,12 +132,7 @@ impl RegistrationError {
             StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
-                );
-            }
+            StatusCode::SERVICE_UNAVAILABLE => http::retry_later(headers),
             StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
             }

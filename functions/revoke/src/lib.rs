@@ -187,12 +187,7 @@ impl RevokeError {
                     HeaderValue::from_static(BASIC_CHALLENGE),
                 );
             }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(http::RETRY_AFTER_SECONDS),
-                );
-            }
+            StatusCode::SERVICE_UNAVAILABLE => http::retry_later(headers),
             StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
             }
