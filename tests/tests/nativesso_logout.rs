@@ -488,13 +488,11 @@ async fn no_token_registered_during_a_logout_survives_it() {
 }
 
 /// Logs out sessions whose tokens were registered moments before, through an index that
-/// hides writes younger than 60 ms; returns how many token records are left afterwards.
-async fn tokens_left_after_logouts_under_index_lag(settle: Duration) -> usize {
+/// hides writes younger than `lag`; returns how many token records are left afterwards.
+async fn tokens_left_after_logouts_under_index_lag(settle: Duration, lag: Duration) -> usize {
     let db = TestDb::start_with(
         |c| c.index_settle = settle,
-        Some(SharedInterceptor::new(IndexLagInjector::new(
-            Duration::from_millis(60),
-        ))),
+        Some(SharedInterceptor::new(IndexLagInjector::new(lag))),
     )
     .await;
     let token = seed::tenant(&db.store, "100", None).await;
@@ -518,16 +516,21 @@ async fn tokens_left_after_logouts_under_index_lag(settle: Duration) -> usize {
 /// guards against, and shows the injector really hides fresh writes.
 #[tokio::test]
 async fn without_a_settle_pass_index_lag_lets_tokens_survive() {
+    // A lag far longer than a registration and a logout take on any machine, so every
+    // fresh token is hidden however slow the run.
+    let lag = Duration::from_secs(5);
     assert_eq!(
-        tokens_left_after_logouts_under_index_lag(Duration::ZERO).await,
+        tokens_left_after_logouts_under_index_lag(Duration::ZERO, lag).await,
         60
     );
 }
 
 #[tokio::test]
 async fn index_lag_does_not_let_a_token_registered_before_a_logout_survive_it() {
+    // The settle window outlasts the lag: the second read sees everything.
+    let (settle, lag) = (Duration::from_millis(200), Duration::from_millis(60));
     assert_eq!(
-        tokens_left_after_logouts_under_index_lag(Duration::from_millis(200)).await,
+        tokens_left_after_logouts_under_index_lag(settle, lag).await,
         0
     );
 }
