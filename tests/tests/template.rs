@@ -139,15 +139,22 @@ async fn assert_role_covers(template: &Value, binary: &str, recorder: &IamAction
     }
 }
 
-#[tokio::test]
-async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
-    let template = template();
+/// A database whose client records the IAM action of every call, with a short index
+/// settle window so that logouts right after registrations take every path quickly.
+async fn recording_db() -> (TestDb, IamActionRecorder) {
     let recorder = IamActionRecorder::default();
     let db = TestDb::start_with(
         |c| c.index_settle = std::time::Duration::from_millis(50),
         Some(SharedInterceptor::new(recorder.clone())),
     )
     .await;
+    (db, recorder)
+}
+
+#[tokio::test]
+async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
+    let template = template();
+    let (db, recorder) = recording_db().await;
     let credential = seed::tenant(&db.store, "100", None).await;
     let auth = format!("Bearer {credential}");
     recorder.take();
@@ -235,12 +242,7 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
 async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
     use signoff::demo;
     let template = template();
-    let recorder = IamActionRecorder::default();
-    let db = TestDb::start_with(
-        |c| c.index_settle = std::time::Duration::from_millis(50),
-        Some(SharedInterceptor::new(recorder.clone())),
-    )
-    .await;
+    let (db, recorder) = recording_db().await;
     // Seeded just now, so logout also takes the second index read.
     demo::seed_project(&db.store).await.expect("demo project");
     recorder.take();

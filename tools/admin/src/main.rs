@@ -344,8 +344,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("token {hash} registered");
         }
         Command::RegisterKeys { project, file, kid } => {
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let text = read_text(&file)?;
             let keys = if text.trim_start().starts_with('{') {
                 if kid.is_some() {
                     return Err("--kid is for PEM keys: a JWK carries its own kid".into());
@@ -416,8 +415,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             expires_in,
             no_register,
         } => {
-            let pem =
-                std::fs::read_to_string(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+            let pem = read_text(&key)?;
             let signing_key = match kid {
                 Some(kid) => SigningKey::from_pem(&pem, Some(&kid)),
                 None => {
@@ -476,6 +474,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::SeedDemo { tokens, api_url } => seed_demo(&store, tokens, &api_url).await?,
     }
     Ok(())
+}
+
+/// A text file's contents; an error names the file.
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes a private key readable by its owner only, never over an existing file.
