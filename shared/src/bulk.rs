@@ -156,7 +156,9 @@ impl Store {
         Ok(report)
     }
 
-    async fn query_keys(
+    /// One page of the table keys stored under `key` (up to `SIGNOFF_QUERY_PAGE_SIZE`),
+    /// from `start`: the index pager of the bulk-delete engine.
+    pub async fn query_keys(
         &self,
         key: &IndexKey,
         start: Option<Item>,

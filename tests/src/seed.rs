@@ -62,27 +62,13 @@ pub async fn session_token_keys(store: &Store, tenant: &str, session: &str) -> V
     index_keys(store, &IndexKey::session(tenant, session)).await
 }
 
-/// The table keys of the records stored under one index key, read page by page.
+/// The table keys of the records stored under one index key, read page by page with the
+/// bulk-delete engine's own pager.
 pub async fn index_keys(store: &Store, key: &IndexKey) -> Vec<AttributeValue> {
     let mut keys = Vec::new();
     let mut start = None;
     loop {
-        let mut query = store
-            .client()
-            .query()
-            .table_name(store.table_name())
-            .index_name(key.index.name)
-            .expression_attribute_names("#p", key.index.partition_key.0)
-            .expression_attribute_values(":p", AttributeValue::S(key.partition.clone()))
-            .set_exclusive_start_key(start);
-        query = match (&key.sort, key.index.sort_key) {
-            (Some(sort), Some((sort_attr, _))) => query
-                .key_condition_expression("#p = :p AND #s = :s")
-                .expression_attribute_names("#s", sort_attr)
-                .expression_attribute_values(":s", AttributeValue::S(sort.clone())),
-            _ => query.key_condition_expression("#p = :p"),
-        };
-        let page = query.send().await.expect("index query");
+        let page = store.query_keys(key, start).await.expect("index query");
         keys.extend(page.items().iter().filter_map(|i| i.get("pk").cloned()));
         match page.last_evaluated_key {
             Some(next) if !next.is_empty() => start = Some(next),
