@@ -387,6 +387,7 @@ impl Store {
         pks: Vec<String>,
     ) -> Result<HashMap<String, Item>, StoreError> {
         let mut found = HashMap::new();
+        let now = crate::now_epoch_seconds();
         let keys: Vec<Item> = pks
             .into_iter()
             .map(|pk| HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))]))
@@ -417,6 +418,10 @@ impl Store {
                 .and_then(|mut r| r.remove(self.table_name()))
                 .unwrap_or_default()
             {
+                // A marker past its expiry is gone, like one TTL already removed.
+                if crate::model::is_expired(&item, now) {
+                    continue;
+                }
                 if let Some(pk) = item.get(attr::PK).and_then(|v| v.as_s().ok()).cloned() {
                     found.insert(pk, item);
                 }

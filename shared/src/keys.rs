@@ -135,6 +135,11 @@ pub fn client_pk(tenant: &str, client_id: &str) -> String {
     compose(&["client", tenant, client_id])
 }
 
+/// The housekeeping cursor: where the next sweep of expired records starts.
+pub fn housekeeping_pk() -> String {
+    compose(&["housekeeping", "cursor"])
+}
+
 /// Partition key of the by-session, by-subject, by-grant and by-device indexes, which are
 /// all tenant-scoped (by-expiry, for housekeeping, is the one global index).
 pub fn tenant_scoped(tenant: &str, value: &str) -> String {
@@ -153,6 +158,12 @@ pub fn expiry_bucket(expires_at: i64, shard: u8) -> String {
 }
 
 pub const EXPIRY_SHARDS: u8 = 8;
+
+/// The by-expiry bucket of an item that is not a token record (a session item or a
+/// marker), sharded by its key.
+pub fn item_expiry_bucket(pk: &str, expires_at: i64) -> String {
+    expiry_bucket(expires_at, TokenHash::of(pk).shard(EXPIRY_SHARDS))
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,11 @@
 //!   registration, race-free session end.
 //! - [`revocation`]: looking up a live token and revoking it with its session or grant.
 //! - [`jwt`] and [`project_keys`]: refresh-JWT verification and each project's public keys.
+//! - [`housekeeping`]: the scheduled sweep of expired records TTL has not removed yet.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
 //! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
+//! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
 //! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
 
 pub mod bulk;
@@ -21,6 +23,7 @@ pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+pub mod housekeeping;
 pub mod http;
 pub mod jwt;
 pub mod keys;
@@ -30,6 +33,7 @@ pub mod project_keys;
 pub mod revocation;
 pub mod sessions;
 pub mod table;
+pub mod telemetry;
 pub mod tokens;
 
 pub use config::Config;
@@ -62,9 +66,23 @@ impl Store {
         &self.config.table_name
     }
 
-    /// The item keyed `pk`, if any. `consistent` for a strongly consistent read (twice
-    /// the cost): whatever decides about a revocation reads consistently.
+    /// The item keyed `pk`, if any and not past its expiry: a record whose `expires_at`
+    /// has passed is gone, even if neither TTL nor housekeeping has deleted it yet.
+    /// `consistent` for a strongly consistent read (twice the cost): whatever decides
+    /// about a revocation reads consistently.
     pub(crate) async fn get_item(
+        &self,
+        pk: String,
+        consistent: bool,
+    ) -> Result<Option<model::Item>, StoreError> {
+        let now = now_epoch_seconds();
+        let item = self.get_item_even_if_expired(pk, consistent).await?;
+        Ok(item.filter(|item| !model::is_expired(item, now)))
+    }
+
+    /// [`Store::get_item`] without the expiry filter, for the one caller that judges
+    /// expiry itself (token lookups, which allow clock skew and report expiry as a state).
+    pub(crate) async fn get_item_even_if_expired(
         &self,
         pk: String,
         consistent: bool,

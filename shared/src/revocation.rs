@@ -82,7 +82,8 @@ impl Store {
         hash: &TokenHash,
         now: i64,
     ) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
-        let Some(item) = self.get_item(keys::token_pk(tenant, hash), true).await? else {
+        let token_pk = keys::token_pk(tenant, hash);
+        let Some(item) = self.get_item_even_if_expired(token_pk, true).await? else {
             return Ok(None);
         };
         let record = TokenRecord::from_item(item)?;

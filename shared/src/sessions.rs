@@ -104,7 +104,6 @@ impl Store {
     ) -> Result<Option<Item>, StoreError> {
         let now = crate::now_epoch_seconds();
         let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
-        let shard = keys::TokenHash::of(pk).shard(keys::EXPIRY_SHARDS);
         let set_time = match mark {
             Mark::KeepFirst => "#at = if_not_exists(#at, :now)",
             Mark::MoveForward => "#at = :now",
@@ -132,7 +131,7 @@ impl Store {
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
                 .expression_attribute_values(
                     ":bucket",
-                    AttributeValue::S(keys::expiry_bucket(expires_at, shard)),
+                    AttributeValue::S(keys::item_expiry_bucket(pk, expires_at)),
                 )
                 .return_values(ReturnValue::AllNew);
             if let Mark::MoveForward = mark {

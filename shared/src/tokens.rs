@@ -103,27 +103,36 @@ impl Store {
         records: &[TokenRecord],
     ) -> Vec<TransactWriteItem> {
         let now_ms = now_epoch_millis();
+        let now = crate::now_epoch_seconds();
         // The session item lives as long as an ended session's marker would, counted from
-        // the latest registration; DynamoDB's TTL removes sessions nobody logs out of.
-        let expires_at =
-            crate::now_epoch_seconds() + self.config().session_marker_ttl.as_secs() as i64;
+        // the latest registration; housekeeping or DynamoDB's TTL removes sessions nobody
+        // logs out of.
+        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
         let mut actions = Vec::with_capacity(sessions.len() + records.len());
         for (tenant, session) in sessions {
+            let pk = keys::session_pk(tenant, session);
+            // An end marker past its expiry is gone, even before housekeeping deletes it:
+            // the session may be used again, and the stale end is dropped.
             let update = Update::builder()
                 .table_name(self.table_name())
-                .key(
-                    attr::PK,
-                    AttributeValue::S(keys::session_pk(tenant, session)),
+                .update_expression(
+                    "SET #kind = :kind, #last = :now, #exp = :exp, #bucket = :bucket REMOVE #ended",
                 )
-                .update_expression("SET #kind = :kind, #last = :now, #exp = :exp")
-                .condition_expression("attribute_not_exists(#ended)")
+                .condition_expression("attribute_not_exists(#ended) OR #exp <= :now_s")
                 .expression_attribute_names("#kind", attr::KIND)
                 .expression_attribute_names("#last", LAST_REGISTERED_MS)
                 .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
                 .expression_attribute_names("#ended", ENDED_AT)
                 .expression_attribute_values(":kind", AttributeValue::S(SESSION_KIND.into()))
                 .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+                .expression_attribute_values(":now_s", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+                .expression_attribute_values(
+                    ":bucket",
+                    AttributeValue::S(keys::item_expiry_bucket(&pk, expires_at)),
+                )
+                .key(attr::PK, AttributeValue::S(pk))
                 .build()
                 .expect("update has its required fields");
             actions.push(TransactWriteItem::builder().update(update).build());

@@ -293,3 +293,53 @@ pub fn parts(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) 
     };
     (status, body)
 }
+
+/// A record of token `value` of `tenant` that expired `ago` seconds ago, an hour after it
+/// was issued: what DynamoDB's TTL has not removed yet.
+pub fn expired_token(tenant: &str, value: &str, ago: i64) -> TokenRecord {
+    let now = signoff::now_epoch_seconds();
+    TokenRecord {
+        issued_at: now - ago - 3600,
+        expires_at: now - ago,
+        ..token(tenant, value, TokenType::Access, "app")
+    }
+}
+
+/// Writes `items` as they are, 25 to a BatchWriteItem with up to 8 in flight, bypassing
+/// registration (which refuses expired tokens): for housekeeping tests and benchmarks.
+pub async fn put_items(store: &Store, items: Vec<signoff::model::Item>) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use futures_util::stream::{self, StreamExt};
+    let batches: Vec<Vec<WriteRequest>> = items
+        .chunks(25)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .expect("put has an item");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect()
+        })
+        .collect();
+    stream::iter(batches)
+        .for_each_concurrent(8, |mut batch| async move {
+            while !batch.is_empty() {
+                let output = store
+                    .client()
+                    .batch_write_item()
+                    .request_items(store.table_name(), batch)
+                    .send()
+                    .await
+                    .expect("batch write");
+                batch = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(store.table_name()))
+                    .unwrap_or_default();
+            }
+        })
+        .await;
+}

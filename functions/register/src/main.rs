@@ -1,10 +1,10 @@
 //! Lambda entry point for `POST /signoff/v1/tenants/{tenantId}/tokens`.
 
-use lambda_http::{run, service_fn, tracing, Error, Request};
+use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    signoff::telemetry::init();
     let store = signoff::config::store_from_env().await?;
     run(service_fn(|request: Request| {
         signoff_register::handle(&store, request)

@@ -2,11 +2,11 @@
 //! `POST /nidp/oauth/nam/revoke/{device_id}` and `POST /oauth2/revoke` (and their CORS
 //! preflights).
 
-use lambda_http::{run, service_fn, tracing, Error, Request};
+use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    signoff::telemetry::init();
     let settings = signoff::config::RevocationConfig::from_env()?;
     let store = signoff::config::store_from_env().await?;
     run(service_fn(|request: Request| {

@@ -1,0 +1,248 @@
+//! Scheduled housekeeping: each run deletes the records whose expiry has passed but which
+//! DynamoDB's TTL has not removed yet, within the invocation's remaining time and a cap on
+//! deletes, and carries on next time where it stopped (see [`signoff::housekeeping`]).
+//!
+//! Any event starts a run: the EventBridge schedule's, or `{}` from a manual invoke. The
+//! answer is the run's summary. A run that fails on a store error returns the error, so
+//! Lambda retries the asynchronous invocation and then hands it to the on-failure target;
+//! what it deleted before the error stays deleted and is logged and counted.
+//!
+//! Every run writes one structured log line and one CloudWatch embedded-metric-format
+//! (EMF) line with its counts.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use signoff::config::HousekeepingConfig;
+use signoff::housekeeping::{deadline_within, SweepError, SweepLimits, SweepReport};
+use signoff::Store;
+
+/// The CloudWatch namespace of Signoff's metrics.
+pub const METRICS_NAMESPACE: &str = "Signoff";
+
+/// Where and how the run's metrics are reported.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// The `FunctionName` dimension: Lambda's `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+}
+
+impl Metrics {
+    pub fn from_env() -> Self {
+        Self {
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "housekeeping".into()),
+        }
+    }
+
+    /// One EMF line for `report`. `failed` is 1 for a run that ended on a store error.
+    pub fn emf_line(&self, report: &SweepReport, failed: bool, at: SystemTime) -> Value {
+        let timestamp_ms = at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let metrics = [
+            ("ExpiredRecordsRead", report.read),
+            ("ExpiredRecordsDeleted", report.deleted),
+            ("ExpiredRecordsSkipped", report.skipped),
+            ("HousekeepingQueries", report.queries),
+            ("HousekeepingBacklogHours", report.backlog_hours as u64),
+            (
+                "HousekeepingRunsCutShort",
+                u64::from(report.end != signoff::housekeeping::SweepEnd::Complete),
+            ),
+            ("HousekeepingFailures", u64::from(failed)),
+        ];
+        let mut line = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": metrics
+                        .iter()
+                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+            "FunctionName": self.function_name,
+        });
+        for (name, value) in metrics {
+            line[name] = value.into();
+        }
+        line
+    }
+}
+
+/// A run that ended on a store error. Lambda records it as the invocation's error (type
+/// `StoreUnavailable` when a retry may succeed, else `StoreError`), retries the
+/// asynchronous invocation, then hands it to the on-failure target.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RunFailed(#[from] pub SweepError);
+
+impl From<RunFailed> for Diagnostic {
+    fn from(failed: RunFailed) -> Self {
+        Diagnostic {
+            error_type: if failed.0.source.is_retryable() {
+                "StoreUnavailable"
+            } else {
+                "StoreError"
+            }
+            .into(),
+            error_message: failed.to_string(),
+        }
+    }
+}
+
+/// What a run answers with (and logs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub read: u64,
+    pub deleted: u64,
+    pub skipped: u64,
+    pub queries: u64,
+    pub hours_finished: u64,
+    pub next_hour: i64,
+    pub backlog_hours: i64,
+    /// `complete`, or what cut the run short: `deadline` or `cap`.
+    pub end: &'static str,
+}
+
+impl From<&SweepReport> for Summary {
+    fn from(report: &SweepReport) -> Self {
+        Self {
+            read: report.read,
+            deleted: report.deleted,
+            skipped: report.skipped,
+            queries: report.queries,
+            hours_finished: report.hours_finished,
+            next_hour: report.next_hour,
+            backlog_hours: report.backlog_hours,
+            end: report.end.as_str(),
+        }
+    }
+}
+
+/// Handles one scheduled (or manual) invocation.
+pub async fn handle(
+    store: &Store,
+    settings: &HousekeepingConfig,
+    metrics: &Metrics,
+    event: LambdaEvent<Value>,
+) -> Result<Summary, RunFailed> {
+    let remaining = remaining_time(event.context.deadline, SystemTime::now());
+    let limits = SweepLimits {
+        deadline: deadline_within(remaining, settings.margin),
+        max_deletes: settings.max_deletes,
+        first_run_lookback_hours: settings.first_run_lookback_hours,
+    };
+    let trigger = event
+        .payload
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or("manual");
+    let outcome = store
+        .sweep_expired(signoff::now_epoch_seconds(), &limits)
+        .await;
+    let (report, failure) = match &outcome {
+        Ok(report) => (report, None),
+        Err(error) => (&error.report, Some(&error.source)),
+    };
+    println!(
+        "{}",
+        metrics.emf_line(report, failure.is_some(), SystemTime::now())
+    );
+    match failure {
+        None => tracing::info!(
+            trigger,
+            read = report.read,
+            deleted = report.deleted,
+            skipped = report.skipped,
+            queries = report.queries,
+            hours_finished = report.hours_finished,
+            next_hour = report.next_hour,
+            backlog_hours = report.backlog_hours,
+            end = report.end.as_str(),
+            "housekeeping run finished"
+        ),
+        Some(error) => {
+            tracing::error!(
+                trigger,
+                read = report.read,
+                deleted = report.deleted,
+                skipped = report.skipped,
+                next_hour = report.next_hour,
+                retryable = error.is_retryable(),
+                error = %error,
+                "housekeeping run failed; the next run carries on"
+            );
+        }
+    }
+    outcome
+        .map(|report| Summary::from(&report))
+        .map_err(RunFailed)
+}
+
+/// Time left until the invocation's deadline (epoch milliseconds, from the runtime API).
+fn remaining_time(deadline_ms: u64, now: SystemTime) -> Duration {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline.duration_since(now).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signoff::housekeeping::SweepEnd;
+
+    fn report() -> SweepReport {
+        SweepReport {
+            read: 7,
+            deleted: 5,
+            skipped: 2,
+            queries: 16,
+            hours_finished: 1,
+            next_hour: 493_000,
+            backlog_hours: 3,
+            end: SweepEnd::Cap,
+        }
+    }
+
+    #[test]
+    fn emf_line_declares_every_metric_it_carries() {
+        let metrics = Metrics {
+            function_name: "signoff-prod-housekeeping".into(),
+        };
+        let line = metrics.emf_line(&report(), false, UNIX_EPOCH + Duration::from_secs(10));
+        let aws = &line["_aws"];
+        assert_eq!(aws["Timestamp"], 10_000);
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(line["FunctionName"], "signoff-prod-housekeeping");
+        let declared: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(declared.len(), 7);
+        for name in declared {
+            assert!(line[name].is_u64(), "{name} has no value");
+        }
+        assert_eq!(line["ExpiredRecordsDeleted"], 5);
+        assert_eq!(line["ExpiredRecordsSkipped"], 2);
+        assert_eq!(line["HousekeepingRunsCutShort"], 1);
+        assert_eq!(line["HousekeepingFailures"], 0);
+    }
+
+    #[test]
+    fn remaining_time_is_zero_past_the_deadline() {
+        let now = UNIX_EPOCH + Duration::from_secs(100);
+        assert_eq!(remaining_time(160_000, now), Duration::from_secs(60));
+        assert_eq!(remaining_time(90_000, now), Duration::ZERO);
+    }
+}

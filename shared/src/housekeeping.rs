@@ -1,0 +1,367 @@
+//! Housekeeping: deleting records whose expiry has passed but which DynamoDB's TTL has not
+//! removed yet (TTL can lag by days, and local emulators may never run it).
+//!
+//! Every record that expires (token records, session items, and the user, grant and device
+//! markers) carries `expiry_bucket` = `<hour of expiry>#<shard>`, the partition key of the
+//! by-expiry index, with `expires_at` as its sort key. A sweep queries only the buckets of
+//! hours that have begun, and within each only `expires_at <= now`: what it reads is what
+//! has expired, so its cost follows the number of expired records, never the table's size.
+//!
+//! - **Resumable.** A cursor item remembers the first hour not yet swept completely. A run
+//!   starts there and moves it forward, never back, past every hour it finishes.
+//! - **Bounded.** A run stops at its deadline (the invocation's remaining time) or at its
+//!   cap on deletes, and reports that it stopped early; the next run carries on from the
+//!   cursor. What was deleted stays deleted, so nothing is read twice but index entries
+//!   DynamoDB has not dropped yet.
+//! - **Idempotent and safe to run twice at once.** Each delete is conditional on the
+//!   record's expiry still having passed. A record another run deleted first, or whose
+//!   expiry moved forward meanwhile (an ended session logged out again), fails that
+//!   condition and is counted as skipped, not deleted. The cursor only moves forward.
+//!
+//! Deletes are single conditional DeleteItem calls rather than BatchWriteItem, which cannot
+//! carry a condition: a marker refreshed between the read and the delete must survive. It
+//! costs round trips, not capacity (a delete costs the same write units either way).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use crate::error::{classify, StoreError};
+use crate::keys;
+use crate::model::Item;
+use crate::table::{self, attr};
+use crate::Store;
+
+/// The cursor's attribute: the first hour (epoch hours) not yet swept completely.
+const NEXT_HOUR: &str = "next_hour";
+const CURSOR_KIND: &str = "housekeeping";
+
+/// An hour is finished for good only once it ended this long ago: an index entry can
+/// appear a moment after its record was written (indexes are eventually consistent).
+const INDEX_SETTLE_SECONDS: i64 = 60;
+
+/// What bounds one run.
+#[derive(Clone, Debug)]
+pub struct SweepLimits {
+    /// Stop starting new work at this instant (the invocation's deadline minus a margin).
+    pub deadline: Instant,
+    /// Delete at most this many records in one run.
+    pub max_deletes: u64,
+    /// Where the very first run starts: this many hours before now. Records that expired
+    /// earlier than that are left to DynamoDB's TTL.
+    pub first_run_lookback_hours: u32,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepEnd {
+    /// Every expired record the index listed was handled.
+    Complete,
+    /// The run reached its deadline.
+    Deadline,
+    /// The run reached its cap on deletes.
+    Cap,
+}
+
+impl SweepEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepEnd::Complete => "complete",
+            SweepEnd::Deadline => "deadline",
+            SweepEnd::Cap => "cap",
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Index entries read (every one of them an expired record).
+    pub read: u64,
+    /// Records deleted by this run.
+    pub deleted: u64,
+    /// Records listed as expired that were already gone or no longer expired.
+    pub skipped: u64,
+    /// Index queries made (one per bucket at least, then one per further page).
+    pub queries: u64,
+    /// Hours finished and put behind the cursor by this run.
+    pub hours_finished: u64,
+    /// The cursor after the run: the first hour still to sweep completely.
+    pub next_hour: i64,
+    /// Hours from the cursor to the current hour: how far behind housekeeping is.
+    pub backlog_hours: i64,
+    pub end: SweepEnd,
+}
+
+/// Counters shared by the concurrent parts of one run.
+#[derive(Default)]
+struct Tally {
+    read: AtomicU64,
+    deleted: AtomicU64,
+    skipped: AtomicU64,
+    queries: AtomicU64,
+    /// Deletes started: what the cap is checked against.
+    started: AtomicU64,
+}
+
+impl Tally {
+    /// Counts one more delete against the cap; false once the cap is reached, so
+    /// concurrent deletes never overshoot it.
+    fn take_delete(&self, cap: u64) -> bool {
+        self.started
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn report(
+        &self,
+        next_hour: i64,
+        current_hour: i64,
+        hours_finished: u64,
+        end: SweepEnd,
+    ) -> SweepReport {
+        SweepReport {
+            read: self.read.load(Ordering::Relaxed),
+            deleted: self.deleted.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            queries: self.queries.load(Ordering::Relaxed),
+            hours_finished,
+            next_hour,
+            backlog_hours: (current_hour - next_hour).max(0),
+            end,
+        }
+    }
+}
+
+/// A run that failed on a store error, with what it did before.
+#[derive(Debug, thiserror::Error)]
+#[error("housekeeping stopped after deleting {} record(s): {source}", report.deleted)]
+pub struct SweepError {
+    pub report: SweepReport,
+    #[source]
+    pub source: StoreError,
+}
+
+impl Store {
+    /// Deletes records whose expiry is at or before `now`, from the cursor's hour up to the
+    /// current one, within `limits`. On a store error the records already deleted stay
+    /// deleted, the cursor keeps every hour finished before it, and the error carries what
+    /// the run did until then; a later run carries on.
+    pub async fn sweep_expired(
+        &self,
+        now: i64,
+        limits: &SweepLimits,
+    ) -> Result<SweepReport, SweepError> {
+        let failed = |report: SweepReport| move |source| SweepError { report, source };
+        let tally = Tally::default();
+        let current_hour = now.div_euclid(3600);
+        let first_hour = match self.housekeeping_cursor().await {
+            Ok(Some(hour)) => hour,
+            Ok(None) => current_hour - i64::from(limits.first_run_lookback_hours),
+            Err(e) => {
+                return Err(failed(tally.report(
+                    current_hour,
+                    current_hour,
+                    0,
+                    SweepEnd::Complete,
+                ))(e))
+            }
+        };
+        let mut next_hour = first_hour;
+        let mut end = SweepEnd::Complete;
+        let mut failure = None;
+        let mut hour = first_hour;
+        while hour <= current_hour {
+            if let Some(stop) = self.stop_reason(limits, &tally) {
+                end = stop;
+                break;
+            }
+            match self.sweep_hour(hour, now, limits, &tally).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    end = self
+                        .stop_reason(limits, &tally)
+                        .unwrap_or(SweepEnd::Deadline);
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            // The current hour (and one that ended moments ago) may still gain expired
+            // records: sweep it, but leave it in front of the cursor.
+            if (hour + 1) * 3600 + INDEX_SETTLE_SECONDS <= now {
+                next_hour = hour + 1;
+            }
+            hour += 1;
+        }
+        let hours_finished = (next_hour - first_hour).max(0) as u64;
+        let report = tally.report(next_hour, current_hour, hours_finished, end);
+        if next_hour > first_hour {
+            if let Err(e) = self.advance_housekeeping_cursor(next_hour).await {
+                failure.get_or_insert(e);
+            }
+        }
+        match failure {
+            None => Ok(report),
+            Some(e) => Err(failed(report)(e)),
+        }
+    }
+
+    fn stop_reason(&self, limits: &SweepLimits, tally: &Tally) -> Option<SweepEnd> {
+        if Instant::now() >= limits.deadline {
+            Some(SweepEnd::Deadline)
+        } else if tally.started.load(Ordering::Relaxed) >= limits.max_deletes {
+            Some(SweepEnd::Cap)
+        } else {
+            None
+        }
+    }
+
+    /// Sweeps the shards of one hour side by side. True if every expired record listed
+    /// was handled, false if the run's limits stopped it first.
+    async fn sweep_hour(
+        &self,
+        hour: i64,
+        now: i64,
+        limits: &SweepLimits,
+        tally: &Tally,
+    ) -> Result<bool, StoreError> {
+        let shards = stream::iter(0..keys::EXPIRY_SHARDS)
+            .map(|shard| {
+                self.sweep_bucket(keys::expiry_bucket(hour * 3600, shard), now, limits, tally)
+            })
+            .buffer_unordered(self.config().bulk.concurrency);
+        let finished: Vec<bool> = shards.try_collect().await?;
+        Ok(finished.into_iter().all(|done| done))
+    }
+
+    /// Sweeps one bucket, page by page. True if it was swept to the end.
+    async fn sweep_bucket(
+        &self,
+        bucket: String,
+        now: i64,
+        limits: &SweepLimits,
+        tally: &Tally,
+    ) -> Result<bool, StoreError> {
+        let mut start: Option<Item> = None;
+        loop {
+            if self.stop_reason(limits, tally).is_some() {
+                return Ok(false);
+            }
+            tally.queries.fetch_add(1, Ordering::Relaxed);
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table_name())
+                .index_name(table::BY_EXPIRY.name)
+                .key_condition_expression("#bucket = :bucket AND #exp <= :now")
+                .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .limit(self.config().bulk.page_size)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            let entries = page.items.unwrap_or_default();
+            tally
+                .read
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            let pks: Vec<AttributeValue> = entries
+                .into_iter()
+                .filter_map(|mut entry| entry.remove(attr::PK))
+                .collect();
+            let mut deletes = stream::iter(pks)
+                .map(|pk| async move {
+                    if Instant::now() >= limits.deadline || !tally.take_delete(limits.max_deletes) {
+                        return Ok(false);
+                    }
+                    let deleted = self.delete_if_expired(pk, now).await?;
+                    let counter = if deleted {
+                        &tally.deleted
+                    } else {
+                        &tally.skipped
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    Ok::<bool, StoreError>(true)
+                })
+                .buffer_unordered(self.config().bulk.concurrency);
+            let mut all_handled = true;
+            while let Some(handled) = deletes.try_next().await? {
+                all_handled &= handled;
+            }
+            if !all_handled {
+                return Ok(false);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(true),
+            }
+        }
+    }
+
+    /// Deletes the record keyed `pk` if its expiry is still at or before `now`. False if it
+    /// was gone already or its expiry moved forward.
+    async fn delete_if_expired(&self, pk: AttributeValue, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .delete_item()
+            .table_name(self.table_name())
+            .key(attr::PK, pk)
+            .condition_expression("#exp <= :now")
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// The first hour not yet swept completely, if housekeeping ever ran.
+    pub async fn housekeeping_cursor(&self) -> Result<Option<i64>, StoreError> {
+        let item = self.get_item(keys::housekeeping_pk(), true).await?;
+        Ok(crate::sessions::number(item.as_ref(), NEXT_HOUR))
+    }
+
+    /// Moves the cursor to `next_hour`, unless a concurrent run already moved it further.
+    async fn advance_housekeeping_cursor(&self, next_hour: i64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table_name())
+            .key(attr::PK, AttributeValue::S(keys::housekeeping_pk()))
+            .update_expression("SET #kind = :kind, #next = :next")
+            .condition_expression("attribute_not_exists(#next) OR #next < :next")
+            .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#next", NEXT_HOUR)
+            .expression_attribute_values(":kind", AttributeValue::S(CURSOR_KIND.into()))
+            .expression_attribute_values(":next", AttributeValue::N(next_hour.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+}
+
+/// The deadline of a run that must end `margin` before `remaining` is up.
+pub fn deadline_within(remaining: Duration, margin: Duration) -> Instant {
+    Instant::now() + remaining.saturating_sub(margin)
+}
