@@ -67,6 +67,10 @@ pub const DEVICE_OTHER_USER_DN: &str = "cn=other-user,o=demo";
 pub const DEVICE_TOKENS: usize = 4;
 pub const DEVICE_OTHER_USER_TOKENS: usize = 2;
 
+/// Token records that expired an hour ago and that DynamoDB's TTL has not removed yet:
+/// what the housekeeping event deletes (`demo-expired-token-<i>`).
+pub const EXPIRED_TOKENS: usize = 5;
+
 /// Registers `count` tokens (alternately access and refresh) for `session_id`, through
 /// the same atomic, session-checked path the registration API uses, in batches of 25 with
 /// a few batches in flight. `progress` is called with the number of tokens registered
@@ -149,6 +153,28 @@ fn demo_record(value: &str, token_type: TokenType, client_id: &str) -> TokenReco
     }
 }
 
+/// Writes the [`EXPIRED_TOKENS`] records directly: registration refuses expired tokens.
+async fn seed_expired(store: &Store) -> Result<(), SeedError> {
+    for i in 0..EXPIRED_TOKENS {
+        let mut record = demo_record(
+            &format!("demo-expired-token-{i}"),
+            TokenType::Access,
+            CLIENT_ID,
+        );
+        record.issued_at -= 2 * 3600;
+        record.expires_at = record.issued_at + 3600;
+        store
+            .client()
+            .put_item()
+            .table_name(store.table_name())
+            .set_item(Some(record.to_item()))
+            .send()
+            .await
+            .map_err(|e| crate::error::classify("PutItem", e))?;
+    }
+    Ok(())
+}
+
 /// The tokens the revocation endpoints' demos revoke (none of them in [`SESSION_ID`]).
 fn revocation_records() -> Vec<TokenRecord> {
     let in_grant = |mut record: TokenRecord| {
@@ -222,6 +248,7 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
         }
     }
     register_in_batches(store, revocation_records(), |_| {}).await?;
+    seed_expired(store).await?;
     // Seeding a database whose demo session was already logged out fails with
     // SessionEnded, as it would for a real authorization server; `scripts/dev` starts
     // from an empty database every time.
@@ -288,4 +315,6 @@ pub enum SeedError {
     Tenant(#[from] ProvisionError),
     #[error(transparent)]
     Register(#[from] RegisterError),
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
 }

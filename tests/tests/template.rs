@@ -269,3 +269,28 @@ async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
     assert_eq!(response.status(), 200);
     assert_role_covers(&template, "descope-auth", &recorder).await;
 }
+
+#[tokio::test]
+async fn the_housekeeping_function_role_allows_every_dynamodb_call_its_code_makes() {
+    let template = template();
+    let (db, recorder) = recording_db().await;
+    let expired = (0..3)
+        .map(|i| seed::expired_token("100", &format!("old-{i}"), 60).to_item())
+        .collect();
+    seed::put_items(&db.store, expired).await;
+    recorder.take();
+    let limits = signoff::housekeeping::SweepLimits {
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+        max_deletes: 100,
+        first_run_lookback_hours: 2,
+    };
+    let now = signoff::now_epoch_seconds();
+    let report = db.store.sweep_expired(now, &limits).await.expect("sweep");
+    assert_eq!(report.deleted, 3);
+    // A second run reads the cursor the first one wrote.
+    db.store
+        .sweep_expired(now + 7200, &limits)
+        .await
+        .expect("sweep");
+    assert_role_covers(&template, "housekeeping", &recorder).await;
+}
