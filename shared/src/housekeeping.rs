@@ -43,6 +43,11 @@ const CURSOR_KIND: &str = "housekeeping";
 /// appear a moment after its record was written (indexes are eventually consistent).
 const INDEX_SETTLE_SECONDS: i64 = 60;
 
+/// Buckets swept at once; each has up to `SIGNOFF_DELETE_CONCURRENCY` deletes in flight.
+/// Buckets are separate index partitions, so they do not compete for one partition's
+/// write capacity.
+const BUCKETS_IN_FLIGHT: usize = 8;
+
 /// What bounds one run.
 #[derive(Clone, Debug)]
 pub struct SweepLimits {
@@ -175,13 +180,27 @@ impl Store {
         let mut next_hour = first_hour;
         let mut end = SweepEnd::Complete;
         let mut failure = None;
-        let mut hour = first_hour;
-        while hour <= current_hour {
-            if let Some(stop) = self.stop_reason(limits, &tally) {
-                end = stop;
-                break;
-            }
-            match self.sweep_hour(hour, now, limits, &tally).await {
+        // Every bucket from the cursor's hour on, swept BUCKETS_IN_FLIGHT at a time across
+        // hour boundaries (most buckets of past hours are empty: one cheap Query each), with
+        // results taken in order, so that an hour counts as finished only once it and every
+        // hour before it are.
+        let buckets = (first_hour..=current_hour)
+            .flat_map(|hour| (0..keys::EXPIRY_SHARDS).map(move |shard| (hour, shard)));
+        let tally_ref = &tally;
+        let mut swept = stream::iter(buckets)
+            .map(|(hour, shard)| {
+                let bucket = keys::expiry_bucket(hour * 3600, shard);
+                async move {
+                    (
+                        hour,
+                        self.sweep_bucket(bucket, now, limits, tally_ref).await,
+                    )
+                }
+            })
+            .buffered(BUCKETS_IN_FLIGHT);
+        let mut shards_done = 0;
+        while let Some((hour, outcome)) = swept.next().await {
+            match outcome {
                 Ok(true) => {}
                 Ok(false) => {
                     end = self
@@ -194,13 +213,20 @@ impl Store {
                     break;
                 }
             }
+            shards_done += 1;
+            if shards_done < keys::EXPIRY_SHARDS {
+                continue;
+            }
+            shards_done = 0;
             // The current hour (and one that ended moments ago) may still gain expired
             // records: sweep it, but leave it in front of the cursor.
             if (hour + 1) * 3600 + INDEX_SETTLE_SECONDS <= now {
                 next_hour = hour + 1;
             }
-            hour += 1;
         }
+        // Buckets still in flight stop here; their deletes are conditional, so whatever
+        // did or did not happen is safe to redo.
+        drop(swept);
         let hours_finished = (next_hour - first_hour).max(0) as u64;
         let report = tally.report(next_hour, current_hour, hours_finished, end);
         if next_hour > first_hour {
@@ -222,24 +248,6 @@ impl Store {
         } else {
             None
         }
-    }
-
-    /// Sweeps the shards of one hour side by side. True if every expired record listed
-    /// was handled, false if the run's limits stopped it first.
-    async fn sweep_hour(
-        &self,
-        hour: i64,
-        now: i64,
-        limits: &SweepLimits,
-        tally: &Tally,
-    ) -> Result<bool, StoreError> {
-        let shards = stream::iter(0..keys::EXPIRY_SHARDS)
-            .map(|shard| {
-                self.sweep_bucket(keys::expiry_bucket(hour * 3600, shard), now, limits, tally)
-            })
-            .buffer_unordered(self.config().bulk.concurrency);
-        let finished: Vec<bool> = shards.try_collect().await?;
-        Ok(finished.into_iter().all(|done| done))
     }
 
     /// Sweeps one bucket, page by page. True if it was swept to the end.

@@ -13,12 +13,13 @@
 
 use std::fmt;
 
+use lambda_http::tracing::level_filters::LevelFilter;
 use lambda_http::tracing::subscriber::fmt::format::Writer;
 use lambda_http::tracing::subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use lambda_http::tracing::subscriber::layer::{Context, SubscriberExt};
 use lambda_http::tracing::subscriber::registry::LookupSpan;
 use lambda_http::tracing::subscriber::util::SubscriberInitExt;
-use lambda_http::tracing::subscriber::{EnvFilter, Layer};
+use lambda_http::tracing::subscriber::{self, EnvFilter, Layer};
 use lambda_http::tracing::{self, field::Field, span, Event, Subscriber};
 use serde_json::{Map, Value};
 
@@ -29,27 +30,35 @@ const REQUEST_ID_FIELD: &str = "requestId";
 pub fn init() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    if !json {
-        tracing::init_default_subscriber();
-        return;
-    }
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
-        .and_then(|level| level.parse::<tracing::level_filters::LevelFilter>().ok())
-        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     let filter = EnvFilter::builder()
         .with_default_directive(level.into())
-        .from_env_lossy();
-    let format = lambda_http::tracing::subscriber::fmt::layer()
-        .event_format(LambdaJson)
-        .with_writer(std::io::stdout);
-    lambda_http::tracing::subscriber::registry()
-        .with(filter)
-        .with(RequestIdLayer)
-        .with(format)
-        .init();
+        .from_env_lossy()
+        // At TRACE the runtime logs every raw event, Authorization headers and form bodies
+        // with their tokens included: its own lines stop at DEBUG whatever the level.
+        .add_directive(RUNTIME_CAP.parse().expect("a valid directive"));
+    let registry = subscriber::registry().with(filter);
+    if json {
+        let format = subscriber::fmt::layer()
+            .event_format(LambdaJson)
+            .with_writer(std::io::stdout);
+        registry.with(RequestIdLayer).with(format).init();
+    } else {
+        // The runtime's default text format: the request id is in each line's span prefix.
+        let format = subscriber::fmt::layer()
+            .with_target(false)
+            .without_time()
+            .with_writer(std::io::stdout);
+        registry.with(format).init();
+    }
 }
+
+/// The most the Lambda runtime crate may log.
+const RUNTIME_CAP: &str = "lambda_runtime=debug";
 
 /// The request id of an invocation, kept on its span.
 struct RequestId(String);

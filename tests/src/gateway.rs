@@ -87,6 +87,8 @@ fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
 pub struct Gateway {
     base_url: String,
     logs: Arc<Mutex<String>>,
+    /// Every started function, routed or not, for [`Gateway::invoke`].
+    functions: HashMap<String, Arc<Function>>,
     /// The servers, and per child the task that owns and watches it: aborting that task
     /// drops the child, which kills it (`kill_on_drop`).
     tasks: Vec<JoinHandle<()>>,
@@ -101,7 +103,22 @@ impl Gateway {
         binaries_dir: &Path,
         env: &[(String, String)],
     ) -> Result<Gateway, String> {
-        let names: BTreeSet<String> = routes.iter().map(|r| r.function.clone()).collect();
+        Self::start_with_unrouted(routes, &[], binaries_dir, env).await
+    }
+
+    /// [`Gateway::start`], also starting `unrouted` functions (the scheduled housekeeping),
+    /// which only [`Gateway::invoke`] reaches.
+    pub async fn start_with_unrouted(
+        routes: Vec<Route>,
+        unrouted: &[&str],
+        binaries_dir: &Path,
+        env: &[(String, String)],
+    ) -> Result<Gateway, String> {
+        let names: BTreeSet<String> = routes
+            .iter()
+            .map(|r| r.function.clone())
+            .chain(unrouted.iter().map(|n| n.to_string()))
+            .collect();
         // Check every binary before starting anything, so this is the error the user sees.
         if let Some(binary) = names
             .iter()
@@ -117,6 +134,7 @@ impl Gateway {
         let mut gateway = Gateway {
             base_url: String::new(),
             logs: Arc::default(),
+            functions: HashMap::new(),
             tasks: Vec::new(),
         };
         let mut functions = HashMap::new();
@@ -133,6 +151,7 @@ impl Gateway {
             gateway.tasks.push(watcher);
             functions.insert(name, function);
         }
+        gateway.functions = functions.clone();
         let front = Arc::new(Front { routes, functions });
         let (addr, server) = serve(Router::new().fallback(front_request).with_state(front)).await?;
         gateway.tasks.push(server);
@@ -149,6 +168,23 @@ impl Gateway {
     /// prefixed with `[<function>] `, plus the gateway's notes on init errors and crashes.
     pub fn logs(&self) -> String {
         self.logs.lock().expect("log buffer poisoned").clone()
+    }
+
+    /// Invokes `function` with `event` directly, as EventBridge or `aws lambda invoke`
+    /// would, and returns its JSON answer, or the error it reported.
+    pub async fn invoke(&self, function: &str, event: &Value) -> Result<Value, String> {
+        let target = self
+            .functions
+            .get(function)
+            .ok_or_else(|| format!("{function} was not started"))?;
+        let reply = target
+            .invoke(event.to_string().into())
+            .ok_or_else(|| format!("{function} has failed"))?;
+        match tokio::time::timeout(INTEGRATION_TIMEOUT, reply).await {
+            Ok(Ok(payload)) => serde_json::from_slice(&payload).map_err(|e| e.to_string()),
+            Ok(Err(_)) => Err(format!("{function} reported an error (see the logs)")),
+            Err(_) => Err(format!("{function} did not answer in time")),
+        }
     }
 
     /// Stops the servers and kills the function processes, returning once every process
