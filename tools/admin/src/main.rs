@@ -549,5 +549,16 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         signoff::demo::WEB_CLIENT_SECRET,
         signoff::demo::NETIQ_REFRESH_TOKEN,
     );
+    let (host, port) = api_url
+        .trim_start_matches("http://")
+        .split_once(':')
+        .unwrap_or(("127.0.0.1", "9000"));
+    println!(
+        "{} token record(s) expired an hour ago and wait for housekeeping; sweep them with:\n\n  \
+         cargo lambda invoke housekeeping --invoke-address {host} --invoke-port {} \\\n    \
+         --data-file events/housekeeping.json\n",
+        signoff::demo::EXPIRED_TOKENS,
+        port.trim_end_matches('/'),
+    );
     Ok(())
 }
