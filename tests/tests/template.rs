@@ -1,5 +1,6 @@
 //! `template.yaml` against the rest of the workspace: the table is exactly the one
-//! `signoff::table` defines, and the API routes are exactly the local router's.
+//! `signoff::table` defines, the API routes are exactly the local router's, every
+//! function's role allows what its code calls, and every function logs somewhere kept.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -96,6 +97,63 @@ fn api_routes_match_the_local_router_and_each_names_a_workspace_binary() {
             "{binary} is not a binary of functions/"
         );
     }
+}
+
+/// Every function is a binary of the workspace, has a log group with a retention that
+/// names it, and the housekeeping function is on a schedule whose failures go somewhere.
+#[test]
+fn every_function_logs_with_retention_and_housekeeping_runs_on_a_schedule() {
+    let template = template();
+    let resources = template["Resources"].as_object().expect("resources");
+    let functions: Vec<&String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name)
+        .collect();
+    let binaries: BTreeSet<&str> = functions
+        .iter()
+        .map(|name| {
+            resources[name.as_str()]["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("Binary")
+        })
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "nativesso-logout",
+        "register-tokens",
+        "descope-auth",
+        "token-revoke",
+        "housekeeping",
+    ]
+    .into();
+    assert_eq!(binaries, expected);
+    for name in &functions {
+        let log_group = resources.values().find(|r| {
+            r["Type"] == "AWS::Logs::LogGroup"
+                && r["Properties"]["LogGroupName"]
+                    .to_string()
+                    .contains(&format!("/aws/lambda/${{{name}}}"))
+        });
+        let log_group = log_group.unwrap_or_else(|| panic!("{name} has no log group"));
+        assert!(
+            log_group["Properties"]["RetentionInDays"].is_u64(),
+            "{name}"
+        );
+    }
+    let housekeeping = &resources["HousekeepingFunction"]["Properties"];
+    assert_eq!(housekeeping["Events"]["Schedule"]["Type"], "Schedule");
+    assert!(housekeeping["Events"]["Schedule"]["Properties"]["Schedule"]
+        .to_string()
+        .contains("HousekeepingSchedule"));
+    let on_failure = &housekeeping["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert!(on_failure["Destination"]
+        .to_string()
+        .contains("HousekeepingFailureQueue"));
+    assert_eq!(
+        template["Globals"]["Function"]["LoggingConfig"]["LogFormat"],
+        "JSON"
+    );
 }
 
 /// Whether the role of the function built from `binary` allows `action` (on the index, if
