@@ -61,7 +61,8 @@ pub struct SweepLimits {
 }
 
 /// Why a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SweepEnd {
     /// Every expired record the index listed was handled.
     Complete,
@@ -81,8 +82,9 @@ impl SweepEnd {
     }
 }
 
-/// What one run did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one run did (the housekeeping function's answer, in camelCase).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     /// Index entries read (every one of them an expired record).
     pub read: u64,

@@ -166,14 +166,20 @@ pub async fn device_tokens(
 /// Whether the record of token `value` of `tenant` is still in the table (read directly,
 /// whatever its expiry).
 pub async fn token_stored(store: &Store, tenant: &str, value: &str) -> bool {
+    item_stored(
+        store,
+        signoff::keys::token_pk(tenant, &TokenHash::of(value)),
+    )
+    .await
+}
+
+/// Whether the item keyed `pk` is in the table (read directly, whatever its expiry).
+pub async fn item_stored(store: &Store, pk: String) -> bool {
     store
         .client()
         .get_item()
         .table_name(store.table_name())
-        .key(
-            "pk",
-            AttributeValue::S(signoff::keys::token_pk(tenant, &TokenHash::of(value))),
-        )
+        .key("pk", AttributeValue::S(pk))
         .consistent_read(true)
         .send()
         .await

@@ -37,7 +37,10 @@ async fn invoke(
 }
 
 /// Runs a scheduled event through the housekeeping handler, with a minute to go.
-async fn run_housekeeping(db: &TestDb, event: serde_json::Value) -> signoff_housekeeping::Summary {
+async fn run_housekeeping(
+    db: &TestDb,
+    event: serde_json::Value,
+) -> signoff::housekeeping::SweepReport {
     let settings = signoff::config::HousekeepingConfig::from_lookup(|_| None).expect("defaults");
     let metrics = signoff_housekeeping::Metrics {
         function_name: "housekeeping".into(),
@@ -73,7 +76,7 @@ async fn every_event_runs_through_its_handler() {
             // The schedule's event: housekeeping deletes the demo's expired records.
             let summary = run_housekeeping(&db, event).await;
             assert_eq!(summary.deleted, demo::EXPIRED_TOKENS as u64, "{summary:?}");
-            assert_eq!(summary.end, "complete");
+            assert_eq!(summary.end, signoff::housekeeping::SweepEnd::Complete);
             covered.push("housekeeping".to_owned());
             continue;
         }

@@ -62,20 +62,6 @@ fn user_marker(user: &str, expires_at: i64) -> Item {
     ])
 }
 
-async fn stored(store: &Store, pk: String) -> bool {
-    store
-        .client()
-        .get_item()
-        .table_name(store.table_name())
-        .key("pk", AttributeValue::S(pk))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("get item")
-        .item
-        .is_some()
-}
-
 fn token_pk(value: &str) -> String {
     keys::token_pk(TENANT, &TokenHash::of(value))
 }
@@ -111,10 +97,10 @@ async fn a_sweep_deletes_what_expired_and_reads_nothing_else() {
     // 49 hours of 8 shards: the lookback, this hour, and nothing more than a page each.
     assert_eq!(report.queries, 49 * 8);
     assert_eq!(seed::count_all_tokens(&db.store).await, 2_000);
-    assert!(stored(&db.store, token_pk("live-0")).await);
-    assert!(!stored(&db.store, token_pk("gone-0")).await);
-    assert!(stored(&db.store, keys::user_pk(TENANT, "live-user")).await);
-    assert!(!stored(&db.store, keys::user_pk(TENANT, "expired-user")).await);
+    assert!(seed::item_stored(&db.store, token_pk("live-0")).await);
+    assert!(!seed::item_stored(&db.store, token_pk("gone-0")).await);
+    assert!(seed::item_stored(&db.store, keys::user_pk(TENANT, "live-user")).await);
+    assert!(!seed::item_stored(&db.store, keys::user_pk(TENANT, "expired-user")).await);
 
     // The cursor moved to the current hour (or the one before, within a minute of the
     // hour): the next run reads one or two hours, not the whole lookback again.
@@ -231,7 +217,7 @@ async fn the_scheduled_handler_reports_its_run() {
     )
     .await
     .expect("run");
-    assert_eq!((summary.deleted, summary.end), (30, "complete"));
+    assert_eq!((summary.deleted, summary.end), (30, SweepEnd::Complete));
     assert_eq!(seed::count_all_tokens(&db.store).await, 20);
 
     // An invocation whose time is already up does nothing and says so.
@@ -244,7 +230,7 @@ async fn the_scheduled_handler_reports_its_run() {
     )
     .await
     .expect("run");
-    assert_eq!((summary.deleted, summary.end), (0, "deadline"));
+    assert_eq!((summary.deleted, summary.end), (0, SweepEnd::Deadline));
 }
 
 /// Before housekeeping gets to them: an expired token is not live, an expired end of

@@ -13,7 +13,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::Serialize;
 use serde_json::{json, Value};
 use signoff::config::HousekeepingConfig;
 use signoff::housekeeping::{deadline_within, SweepError, SweepLimits, SweepReport};
@@ -97,43 +96,13 @@ impl From<RunFailed> for Diagnostic {
     }
 }
 
-/// What a run answers with (and logs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub read: u64,
-    pub deleted: u64,
-    pub skipped: u64,
-    pub queries: u64,
-    pub hours_finished: u64,
-    pub next_hour: i64,
-    pub backlog_hours: i64,
-    /// `complete`, or what cut the run short: `deadline` or `cap`.
-    pub end: &'static str,
-}
-
-impl From<&SweepReport> for Summary {
-    fn from(report: &SweepReport) -> Self {
-        Self {
-            read: report.read,
-            deleted: report.deleted,
-            skipped: report.skipped,
-            queries: report.queries,
-            hours_finished: report.hours_finished,
-            next_hour: report.next_hour,
-            backlog_hours: report.backlog_hours,
-            end: report.end.as_str(),
-        }
-    }
-}
-
 /// Handles one scheduled (or manual) invocation.
 pub async fn handle(
     store: &Store,
     settings: &HousekeepingConfig,
     metrics: &Metrics,
     event: LambdaEvent<Value>,
-) -> Result<Summary, RunFailed> {
+) -> Result<SweepReport, RunFailed> {
     let remaining = remaining_time(event.context.deadline, SystemTime::now());
     let limits = SweepLimits {
         deadline: deadline_within(remaining, settings.margin),
@@ -182,9 +151,7 @@ pub async fn handle(
             );
         }
     }
-    outcome
-        .map(|report| Summary::from(&report))
-        .map_err(RunFailed)
+    outcome.map_err(RunFailed)
 }
 
 /// Time left until the invocation's deadline (epoch milliseconds, from the runtime API).
