@@ -22,7 +22,7 @@
 //! carry a condition: a marker refreshed between the read and the delete must survive. It
 //! costs round trips, not capacity (a delete costs the same write units either way).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -186,8 +186,12 @@ impl Store {
         // hour boundaries (most buckets of past hours are empty: one cheap Query each), with
         // results taken in order, so that an hour counts as finished only once it and every
         // hour before it are.
+        // Once a bucket reports a stop or an error, no further bucket starts, and those
+        // already started are still awaited: a delete sent is then always counted.
+        let halted = AtomicBool::new(false);
         let buckets = (first_hour..=current_hour)
-            .flat_map(|hour| (0..keys::EXPIRY_SHARDS).map(move |shard| (hour, shard)));
+            .flat_map(|hour| (0..keys::EXPIRY_SHARDS).map(move |shard| (hour, shard)))
+            .take_while(|_| !halted.load(Ordering::Relaxed));
         let tally_ref = &tally;
         let mut swept = stream::iter(buckets)
             .map(|(hour, shard)| {
@@ -202,17 +206,22 @@ impl Store {
             .buffered(BUCKETS_IN_FLIGHT);
         let mut shards_done = 0;
         while let Some((hour, outcome)) = swept.next().await {
+            let halting = halted.load(Ordering::Relaxed);
             match outcome {
-                Ok(true) => {}
-                Ok(false) => {
-                    end = self
-                        .stop_reason(limits, &tally)
-                        .unwrap_or(SweepEnd::Deadline);
-                    break;
+                Ok(true) if !halting => {}
+                Ok(_) => {
+                    if !halting {
+                        end = self
+                            .stop_reason(limits, &tally)
+                            .unwrap_or(SweepEnd::Deadline);
+                        halted.store(true, Ordering::Relaxed);
+                    }
+                    continue;
                 }
                 Err(e) => {
-                    failure = Some(e);
-                    break;
+                    failure.get_or_insert(e);
+                    halted.store(true, Ordering::Relaxed);
+                    continue;
                 }
             }
             shards_done += 1;
@@ -226,8 +235,6 @@ impl Store {
                 next_hour = hour + 1;
             }
         }
-        // Buckets still in flight stop here; their deletes are conditional, so whatever
-        // did or did not happen is safe to redo.
         drop(swept);
         let hours_finished = (next_hour - first_hour).max(0) as u64;
         let report = tally.report(next_hour, current_hour, hours_finished, end);
