@@ -1309,6 +1309,29 @@ fn the_documented_operations_are_the_router_table() {
     assert_eq!(documented_operations(&doc), routed);
 }
 
+/// The OpenAPI Initiative's JSON Schema of OpenAPI 3.1 documents (`$id`
+/// https://spec.openapis.org/oas/3.1/schema/2022-10-07, Apache-2.0), kept beside the tests so
+/// the check needs no network. It checks the document's structure; the schemas inside it
+/// are checked against JSON Schema 2020-12 below.
+const OPENAPI_31_SCHEMA: &str = include_str!("../schemas/openapi-3.1.json");
+
+#[test]
+fn the_document_is_a_valid_openapi_3_1_document() {
+    let schema: Value =
+        serde_json::from_str(OPENAPI_31_SCHEMA).expect("the OpenAPI 3.1 schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("the OpenAPI 3.1 schema compiles");
+    let doc = load_document();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("at '{}': {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "docs/openapi.yaml is not valid OpenAPI 3.1:\n{}",
+        errors.join("\n")
+    );
+}
+
 #[test]
 fn every_schema_is_a_valid_json_schema_and_no_response_is_a_catch_all() {
     let doc = load_document();
