@@ -378,7 +378,26 @@ impl Store {
     }
 }
 
-/// The deadline of a run that must end `margin` before `remaining` is up.
+/// The deadline of a run that must stop starting work `margin` before `remaining` is up.
+/// The margin is at most a fifth of the time left, so a short invocation (Lambda's
+/// default 3 s timeout, or a local emulator's) still gets most of its time.
 pub fn deadline_within(remaining: Duration, margin: Duration) -> Instant {
-    Instant::now() + remaining.saturating_sub(margin)
+    Instant::now() + working_time(remaining, margin)
+}
+
+fn working_time(remaining: Duration, margin: Duration) -> Duration {
+    remaining.saturating_sub(margin.min(remaining / 5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_keeps_its_margin_but_never_more_than_a_fifth_of_its_time() {
+        let s = Duration::from_secs;
+        assert_eq!(working_time(s(300), s(5)), s(295));
+        assert_eq!(working_time(s(3), s(5)), Duration::from_millis(2400));
+        assert_eq!(working_time(Duration::ZERO, s(5)), Duration::ZERO);
+    }
 }

@@ -128,6 +128,7 @@ pub async fn handle(
     match failure {
         None => tracing::info!(
             trigger,
+            remaining_ms = remaining.as_millis() as u64,
             read = report.read,
             deleted = report.deleted,
             skipped = report.skipped,
@@ -155,7 +156,13 @@ pub async fn handle(
 }
 
 /// Time left until the invocation's deadline (epoch milliseconds, from the runtime API).
+/// `cargo lambda watch`'s emulator sends the function's timeout there instead (600,000):
+/// a value that cannot be an epoch time of this century is taken as that duration.
 fn remaining_time(deadline_ms: u64, now: SystemTime) -> Duration {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    if deadline_ms < YEAR_2001_MS {
+        return Duration::from_millis(deadline_ms);
+    }
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
     deadline.duration_since(now).unwrap_or_default()
 }
@@ -207,9 +214,14 @@ mod tests {
     }
 
     #[test]
-    fn remaining_time_is_zero_past_the_deadline() {
-        let now = UNIX_EPOCH + Duration::from_secs(100);
-        assert_eq!(remaining_time(160_000, now), Duration::from_secs(60));
-        assert_eq!(remaining_time(90_000, now), Duration::ZERO);
+    fn remaining_time_is_zero_past_the_deadline_and_a_bare_timeout_is_a_duration() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(
+            remaining_time(1_795_000_060_000, now),
+            Duration::from_secs(60)
+        );
+        assert_eq!(remaining_time(1_794_999_990_000, now), Duration::ZERO);
+        // cargo lambda watch's emulator: the timeout, not a deadline.
+        assert_eq!(remaining_time(600_000, now), Duration::from_secs(600));
     }
 }
