@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, StreamExt};
 
 use crate::error::{classify, StoreError};
 use crate::keys;
@@ -40,8 +40,9 @@ const NEXT_HOUR: &str = "next_hour";
 const CURSOR_KIND: &str = "housekeeping";
 
 /// An hour is finished for good only once it ended this long ago: an index entry can
-/// appear a moment after its record was written (indexes are eventually consistent).
-const INDEX_SETTLE_SECONDS: i64 = 60;
+/// appear well after its record was written (indexes are eventually consistent), and an
+/// hour behind the cursor is never read again.
+const INDEX_SETTLE_SECONDS: i64 = 15 * 60;
 
 /// Buckets swept at once; each has up to `SIGNOFF_DELETE_CONCURRENCY` deletes in flight.
 /// Buckets are separate index partitions, so they do not compete for one partition's
@@ -53,6 +54,9 @@ const BUCKETS_IN_FLIGHT: usize = 8;
 pub struct SweepLimits {
     /// Stop starting new work at this instant (the invocation's deadline minus a margin).
     pub deadline: Instant,
+    /// Stop waiting for work in flight at this instant, save the cursor and report: a call
+    /// that hangs must not cost the run its progress when Lambda ends the invocation.
+    pub hard_stop: Instant,
     /// Delete at most this many records in one run.
     pub max_deletes: u64,
     /// Where the very first run starts: this many hours before now. Records that expired
@@ -165,6 +169,9 @@ impl Store {
         limits: &SweepLimits,
     ) -> Result<SweepReport, SweepError> {
         let failed = |report: SweepReport| move |source| SweepError { report, source };
+        // Descope logouts still accept a refresh token up to LEEWAY_SECONDS past its
+        // expiry: its record must outlive that window.
+        let now = now - crate::jwt::LEEWAY_SECONDS;
         let tally = Tally::default();
         let current_hour = now.div_euclid(3600);
         let first_hour = match self.housekeeping_cursor().await {
@@ -205,7 +212,18 @@ impl Store {
             })
             .buffered(BUCKETS_IN_FLIGHT);
         let mut shards_done = 0;
-        while let Some((hour, outcome)) = swept.next().await {
+        let hard_stop = tokio::time::Instant::from_std(limits.hard_stop);
+        loop {
+            let next = match tokio::time::timeout_at(hard_stop, swept.next()).await {
+                Ok(next) => next,
+                // In-flight deletes are abandoned; each is conditional, so whether or not
+                // it happened, the next run sorts it out.
+                Err(_) => {
+                    end = SweepEnd::Deadline;
+                    break;
+                }
+            };
+            let Some((hour, outcome)) = next else { break };
             let halting = halted.load(Ordering::Relaxed);
             match outcome {
                 Ok(true) if !halting => {}
@@ -311,9 +329,19 @@ impl Store {
                     Ok::<bool, StoreError>(true)
                 })
                 .buffer_unordered(self.config().bulk.concurrency);
+            // Every delete sent is awaited and counted, even after one fails.
             let mut all_handled = true;
-            while let Some(handled) = deletes.try_next().await? {
-                all_handled &= handled;
+            let mut failure = None;
+            while let Some(outcome) = deletes.next().await {
+                match outcome {
+                    Ok(handled) => all_handled &= handled,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             if !all_handled {
                 return Ok(false);
@@ -341,6 +369,11 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            // A registration is reviving this session item right now: it is not expired
+            // any more, or the next run finds it again.
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
                 Ok(false)
             }
             Err(e) => Err(classify("DeleteItem", e)),
@@ -378,11 +411,26 @@ impl Store {
     }
 }
 
-/// The deadline of a run that must stop starting work `margin` before `remaining` is up.
-/// The margin is at most a fifth of the time left, so a short invocation (Lambda's
-/// default 3 s timeout, or a local emulator's) still gets most of its time.
-pub fn deadline_within(remaining: Duration, margin: Duration) -> Instant {
-    Instant::now() + working_time(remaining, margin)
+impl SweepLimits {
+    /// Limits for a run with `remaining` time: new work stops `margin` before the end (at
+    /// most a fifth of the time left, so a short invocation, such as Lambda's default 3 s,
+    /// still gets most of its time), and waiting for work in flight stops halfway through
+    /// the margin, leaving the rest to save the cursor and report.
+    pub fn within(
+        remaining: Duration,
+        margin: Duration,
+        max_deletes: u64,
+        first_run_lookback_hours: u32,
+    ) -> Self {
+        let start = Instant::now();
+        let working = working_time(remaining, margin);
+        Self {
+            deadline: start + working,
+            hard_stop: start + working + (remaining - working) / 2,
+            max_deletes,
+            first_run_lookback_hours,
+        }
+    }
 }
 
 fn working_time(remaining: Duration, margin: Duration) -> Duration {

@@ -42,7 +42,7 @@ async fn main() {
         })
         .collect();
     items.extend((0..expired).map(|i| {
-        let ago = 1 + (i as i64 * 104_729) % (30 * 3600);
+        let ago = 60 + (i as i64 * 104_729) % (30 * 3600);
         seed::expired_token(TENANT, &format!("gone-{i}"), ago).to_item()
     }));
     seed::put_items(&db.store, items).await;
@@ -65,11 +65,12 @@ async fn main() {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let limits = SweepLimits {
-        deadline: Instant::now() + Duration::from_secs(900),
-        max_deletes: 1_000_000,
-        first_run_lookback_hours: 48,
-    };
+    let limits = SweepLimits::within(
+        Duration::from_secs(900),
+        Duration::from_secs(5),
+        1_000_000,
+        48,
+    );
     db.requests.reset();
     let started = Instant::now();
     let report = db.store.sweep_expired(now, &limits).await.expect("sweep");

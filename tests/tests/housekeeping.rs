@@ -16,26 +16,27 @@ use signoff_tests::seed;
 const TENANT: &str = "715948317";
 
 fn limits(max_deletes: u64) -> SweepLimits {
-    SweepLimits {
-        deadline: Instant::now() + Duration::from_secs(60),
+    SweepLimits::within(
+        Duration::from_secs(60),
+        Duration::from_secs(5),
         max_deletes,
-        first_run_lookback_hours: 48,
-    }
+        48,
+    )
 }
 
-/// `live` records expiring over the next 30 days (one within the current minute) and
-/// `expired` records that expired over the last 30 hours; token values `live-i`/`gone-i`.
+/// `live` records expiring over the next 30 days (the first in ten minutes) and
+/// `expired` records that expired over the last 30 hours (at least a minute ago); token values `live-i`/`gone-i`.
 async fn seed_tokens(store: &Store, live: usize, expired: usize) {
     let now = signoff::now_epoch_seconds();
     let mut items: Vec<Item> = (0..live)
         .map(|i| {
             let mut record = seed::token(TENANT, &format!("live-{i}"), TokenType::Access, "app");
-            record.expires_at = now + 30 + (i as i64 * 7919) % (30 * 86_400);
+            record.expires_at = now + 600 + (i as i64 * 7919) % (30 * 86_400);
             record.to_item()
         })
         .collect();
     items.extend((0..expired).map(|i| {
-        let ago = 1 + (i as i64 * 104_729) % (30 * 3600);
+        let ago = 60 + (i as i64 * 104_729) % (30 * 3600);
         seed::expired_token(TENANT, &format!("gone-{i}"), ago).to_item()
     }));
     seed::put_items(store, items).await;
@@ -221,7 +222,7 @@ async fn the_scheduled_handler_reports_its_run() {
     assert_eq!(seed::count_all_tokens(&db.store).await, 20);
 
     // An invocation whose time is already up does nothing and says so.
-    context.deadline = 0;
+    context.deadline = (signoff::now_epoch_seconds() as u64 - 1) * 1000;
     let summary = signoff_housekeeping::handle(
         &db.store,
         &settings,
@@ -285,6 +286,11 @@ async fn expired_records_are_gone_before_housekeeping_deletes_them() {
     reissued.subject = Some("bob".into());
     reissued.issued_at = now - 60;
     seed::register(store, vec![reissued]).await;
+    assert!(store
+        .find_token(TENANT, &TokenHash::of("old-token"))
+        .await
+        .unwrap()
+        .is_none());
     expire_now(store, keys::user_pk(TENANT, "bob")).await;
     assert!(store
         .find_token(TENANT, &TokenHash::of("old-token"))

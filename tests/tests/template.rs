@@ -337,11 +337,12 @@ async fn the_housekeeping_function_role_allows_every_dynamodb_call_its_code_make
         .collect();
     seed::put_items(&db.store, expired).await;
     recorder.take();
-    let limits = signoff::housekeeping::SweepLimits {
-        deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
-        max_deletes: 100,
-        first_run_lookback_hours: 2,
-    };
+    let limits = signoff::housekeeping::SweepLimits::within(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(5),
+        100,
+        2,
+    );
     let now = signoff::now_epoch_seconds();
     let report = db.store.sweep_expired(now, &limits).await.expect("sweep");
     assert_eq!(report.deleted, 3);

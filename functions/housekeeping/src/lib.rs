@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use signoff::config::HousekeepingConfig;
-use signoff::housekeeping::{deadline_within, SweepError, SweepLimits, SweepReport};
+use signoff::housekeeping::{SweepError, SweepLimits, SweepReport};
 use signoff::Store;
 
 /// The CloudWatch namespace of Signoff's metrics.
@@ -104,11 +104,12 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<SweepReport, RunFailed> {
     let remaining = remaining_time(event.context.deadline, SystemTime::now());
-    let limits = SweepLimits {
-        deadline: deadline_within(remaining, settings.margin),
-        max_deletes: settings.max_deletes,
-        first_run_lookback_hours: settings.first_run_lookback_hours,
-    };
+    let limits = SweepLimits::within(
+        remaining,
+        settings.margin,
+        settings.max_deletes,
+        settings.first_run_lookback_hours,
+    );
     let trigger = event
         .payload
         .get("detail-type")
