@@ -5,8 +5,8 @@
 //! event's fields at the top level, so CloudWatch Logs Insights can filter on them. The
 //! request id comes from the runtime's per-invocation span and is on every line written
 //! while an event is handled. Otherwise lines are the runtime's default text format, which
-//! also names the request id. The level comes from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`,
-//! else INFO.
+//! also names the request id. The level comes from `AWS_LAMBDA_LOG_LEVEL`, else the
+//! `RUST_LOG` directives, else INFO.
 //!
 //! What is logged is chosen at each call site: never a token, secret or credential, only
 //! their kinds, hashes' absence, counts and outcomes.
@@ -14,6 +14,7 @@
 use std::fmt;
 
 use lambda_http::tracing::level_filters::LevelFilter;
+use lambda_http::tracing::subscriber::filter::{filter_fn, FilterExt};
 use lambda_http::tracing::subscriber::fmt::format::Writer;
 use lambda_http::tracing::subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use lambda_http::tracing::subscriber::layer::{Context, SubscriberExt};
@@ -30,35 +31,61 @@ const REQUEST_ID_FIELD: &str = "requestId";
 pub fn init() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|level| level.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy()
-        // At TRACE the runtime logs every raw event, Authorization headers and form bodies
-        // with their tokens included: its own lines stop at DEBUG whatever the level.
-        .add_directive(RUNTIME_CAP.parse().expect("a valid directive"));
-    let registry = subscriber::registry().with(filter);
+    let lambda_level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+    let filter = log_filter(
+        lambda_level.as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    )
+    // The invocation span carries the request id: it is kept at every level, so
+    // that WARN and ERROR lines name their request too.
+    .or(filter_fn(|meta| {
+        meta.is_span() && meta.name() == INVOCATION_SPAN
+    }));
     if json {
         let format = subscriber::fmt::layer()
             .event_format(LambdaJson)
             .with_writer(std::io::stdout);
-        registry.with(RequestIdLayer).with(format).init();
+        subscriber::registry()
+            .with(RequestIdLayer.and_then(format).with_filter(filter))
+            .init();
     } else {
         // The runtime's default text format: the request id is in each line's span prefix.
         let format = subscriber::fmt::layer()
             .with_target(false)
             .without_time()
             .with_writer(std::io::stdout);
-        registry.with(format).init();
+        subscriber::registry()
+            .with(format.with_filter(filter))
+            .init();
     }
 }
 
-/// The most the Lambda runtime crate may log.
-const RUNTIME_CAP: &str = "lambda_runtime=debug";
+/// The runtime's per-invocation span, which holds the request id.
+const INVOCATION_SPAN: &str = "Lambda runtime invoke";
+
+/// What is logged: `AWS_LAMBDA_LOG_LEVEL` (Lambda's log-level setting) if set, else the
+/// `RUST_LOG` directives, else INFO. At TRACE the Lambda runtime prints every raw event,
+/// Authorization headers and form bodies with their tokens included, so its own lines stop
+/// at DEBUG whatever is asked (and never log more than the rest).
+fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
+    let parse = |level: &str| level.trim().parse::<LevelFilter>().ok();
+    let (level, directives) = match lambda_level.and_then(parse) {
+        Some(level) => (level, ""),
+        None => match rust_log {
+            Some(directives) => (parse(directives).unwrap_or(LevelFilter::INFO), directives),
+            None => (LevelFilter::INFO, ""),
+        },
+    };
+    let runtime_cap = level.min(LevelFilter::DEBUG);
+    EnvFilter::builder()
+        .with_default_directive(level.into())
+        .parse_lossy(directives)
+        .add_directive(
+            format!("lambda_runtime={runtime_cap}")
+                .parse()
+                .expect("a valid directive"),
+        )
+}
 
 /// The request id of an invocation, kept on its span.
 struct RequestId(String);
@@ -202,6 +229,32 @@ fn rfc3339_millis(at: std::time::SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_runtime_is_capped_at_debug_and_never_raised() {
+        let shown = |filter: EnvFilter| filter.to_string();
+        // TRACE everywhere else, DEBUG for the runtime (which would print raw events).
+        let trace = shown(log_filter(Some("TRACE"), None));
+        assert!(
+            trace.contains("lambda_runtime=debug") && trace.contains("trace"),
+            "{trace}"
+        );
+        // WARN stays WARN for the runtime too.
+        let warn = shown(log_filter(Some("WARN"), Some("debug")));
+        assert!(warn.contains("lambda_runtime=warn"), "{warn}");
+        assert!(
+            !warn.contains("debug"),
+            "Lambda's level wins over RUST_LOG: {warn}"
+        );
+        // RUST_LOG directives apply when Lambda sets no level, and cannot lift the cap.
+        let rust_log = shown(log_filter(
+            None,
+            Some("aws_smithy_runtime=trace,lambda_runtime=trace"),
+        ));
+        assert!(rust_log.contains("aws_smithy_runtime=trace"), "{rust_log}");
+        assert!(rust_log.contains("lambda_runtime=info"), "{rust_log}");
+        assert!(!rust_log.contains("lambda_runtime=trace"), "{rust_log}");
+    }
 
     #[test]
     fn timestamps_are_utc_with_milliseconds() {

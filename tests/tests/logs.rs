@@ -204,6 +204,7 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
     // metrics (EMF). Lines of the gateway itself (process exits) are not the function's.
     let mut lines_per_function: BTreeMap<String, usize> = BTreeMap::new();
     let mut emf_lines = 0;
+    let mut trace_lines = 0;
     for line in logs.lines() {
         let Some((function, text)) = line
             .strip_prefix('[')
@@ -222,6 +223,9 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
             emf_lines += 1;
             continue;
         }
+        if value["level"] == "TRACE" {
+            trace_lines += 1;
+        }
         for key in ["timestamp", "level", "message"] {
             assert!(value[key].is_string(), "{function}: no {key}: {text}");
         }
@@ -235,6 +239,10 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
         }
     }
     assert_eq!(emf_lines, 1, "one metrics line per housekeeping run");
+    // TRACE took effect (the secrets check below is not vacuous), short of the runtime's
+    // own raw-event dump.
+    assert!(trace_lines > 0, "no TRACE line: the level was not applied");
+    assert!(!logs.contains("raw JSON event received from Lambda"));
     for function in [
         "nativesso-logout",
         "register-tokens",
@@ -263,6 +271,8 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
             demo::WEB_CLIENT_ID,
             demo::WEB_CLIENT_SECRET
         )),
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{WRONG_SECRET}", demo::WEB_CLIENT_ID)),
     ];
     for jwt in demo::PROJECT_REFRESH_JWTS {
         secrets.push(jwt.into());
