@@ -123,6 +123,20 @@ pub fn token(tenant: &str, value: &str, token_type: TokenType, client_id: &str) 
     }
 }
 
+/// [`token`] of `client_id` in authorization grant `grant`.
+pub fn grant_token(
+    tenant: &str,
+    value: &str,
+    token_type: TokenType,
+    client_id: &str,
+    grant: &str,
+) -> TokenRecord {
+    TokenRecord {
+        grant_id: Some(grant.to_owned()),
+        ..token(tenant, value, token_type, client_id)
+    }
+}
+
 /// Registers `records` through the registration path, in batches of 25 with the store's
 /// bounded concurrency.
 pub async fn register(store: &Store, records: Vec<TokenRecord>) {

@@ -1015,9 +1015,7 @@ async fn revocation(rec: &mut Recorder, routes: &[Route]) {
     let secret = seed::client(&db.store, TENANT, "web", true).await.unwrap();
     seed::client(&db.store, TENANT, "app", false).await;
     let in_grant = |value: &str, token_type, grant: &str| {
-        let mut record = seed::token(TENANT, value, token_type, "web");
-        record.grant_id = Some(grant.into());
-        record
+        seed::grant_token(TENANT, value, token_type, "web", grant)
     };
     seed::register(
         &db.store,

@@ -45,9 +45,7 @@ async fn fixture_with(db: TestDb) -> Fixture {
     let secret = seed::client(&db.store, TENANT, "web", true).await.unwrap();
     assert_eq!(seed::client(&db.store, TENANT, "app", false).await, None);
     let in_grant = |value: &str, token_type, grant: &str| {
-        let mut record = seed::token(TENANT, value, token_type, "web");
-        record.grant_id = Some(grant.into());
-        record
+        seed::grant_token(TENANT, value, token_type, "web", grant)
     };
     seed::register(
         &db.store,
