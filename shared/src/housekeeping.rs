@@ -74,6 +74,8 @@ pub enum SweepEnd {
     Deadline,
     /// The run reached its cap on deletes.
     Cap,
+    /// A store error ended the run.
+    Failed,
 }
 
 impl SweepEnd {
@@ -82,6 +84,7 @@ impl SweepEnd {
             SweepEnd::Complete => "complete",
             SweepEnd::Deadline => "deadline",
             SweepEnd::Cap => "cap",
+            SweepEnd::Failed => "failed",
         }
     }
 }
@@ -182,7 +185,7 @@ impl Store {
                     current_hour,
                     current_hour,
                     0,
-                    SweepEnd::Complete,
+                    SweepEnd::Failed,
                 ))(e))
             }
         };
@@ -254,13 +257,16 @@ impl Store {
             }
         }
         drop(swept);
-        let hours_finished = (next_hour - first_hour).max(0) as u64;
-        let report = tally.report(next_hour, current_hour, hours_finished, end);
         if next_hour > first_hour {
             if let Err(e) = self.advance_housekeeping_cursor(next_hour).await {
                 failure.get_or_insert(e);
             }
         }
+        if failure.is_some() {
+            end = SweepEnd::Failed;
+        }
+        let hours_finished = (next_hour - first_hour).max(0) as u64;
+        let report = tally.report(next_hour, current_hour, hours_finished, end);
         match failure {
             None => Ok(report),
             Some(e) => Err(failed(report)(e)),

@@ -59,7 +59,6 @@ pub struct TokenRecord {
     pub expires_at: i64,
 }
 
-/// Which field of a record is wrong, and why; shown to the caller as is.
 /// Whether `item` carries an expiry (`expires_at`, the TTL attribute) at or before `now`:
 /// such a record counts as gone whether or not it was deleted yet.
 pub fn is_expired(item: &Item, now: i64) -> bool {
@@ -69,6 +68,7 @@ pub fn is_expired(item: &Item, now: i64) -> bool {
         .is_some_and(|expires_at| expires_at <= now)
 }
 
+/// Which field of a record is wrong, and why; shown to the caller as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct FieldError {

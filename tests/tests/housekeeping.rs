@@ -197,6 +197,7 @@ async fn a_store_failure_is_an_error_that_says_what_was_done() {
         .expect_err("the store is down");
     assert!(error.source.is_retryable());
     assert_eq!(error.report.deleted, 0);
+    assert_eq!(error.report.end, SweepEnd::Failed);
 }
 
 #[tokio::test]
