@@ -85,7 +85,7 @@ async fn main() -> ExitCode {
         let event = std::fs::read(workspace().join("events").join(function.event));
         let (binary, event) = match (binary, event) {
             (Some(binary), Ok(event)) => (binary, event),
-            (binary, event) => {
+            (binary, _) => {
                 let missing = if binary.is_none() {
                     format!("binary {}", function.binary)
                 } else {
