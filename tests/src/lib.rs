@@ -3,6 +3,7 @@
 //! request counting, fault injection, and a local API Gateway + Lambda runtime emulator
 //! that serves the real function binaries.
 
+pub mod cold_start;
 pub mod db;
 pub mod gateway;
 pub mod paths;

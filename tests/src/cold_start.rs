@@ -1,0 +1,370 @@
+//! One cold start of a function binary, measured the way Lambda's `REPORT` line would see
+//! it: a fresh process polling a minimal Lambda Runtime API of its own for exactly one
+//! event, with the DynamoDB emulator over HTTP behind it. Used by the cold-start benchmark
+//! (`tests/benches/cold_start.rs`) and, untimed, by a test that keeps it working.
+//!
+//! What is measured, per start:
+//! - init: spawning the process until its first `GET /2018-06-01/runtime/invocation/next`
+//!   (what Lambda bills as Init Duration);
+//! - first request: the event handed out until the response is posted; it includes opening
+//!   the connection to DynamoDB and, in the SDK, loading the TLS root certificates;
+//! - peak memory: the process's `VmHWM` when the response is posted (Max Memory Used);
+//! - CPU time of all the process's threads by each of those two moments, from
+//!   `/proc/<pid>/task/*/schedstat`. On a shared machine wall times wander with the load;
+//!   CPU time does not, and it is what a 128 MB Lambda (about 1/14 of a vCPU) stretches.
+
+use std::future::IntoFuture;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
+
+/// A function binary and the event its cold start is measured with.
+#[derive(Clone, Copy, Debug)]
+pub struct Function {
+    /// The binary's name (`[[bin]] name`), as `cargo lambda build` names its folder.
+    pub binary: &'static str,
+    /// The event file under `events/`.
+    pub event: &'static str,
+    /// Whether a missing binary or event is an error (`false`: skipped with a note, for a
+    /// function that has not landed on this branch yet).
+    pub required: bool,
+}
+
+/// Every function binary and its event: one line per function.
+pub const FUNCTIONS: &[Function] = &[
+    Function {
+        binary: "nativesso-logout",
+        event: "nativesso-logout.json",
+        required: true,
+    },
+    Function {
+        binary: "register-tokens",
+        event: "register-tokens.json",
+        required: true,
+    },
+    // A logout verifies the demo refresh JWT (ES256): the crypto cost is in the figures.
+    Function {
+        binary: "descope-auth",
+        event: "descope-logout.json",
+        required: true,
+    },
+    // A confidential client's secret check and a grant revocation.
+    Function {
+        binary: "token-revoke",
+        event: "netiq-revoke.json",
+        required: true,
+    },
+    // The scheduled housekeeping function: a sweep of the demo's expired records.
+    Function {
+        binary: "housekeeping",
+        event: "housekeeping.json",
+        required: true,
+    },
+];
+
+/// The environment every function gets on top of the database's: the demo tenant for the
+/// revocation function (as `scripts/dev` serves it), a short first-run lookback for
+/// housekeeping, and no index settle wait, so that a
+/// logout right after seeding measures the work and the connection, not a deliberate sleep.
+pub fn bench_env() -> Vec<(String, String)> {
+    [
+        (
+            signoff::config::REVOCATION_TENANT_VAR,
+            signoff::demo::SERVICE_ID,
+        ),
+        ("SIGNOFF_INDEX_SETTLE_MS", "0"),
+        // Housekeeping's first run would read two weeks of (empty) hours; the demo's
+        // expired records are an hour old.
+        ("SIGNOFF_HOUSEKEEPING_LOOKBACK_HOURS", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Where a function's binary is under `dir`: `cargo lambda build`'s `<dir>/<name>/bootstrap`,
+/// or cargo's own `<dir>/<name>`.
+pub fn find_binary(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name).join("bootstrap"), dir.join(name)]
+        .into_iter()
+        .find(|path| path.is_file())
+}
+
+/// What one cold start measured.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// Spawn until the first poll for an event.
+    pub init: Duration,
+    /// The event handed out until the response was posted.
+    pub first_request: Duration,
+    /// `VmHWM` when the response was posted, in KiB.
+    pub peak_kib: u64,
+    /// CPU time of all threads by the first poll.
+    pub init_cpu: Duration,
+    /// CPU time of all threads from the first poll to the response.
+    pub request_cpu: Duration,
+    /// The response payload as posted (for HTTP functions an API Gateway response object).
+    pub response: serde_json::Value,
+}
+
+impl Sample {
+    /// The API Gateway response's `statusCode`, if the payload is one.
+    pub fn status(&self) -> Option<u64> {
+        self.response.get("statusCode").and_then(|s| s.as_u64())
+    }
+}
+
+/// Starts `binary` with a Lambda-like environment (no variables of this process but
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR`, which choose the root certificates), plus `env`; hands
+/// it `event`; measures; and kills it. An init error, an invocation error, an exit or no
+/// answer within 30 s is an `Err` carrying the process's output.
+pub async fn cold_start(
+    name: &str,
+    binary: &Path,
+    event: Bytes,
+    env: &[(String, String)],
+) -> Result<Sample, String> {
+    let probe = Arc::new(Probe {
+        event,
+        pid: std::sync::OnceLock::new(),
+        state: Mutex::default(),
+    });
+    let (outcome_tx, outcome) = oneshot::channel();
+    probe.lock().outcome = Some(outcome_tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let runtime_api = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = tokio::spawn(axum::serve(listener, router(probe.clone())).into_future());
+
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]bench")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Ok(value) = std::env::var(var) {
+            command.env(var, value);
+        }
+    }
+    command
+        .envs(env.iter().cloned())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+
+    let spawned = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let _ = probe.pid.set(child.id().unwrap_or_default());
+    probe.lock().spawned = Some(spawned);
+    // The output is kept for the error message; reading it keeps the pipes from filling.
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers = [
+        child.stdout.take().map(|p| drain(p, output.clone())),
+        child.stderr.take().map(|p| drain(p, output.clone())),
+    ];
+
+    let result = tokio::select! {
+        outcome = outcome => outcome.unwrap_or_else(|_| Err("the runtime API stopped".into())),
+        status = child.wait() => Err(format!("the process exited before answering ({status:?})")),
+        _ = tokio::time::sleep(Duration::from_secs(30)) => Err("no answer within 30 s".into()),
+    };
+    let _ = child.kill().await;
+    server.abort();
+    // A process the function started may still hold the pipes: give up on them soon.
+    for mut reader in readers.into_iter().flatten() {
+        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
+            .await
+            .is_err()
+        {
+            reader.abort();
+        }
+    }
+    result.map_err(|e| {
+        let output = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
+        format!("{}: {e}\n{output}", binary.display())
+    })
+}
+
+fn drain(
+    mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+            into.lock()
+                .expect("output lock")
+                .extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+/// The runtime API's view of the one invocation.
+struct Probe {
+    event: Bytes,
+    pid: std::sync::OnceLock<u32>,
+    state: Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    spawned: Option<Instant>,
+    /// Whether the process has polled for an event.
+    polled: bool,
+    /// When the event was handed out, and the CPU time by the first poll.
+    handed_out: Option<(Instant, Duration, Duration)>,
+    outcome: Option<oneshot::Sender<Result<Sample, String>>>,
+}
+
+impl Probe {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
+        self.state.lock().expect("probe lock")
+    }
+
+    fn finish(&self, outcome: Result<Sample, String>) {
+        if let Some(sender) = self.lock().outcome.take() {
+            let _ = sender.send(outcome);
+        }
+    }
+}
+
+fn router(probe: Arc<Probe>) -> Router {
+    let invocation = "/2018-06-01/runtime/invocation";
+    Router::new()
+        .route(&format!("{invocation}/next"), get(next))
+        .route(&format!("{invocation}/{{id}}/response"), post(respond))
+        .route(
+            &format!("{invocation}/{{id}}/error"),
+            post(invocation_error),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(probe)
+}
+
+const REQUEST_ID: &str = "00000000-0000-4000-8000-000000000001";
+
+async fn next(State(probe): State<Arc<Probe>>) -> Response {
+    let polled = Instant::now();
+    let pid = *probe
+        .pid
+        .get()
+        .expect("the child is spawned before it can poll");
+    let init_cpu = cpu_time(pid);
+    let spawned = {
+        let mut state = probe.lock();
+        let first = !std::mem::replace(&mut state.polled, true);
+        state.spawned.filter(|_| first)
+    };
+    let Some(spawned) = spawned else {
+        // One invocation per process: the next poll waits until the process is killed.
+        return std::future::pending().await;
+    };
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
+    let deadline_ms = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let headers = [
+        ("lambda-runtime-aws-request-id", REQUEST_ID.to_owned()),
+        ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
+        ),
+        ("content-type", "application/json".to_owned()),
+    ];
+    probe.lock().handed_out = Some((Instant::now(), polled - spawned, init_cpu));
+    (headers, probe.event.clone()).into_response()
+}
+
+async fn respond(State(probe): State<Arc<Probe>>, payload: Bytes) -> StatusCode {
+    let responded = Instant::now();
+    let pid = *probe.pid.get().expect("spawned");
+    let (peak_kib, cpu) = (peak_kib(pid), cpu_time(pid));
+    let handed_out = probe.lock().handed_out;
+    let outcome = match handed_out {
+        None => Err("a response before any event was handed out".to_owned()),
+        Some((at, init, init_cpu)) => serde_json::from_slice(&payload)
+            .map_err(|e| format!("the response is not JSON: {e}"))
+            .map(|response| Sample {
+                init,
+                first_request: responded - at,
+                peak_kib,
+                init_cpu,
+                request_cpu: cpu.saturating_sub(init_cpu),
+                response,
+            }),
+    };
+    probe.finish(outcome);
+    StatusCode::ACCEPTED
+}
+
+async fn invocation_error(State(probe): State<Arc<Probe>>, report: Bytes) -> StatusCode {
+    let report = String::from_utf8_lossy(&report);
+    probe.finish(Err(format!("invocation error: {report}")));
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(State(probe): State<Arc<Probe>>, report: Bytes) -> StatusCode {
+    let report = String::from_utf8_lossy(&report);
+    probe.finish(Err(format!("init error: {report}")));
+    StatusCode::ACCEPTED
+}
+
+/// The process's peak resident set (`VmHWM`), in KiB; 0 if it cannot be read.
+pub fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time the process's threads have run so far (the first field of each thread's
+/// `schedstat`, in nanoseconds).
+pub fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// Summary statistics of `values`: (median, p90, max), nearest rank.
+pub fn spread<T: Copy + Ord>(values: &[T]) -> Option<(T, T, T)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let rank = |p: usize| sorted[(sorted.len() * p).div_ceil(100).max(1) - 1];
+    Some((rank(50), rank(90), sorted[sorted.len() - 1]))
+}
