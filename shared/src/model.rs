@@ -62,9 +62,7 @@ pub struct TokenRecord {
 /// Whether `item` carries an expiry (`expires_at`, the TTL attribute) at or before `now`:
 /// such a record counts as gone whether or not it was deleted yet.
 pub fn is_expired(item: &Item, now: i64) -> bool {
-    item.get(crate::table::attr::EXPIRES_AT)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse::<i64>().ok())
+    crate::sessions::number(Some(item), crate::table::attr::EXPIRES_AT)
         .is_some_and(|expires_at| expires_at <= now)
 }
 
