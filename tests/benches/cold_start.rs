@@ -42,7 +42,7 @@ fn triple<T: Copy + Ord>(values: &[T], show: impl Fn(T) -> String) -> String {
 
 async fn one_run(name: &str, binary: &std::path::Path, event: &[u8]) -> Result<Sample, String> {
     let db = TestDb::start().await;
-    signoff::demo::seed(&db.store, 20, |_| {})
+    signoff_store::demo::seed(&db.store, 20, |_| {})
         .await
         .map_err(|e| format!("seeding the demo data: {e}"))?;
     let mut env = db.function_env();

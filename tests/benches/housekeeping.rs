@@ -13,8 +13,8 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use signoff::housekeeping::{SweepEnd, SweepLimits};
-use signoff::model::{Item, TokenType};
+use signoff_store::housekeeping::{SweepEnd, SweepLimits};
+use signoff_store::model::{Item, TokenType};
 use signoff_tests::db::TestDb;
 use signoff_tests::seed;
 
@@ -32,7 +32,7 @@ async fn main() {
     let live = size("SIGNOFF_BENCH_LIVE", 100_000);
     let expired = size("SIGNOFF_BENCH_EXPIRED", 5_000);
     let db = TestDb::start().await;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let seeding = Instant::now();
     let mut items: Vec<Item> = (0..live)
         .map(|i| {
@@ -47,7 +47,7 @@ async fn main() {
     }));
     seed::put_items(&db.store, items).await;
     // Judged after seeding: every record written as expired has expired by now.
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     println!(
         "seeded {live} live + {expired} expired token records in {:.1} s",
         seeding.elapsed().as_secs_f64()

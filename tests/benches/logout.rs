@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use signoff::Store;
+use signoff_store::Store;
 use signoff_tests::db::TestDb;
 use signoff_tests::seed::{self, parts, post};
 
@@ -40,7 +40,7 @@ async fn seeded(n: usize, one_way: Duration) -> (TestDb, String) {
         n
     );
     // A logout usually comes long after the last registration; one right after it waits
-    // out the index settle window (see shared/src/sessions.rs), which is not measured here.
+    // out the index settle window (see shared/store/src/sessions.rs), which is not measured here.
     tokio::time::sleep(db.store.config().index_settle).await;
     db.requests.reset();
     (db, credential)

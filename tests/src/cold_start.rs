@@ -48,8 +48,8 @@ pub const FUNCTIONS: &[Function] = &[
         required: true,
     },
     Function {
-        binary: "register-tokens",
-        event: "register-tokens.json",
+        binary: "token-register",
+        event: "token-register.json",
         required: true,
     },
     // A logout verifies the demo refresh JWT (ES256): the crypto cost is in the figures.
@@ -79,8 +79,8 @@ pub const FUNCTIONS: &[Function] = &[
 pub fn bench_env() -> Vec<(String, String)> {
     [
         (
-            signoff::config::REVOCATION_TENANT_VAR,
-            signoff::demo::SERVICE_ID,
+            signoff_revoke::settings::REVOCATION_TENANT_VAR,
+            signoff_store::demo::SERVICE_ID,
         ),
         ("SIGNOFF_INDEX_SETTLE_MS", "0"),
         // Housekeeping's first run would read two weeks of (empty) hours; the demo's

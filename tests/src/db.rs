@@ -24,7 +24,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde_json::Value;
-use signoff::{Config, Store};
+use signoff_store::{Config, Store};
 
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
 
@@ -62,7 +62,7 @@ impl TestDb {
             builder.push_interceptor(faults);
         }
         let client = Client::from_conf(builder.build());
-        signoff::table::create_table(&client, &table)
+        signoff_store::table::create_table(&client, &table)
             .await
             .expect("the test table can be created");
         let mut config = Config::for_table(table);
@@ -123,7 +123,7 @@ pub fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
 fn external_endpoint() -> Option<String> {
     let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.is_empty())?;
     // Tests create tables: never let a stray variable aim them at a real account.
-    let local = signoff::config::is_local_endpoint(&endpoint);
+    let local = signoff_store::config::is_local_endpoint(&endpoint);
     assert!(local, "{ENDPOINT_VAR}={endpoint} is not a local endpoint; the tests only run against local servers");
     Some(endpoint)
 }
@@ -392,7 +392,7 @@ impl Intercept for IndexLagInjector {
                 .store_put(PendingWrites(token_keys_put(&operation, &body)));
             return Ok(());
         }
-        if body["IndexName"] != signoff::table::BY_SESSION.name {
+        if body["IndexName"] != signoff_store::table::BY_SESSION.name {
             return Ok(());
         }
         let fresh = self.fresh_keys();

@@ -2,11 +2,11 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request};
-use signoff::bulk::IndexKey;
-use signoff::credentials::{CredentialScope, Tenant};
-use signoff::keys::TokenHash;
-use signoff::model::{DeviceBinding, TokenRecord, TokenType};
-use signoff::Store;
+use signoff_store::bulk::IndexKey;
+use signoff_store::credentials::{CredentialScope, Tenant};
+use signoff_store::item_key::TokenHash;
+use signoff_store::model::{DeviceBinding, TokenRecord, TokenType};
+use signoff_store::Store;
 
 /// Creates tenant `id` (in `organization`, if given) and issues it a service access token.
 pub async fn tenant(store: &Store, id: &str, organization: Option<&str>) -> String {
@@ -15,7 +15,7 @@ pub async fn tenant(store: &Store, id: &str, organization: Option<&str>) -> Stri
             id: id.to_owned(),
             name: format!("tenant {id}"),
             organization: organization.map(str::to_owned),
-            created_at: signoff::now_epoch_seconds(),
+            created_at: signoff_store::now_epoch_seconds(),
         })
         .await
         .expect("tenant is created");
@@ -51,7 +51,7 @@ pub async fn session_tokens(
     count: usize,
     prefix: &str,
 ) {
-    signoff::demo::register_session_tokens(store, tenant, session, count, prefix, |_| {})
+    signoff_store::demo::register_session_tokens(store, tenant, session, count, prefix, |_| {})
         .await
         .expect("tokens are registered");
 }
@@ -108,7 +108,7 @@ pub async fn client(
 
 /// A record of token `value` of `tenant`, issued to `client_id`, valid for a day.
 pub fn token(tenant: &str, value: &str, token_type: TokenType, client_id: &str) -> TokenRecord {
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     TokenRecord {
         tenant: tenant.to_owned(),
         hash: TokenHash::of(value),
@@ -140,7 +140,7 @@ pub fn grant_token(
 /// Registers `records` through the registration path, in batches of 25 with the store's
 /// bounded concurrency.
 pub async fn register(store: &Store, records: Vec<TokenRecord>) {
-    signoff::demo::register_in_batches(store, records, |_| {})
+    signoff_store::demo::register_in_batches(store, records, |_| {})
         .await
         .expect("tokens are registered");
 }
@@ -182,7 +182,7 @@ pub async fn device_tokens(
 pub async fn token_stored(store: &Store, tenant: &str, value: &str) -> bool {
     item_stored(
         store,
-        signoff::keys::token_pk(tenant, &TokenHash::of(value)),
+        signoff_store::item_key::token_pk(tenant, &TokenHash::of(value)),
     )
     .await
 }
@@ -250,7 +250,7 @@ pub fn unreachable_store() -> Store {
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build(),
     );
-    Store::new(client, signoff::Config::for_table("signoff"))
+    Store::new(client, signoff_store::Config::for_table("signoff"))
 }
 
 /// How many token records the table holds in all (a full scan: for assertions only).
@@ -317,7 +317,7 @@ pub fn parts(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) 
 /// A record of token `value` of `tenant` that expired `ago` seconds ago, an hour after it
 /// was issued: what DynamoDB's TTL has not removed yet.
 pub fn expired_token(tenant: &str, value: &str, ago: i64) -> TokenRecord {
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     TokenRecord {
         issued_at: now - ago - 3600,
         expires_at: now - ago,
@@ -327,7 +327,7 @@ pub fn expired_token(tenant: &str, value: &str, ago: i64) -> TokenRecord {
 
 /// Writes `items` as they are, 25 to a BatchWriteItem with up to 8 in flight, bypassing
 /// registration (which refuses expired tokens): for housekeeping tests and benchmarks.
-pub async fn put_items(store: &Store, items: Vec<signoff::model::Item>) {
+pub async fn put_items(store: &Store, items: Vec<signoff_store::model::Item>) {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use futures_util::stream::{self, StreamExt};
     let batches: Vec<Vec<WriteRequest>> = items

@@ -49,7 +49,7 @@ async fn every_function_binary_answers_its_event_from_a_cold_start() {
             continue;
         };
         let db = TestDb::start().await;
-        signoff::demo::seed(&db.store, 20, |_| {})
+        signoff_store::demo::seed(&db.store, 20, |_| {})
             .await
             .expect("demo data");
         let mut env = db.function_env();

@@ -8,11 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use signoff::jwt::{Algorithm, SigningKey};
-use signoff::keys::TokenHash;
-use signoff::model::{TokenRecord, TokenType};
-use signoff::project_keys::RefreshTokenSpec;
-use signoff_descope::{handle, Settings};
+use signoff_descope::handle;
+use signoff_descope::settings::Settings;
+use signoff_store::item_key::TokenHash;
+use signoff_store::jwt::{Algorithm, SigningKey};
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::db::{ErrorInjector, TestDb};
 use signoff_tests::seed::{self, parts, post};
 
@@ -42,7 +43,7 @@ async fn project_with(faults: Option<SharedInterceptor>) -> Project {
 }
 
 fn spec(session: &str) -> RefreshTokenSpec {
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     RefreshTokenSpec {
         project: PROJECT.into(),
         subject: USER.into(),
@@ -148,7 +149,7 @@ fn jwt_with(key: &SigningKey, claims: Value) -> String {
 }
 
 fn claims(exp_offset: i64) -> Value {
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     json!({"sub": USER, "iss": PROJECT, "iat": now, "exp": now + exp_offset, "drn": "DSR"})
 }
 
@@ -345,8 +346,14 @@ async fn forged_expired_and_foreign_tokens_are_refused_before_anything_is_touche
         URL_SAFE_NO_PAD.encode(hs_sig.as_ref())
     );
     // Expired a second past the leeway; another issuer.
-    let expired = jwt_with(&p.key, claims(-(signoff::jwt::LEEWAY_SECONDS + 1)));
-    register(&p.db, &expired, "s1", signoff::now_epoch_seconds() + 60).await;
+    let expired = jwt_with(&p.key, claims(-(signoff_store::jwt::LEEWAY_SECONDS + 1)));
+    register(
+        &p.db,
+        &expired,
+        "s1",
+        signoff_store::now_epoch_seconds() + 60,
+    )
+    .await;
     let mut foreign_issuer = claims(3600);
     foreign_issuer["iss"] = json!("https://api.descope.com/P2other");
     let foreign_issuer = jwt_with(&p.key, foreign_issuer);
@@ -354,7 +361,7 @@ async fn forged_expired_and_foreign_tokens_are_refused_before_anything_is_touche
         &p.db,
         &foreign_issuer,
         "s1",
-        signoff::now_epoch_seconds() + 3600,
+        signoff_store::now_epoch_seconds() + 3600,
     )
     .await;
 
@@ -407,7 +414,7 @@ async fn forged_expired_and_foreign_tokens_are_refused_before_anything_is_touche
 #[tokio::test]
 async fn expiry_has_five_seconds_of_leeway_and_issuer_urls_are_accepted() {
     let p = project().await;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     // Expired 3 s ago by its claim, inside the leeway; registered, as usual, to expire
     // when the JWT does.
     let within = jwt_with(&p.key, claims(-3));
@@ -426,7 +433,7 @@ async fn expiry_has_five_seconds_of_leeway_and_issuer_urls_are_accepted() {
 async fn rs256_keys_registered_as_pem_verify() {
     let p = project().await;
     let rsa = SigningKey::generate(Algorithm::Rs256, Some("rsa-1")).unwrap();
-    let jwk = signoff::jwt::Jwk::from_pem(&rsa.public_pem(), Some("rsa-1")).unwrap();
+    let jwk = signoff_store::jwt::Jwk::from_pem(&rsa.public_pem(), Some("rsa-1")).unwrap();
     p.db.store.add_project_keys(PROJECT, &[jwk]).await.unwrap();
     let jwt =
         p.db.store
@@ -458,7 +465,7 @@ async fn unregistered_revoked_access_and_expired_records_count_as_logged_out() {
     // A record whose own expiry has passed (TTL has not removed it yet).
     let (stale, record) = spec("z").mint(&p.key);
     let mut item = TokenRecord {
-        expires_at: signoff::now_epoch_seconds() - signoff::jwt::LEEWAY_SECONDS - 1,
+        expires_at: signoff_store::now_epoch_seconds() - signoff_store::jwt::LEEWAY_SECONDS - 1,
         ..record
     }
     .to_item();
@@ -499,7 +506,7 @@ async fn logout_all_revokes_every_token_of_the_user_however_many() {
     let p = project().await;
     // 5,000 tokens of the user across five sessions, registered as the authorization
     // server would; the demo helper files them under its subject.
-    let user = signoff::demo::SUBJECT;
+    let user = signoff_store::demo::SUBJECT;
     for s in 0..5 {
         seed::session_tokens(
             &p.db.store,
@@ -617,12 +624,15 @@ async fn the_keys_endpoint_serves_the_public_jwks() {
     );
     assert!(keys.iter().all(|k| k.get("d").is_none()));
     // The served keys verify the project's tokens.
-    let served: Vec<signoff::jwt::Jwk> = keys
+    let served: Vec<signoff_store::jwt::Jwk> = keys
         .iter()
-        .map(|k| signoff::jwt::Jwk::from_json(k).unwrap())
+        .map(|k| signoff_store::jwt::Jwk::from_json(k).unwrap())
         .collect();
     let jwt = p.key.sign(&claims(60));
-    assert!(signoff::jwt::verify(&jwt, &served, PROJECT, signoff::now_epoch_seconds()).is_ok());
+    assert!(
+        signoff_store::jwt::verify(&jwt, &served, PROJECT, signoff_store::now_epoch_seconds())
+            .is_ok()
+    );
 
     let (status, body) = parts(
         handle(&p.db.store, &Settings::default(), get("P2none"))
@@ -645,7 +655,7 @@ async fn the_keys_endpoint_serves_the_public_jwks() {
 async fn keys_are_public_only_and_kids_are_not_reused() {
     let p = project().await;
     let private = json!({"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"});
-    assert!(signoff::jwt::Jwk::from_json(&private).is_err());
+    assert!(signoff_store::jwt::Jwk::from_json(&private).is_err());
     // Same kid, other material: refused; same key again: a no-op.
     let impostor = SigningKey::generate(Algorithm::Es256, Some(p.key.kid())).unwrap();
     assert!(p
@@ -730,7 +740,7 @@ async fn a_logout_all_that_fails_midway_leaves_the_token_for_the_retry() {
         .await;
     }
     let mut login = spec("m0");
-    login.subject = signoff::demo::SUBJECT.into();
+    login.subject = signoff_store::demo::SUBJECT.into();
     let jwt = p.db.store.mint_refresh_jwt(&p.key, &login).await.unwrap();
     let all = || p.call("/v1/auth/logoutall", Some(bearer(PROJECT, &jwt)), "");
     assert_error(&parts(all().await), 503, "E130503");
@@ -762,7 +772,7 @@ async fn tokens_issued_before_a_logout_all_are_gone_even_if_the_index_missed_the
     assert_eq!(status, 200);
     // A token issued before the logout-all whose record lands after it (a registration
     // racing the logout, or one the by-subject index had not listed yet).
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let straggler = TokenRecord {
         hash: TokenHash::of("straggler"),
         session_id: Some("s9".into()),

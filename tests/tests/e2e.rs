@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use signoff::demo;
+use signoff_store::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
 use signoff_tests::paths::binaries_dir;

@@ -5,7 +5,7 @@
 //! `SIGNOFF_TEST_PYTHON`; `scripts/test` does both.
 
 use serde_json::Value;
-use signoff::demo;
+use signoff_store::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
 use signoff_tests::paths::{binaries_dir, test_python, workspace};

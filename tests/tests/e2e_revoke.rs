@@ -9,7 +9,7 @@
 use std::process::Stdio;
 
 use serde_json::{json, Value};
-use signoff::model::TokenType;
+use signoff_store::model::TokenType;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
 use signoff_tests::paths::{binaries_dir, test_python, workspace};

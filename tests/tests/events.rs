@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use signoff::demo;
+use signoff_store::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::workspace;
@@ -18,15 +18,16 @@ async fn invoke(
 ) -> (u16, serde_json::Value) {
     let response = match function {
         "nativesso-logout" => signoff_nativesso::handle(&db.store, request).await,
-        "register-tokens" => signoff_register::handle(&db.store, request).await,
+        "token-register" => signoff_register::handle(&db.store, request).await,
         "descope-auth" => {
-            let settings = signoff_descope::Settings::default();
+            let settings = signoff_descope::settings::Settings::default();
             signoff_descope::handle(&db.store, &settings, request).await
         }
         // As `scripts/dev` serves it: the demo tenant, the default device policy.
         "token-revoke" => {
-            let config = signoff::config::RevocationConfig::from_lookup(|name| {
-                (name == signoff::config::REVOCATION_TENANT_VAR).then(|| demo::SERVICE_ID.into())
+            let config = signoff_revoke::settings::Settings::from_lookup(|name| {
+                (name == signoff_revoke::settings::REVOCATION_TENANT_VAR)
+                    .then(|| demo::SERVICE_ID.into())
             })
             .expect("revocation settings");
             signoff_revoke::handle(&db.store, &config, request).await
@@ -40,13 +41,14 @@ async fn invoke(
 async fn run_housekeeping(
     db: &TestDb,
     event: serde_json::Value,
-) -> signoff::housekeeping::SweepReport {
-    let settings = signoff::config::HousekeepingConfig::from_lookup(|_| None).expect("defaults");
+) -> signoff_store::housekeeping::SweepReport {
+    let settings =
+        signoff_housekeeping::settings::Settings::from_lookup(|_| None).expect("defaults");
     let metrics = signoff_housekeeping::Metrics {
         function_name: "housekeeping".into(),
     };
     let mut context = lambda_http::lambda_runtime::Context::default();
-    context.deadline = (signoff::now_epoch_seconds() as u64 + 60) * 1000;
+    context.deadline = (signoff_store::now_epoch_seconds() as u64 + 60) * 1000;
     let event = lambda_http::lambda_runtime::LambdaEvent::new(event, context);
     signoff_housekeeping::handle(&db.store, &settings, &metrics, event)
         .await
@@ -67,7 +69,7 @@ async fn every_event_runs_through_its_handler() {
     // By name (logout before logout-all), but registration first: it uses a session the
     // logout event does not end.
     files.sort();
-    files.sort_by_key(|p| !p.ends_with("register-tokens.json"));
+    files.sort_by_key(|p| !p.ends_with("token-register.json"));
     let mut covered = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable event");
@@ -76,7 +78,7 @@ async fn every_event_runs_through_its_handler() {
             // The schedule's event: housekeeping deletes the demo's expired records.
             let summary = run_housekeeping(&db, event).await;
             assert_eq!(summary.deleted, demo::EXPIRED_TOKENS as u64, "{summary:?}");
-            assert_eq!(summary.end, signoff::housekeeping::SweepEnd::Complete);
+            assert_eq!(summary.end, signoff_store::housekeeping::SweepEnd::Complete);
             covered.push("housekeeping".to_owned());
             continue;
         }
@@ -97,7 +99,7 @@ async fn every_event_runs_through_its_handler() {
                     0
                 );
             }
-            "register-tokens.json" => {
+            "token-register.json" => {
                 assert_eq!(status, 200, "{body}");
                 assert_eq!(body["registered"], 1);
                 assert_eq!(

@@ -6,10 +6,10 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use signoff::housekeeping::{SweepEnd, SweepLimits};
-use signoff::keys::{self, TokenHash};
-use signoff::model::{Item, TokenType};
-use signoff::Store;
+use signoff_store::housekeeping::{SweepEnd, SweepLimits};
+use signoff_store::item_key::{self, TokenHash};
+use signoff_store::model::{Item, TokenType};
+use signoff_store::Store;
 use signoff_tests::db::TestDb;
 use signoff_tests::seed;
 
@@ -27,7 +27,7 @@ fn limits(max_deletes: u64) -> SweepLimits {
 /// `live` records expiring over the next 30 days (the first in ten minutes) and
 /// `expired` records that expired over the last 30 hours (at least a minute ago); token values `live-i`/`gone-i`.
 async fn seed_tokens(store: &Store, live: usize, expired: usize) {
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let mut items: Vec<Item> = (0..live)
         .map(|i| {
             let mut record = seed::token(TENANT, &format!("live-{i}"), TokenType::Access, "app");
@@ -44,7 +44,7 @@ async fn seed_tokens(store: &Store, live: usize, expired: usize) {
 
 /// A marker item (a user's logout-all) expiring at `expires_at`, as the store writes it.
 fn user_marker(user: &str, expires_at: i64) -> Item {
-    let pk = keys::user_pk(TENANT, user);
+    let pk = item_key::user_pk(TENANT, user);
     Item::from([
         ("pk".to_owned(), AttributeValue::S(pk.clone())),
         ("kind".to_owned(), AttributeValue::S("user".into())),
@@ -58,20 +58,20 @@ fn user_marker(user: &str, expires_at: i64) -> Item {
         ),
         (
             "expiry_bucket".to_owned(),
-            AttributeValue::S(keys::item_expiry_bucket(&pk, expires_at)),
+            AttributeValue::S(item_key::item_expiry_bucket(&pk, expires_at)),
         ),
     ])
 }
 
 fn token_pk(value: &str) -> String {
-    keys::token_pk(TENANT, &TokenHash::of(value))
+    item_key::token_pk(TENANT, &TokenHash::of(value))
 }
 
 #[tokio::test]
 async fn a_sweep_deletes_what_expired_and_reads_nothing_else() {
     let db = TestDb::start().await;
     seed_tokens(&db.store, 2_000, 300).await;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     seed::put_items(
         &db.store,
         vec![
@@ -84,7 +84,7 @@ async fn a_sweep_deletes_what_expired_and_reads_nothing_else() {
 
     let report = db
         .store
-        .sweep_expired(signoff::now_epoch_seconds(), &limits(10_000))
+        .sweep_expired(signoff_store::now_epoch_seconds(), &limits(10_000))
         .await
         .expect("sweep");
     assert_eq!(report.end, SweepEnd::Complete);
@@ -100,8 +100,8 @@ async fn a_sweep_deletes_what_expired_and_reads_nothing_else() {
     assert_eq!(seed::count_all_tokens(&db.store).await, 2_000);
     assert!(seed::item_stored(&db.store, token_pk("live-0")).await);
     assert!(!seed::item_stored(&db.store, token_pk("gone-0")).await);
-    assert!(seed::item_stored(&db.store, keys::user_pk(TENANT, "live-user")).await);
-    assert!(!seed::item_stored(&db.store, keys::user_pk(TENANT, "expired-user")).await);
+    assert!(seed::item_stored(&db.store, item_key::user_pk(TENANT, "live-user")).await);
+    assert!(!seed::item_stored(&db.store, item_key::user_pk(TENANT, "expired-user")).await);
 
     // The cursor moved to the current hour (or the one before, within a minute of the
     // hour): the next run reads one or two hours, not the whole lookback again.
@@ -113,7 +113,7 @@ async fn a_sweep_deletes_what_expired_and_reads_nothing_else() {
     );
     let again = db
         .store
-        .sweep_expired(signoff::now_epoch_seconds(), &limits(10_000))
+        .sweep_expired(signoff_store::now_epoch_seconds(), &limits(10_000))
         .await
         .expect("second sweep");
     assert_eq!((again.read, again.deleted), (0, 0));
@@ -128,7 +128,7 @@ async fn runs_stop_at_their_cap_and_the_next_run_carries_on() {
     for _ in 0..3 {
         let report = db
             .store
-            .sweep_expired(signoff::now_epoch_seconds(), &limits(100))
+            .sweep_expired(signoff_store::now_epoch_seconds(), &limits(100))
             .await
             .expect("sweep");
         deleted.push((report.deleted, report.end));
@@ -152,7 +152,7 @@ async fn a_run_out_of_time_deletes_nothing_and_keeps_the_cursor() {
     out_of_time.deadline = Instant::now();
     let report = db
         .store
-        .sweep_expired(signoff::now_epoch_seconds(), &out_of_time)
+        .sweep_expired(signoff_store::now_epoch_seconds(), &out_of_time)
         .await
         .expect("sweep");
     assert_eq!(report.end, SweepEnd::Deadline);
@@ -168,7 +168,7 @@ async fn a_run_out_of_time_deletes_nothing_and_keeps_the_cursor() {
 async fn two_runs_at_once_delete_each_record_once() {
     let db = TestDb::start().await;
     seed_tokens(&db.store, 100, 400).await;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let limits = limits(10_000);
     let (a, b) = tokio::join!(
         db.store.sweep_expired(now, &limits),
@@ -192,7 +192,7 @@ async fn two_runs_at_once_delete_each_record_once() {
 async fn a_store_failure_is_an_error_that_says_what_was_done() {
     let store = seed::unreachable_store();
     let error = store
-        .sweep_expired(signoff::now_epoch_seconds(), &limits(10))
+        .sweep_expired(signoff_store::now_epoch_seconds(), &limits(10))
         .await
         .expect_err("the store is down");
     assert!(error.source.is_retryable());
@@ -204,12 +204,12 @@ async fn a_store_failure_is_an_error_that_says_what_was_done() {
 async fn the_scheduled_handler_reports_its_run() {
     let db = TestDb::start().await;
     seed_tokens(&db.store, 20, 30).await;
-    let settings = signoff::config::HousekeepingConfig::from_lookup(|_| None).unwrap();
+    let settings = signoff_housekeeping::settings::Settings::from_lookup(|_| None).unwrap();
     let metrics = signoff_housekeeping::Metrics {
         function_name: "housekeeping-test".into(),
     };
     let mut context = lambda_http::lambda_runtime::Context::default();
-    context.deadline = (signoff::now_epoch_seconds() as u64 + 60) * 1000;
+    context.deadline = (signoff_store::now_epoch_seconds() as u64 + 60) * 1000;
     let event = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events"});
     let summary = signoff_housekeeping::handle(
         &db.store,
@@ -223,7 +223,7 @@ async fn the_scheduled_handler_reports_its_run() {
     assert_eq!(seed::count_all_tokens(&db.store).await, 20);
 
     // An invocation whose time is already up does nothing and says so.
-    context.deadline = (signoff::now_epoch_seconds() as u64 - 1) * 1000;
+    context.deadline = (signoff_store::now_epoch_seconds() as u64 - 1) * 1000;
     let summary = signoff_housekeeping::handle(
         &db.store,
         &settings,
@@ -242,7 +242,7 @@ async fn the_scheduled_handler_reports_its_run() {
 async fn expired_records_are_gone_before_housekeeping_deletes_them() {
     let db = TestDb::start().await;
     let store = &db.store;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
 
     seed::put_items(
         store,
@@ -261,7 +261,7 @@ async fn expired_records_are_gone_before_housekeeping_deletes_them() {
     seed::register(store, vec![session_token.clone()]).await;
     store.end_session(TENANT, "reused").await.unwrap();
     assert!(store.session_ended(TENANT, "reused").await.unwrap());
-    expire_now(store, keys::session_pk(TENANT, "reused")).await;
+    expire_now(store, item_key::session_pk(TENANT, "reused")).await;
     assert!(!store.session_ended(TENANT, "reused").await.unwrap());
     let mut later = seed::token(TENANT, "later-token", TokenType::Refresh, "app");
     later.session_id = Some("reused".into());
@@ -292,7 +292,7 @@ async fn expired_records_are_gone_before_housekeeping_deletes_them() {
         .await
         .unwrap()
         .is_none());
-    expire_now(store, keys::user_pk(TENANT, "bob")).await;
+    expire_now(store, item_key::user_pk(TENANT, "bob")).await;
     assert!(store
         .find_token(TENANT, &TokenHash::of("old-token"))
         .await
@@ -302,7 +302,7 @@ async fn expired_records_are_gone_before_housekeeping_deletes_them() {
 
 /// Sets the expiry of the item keyed `pk` to the past, as if its time had run out.
 async fn expire_now(store: &Store, pk: String) {
-    let past = signoff::now_epoch_seconds() - 1;
+    let past = signoff_store::now_epoch_seconds() - 1;
     store
         .client()
         .update_item()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use signoff::demo;
+use signoff_store::demo;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
 use signoff_tests::paths::{binaries_dir, workspace};
@@ -245,7 +245,7 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
     assert!(!logs.contains("raw JSON event received from Lambda"));
     for function in [
         "nativesso-logout",
-        "register-tokens",
+        "token-register",
         "descope-auth",
         "token-revoke",
         "housekeeping",

@@ -86,11 +86,12 @@ async fn a_logged_out_session_refuses_new_tokens() {
         &logout(&db, "100", &token, r#"{"sessionId":"s1"}"#).await,
         0,
     );
-    let err = signoff::demo::register_session_tokens(&db.store, "100", "s1", 1, "late", |_| {})
-        .await
-        .unwrap_err();
+    let err =
+        signoff_store::demo::register_session_tokens(&db.store, "100", "s1", 1, "late", |_| {})
+            .await
+            .unwrap_err();
     assert!(
-        matches!(err, signoff::tokens::RegisterError::SessionEnded { ref sessions } if sessions == &["s1"])
+        matches!(err, signoff_store::tokens::RegisterError::SessionEnded { ref sessions } if sessions == &["s1"])
     );
     assert_eq!(seed::count_session_tokens(&db.store, "100", "s1").await, 0);
 }
@@ -377,9 +378,9 @@ async fn store_failures_are_500_server_error_with_nothing_internal_leaked() {
     // The table does not exist: a configuration fault, not worth retrying.
     let db = TestDb::start().await;
     let token = seed::tenant(&db.store, "100", None).await;
-    let missing = signoff::Store::new(
+    let missing = signoff_store::Store::new(
         db.store.client().clone(),
-        signoff::Config::for_table("no-such-table"),
+        signoff_store::Config::for_table("no-such-table"),
     );
     let request = post(
         &path("100"),
@@ -438,7 +439,7 @@ async fn no_token_registered_during_a_logout_survives_it() {
                     let (mut ok, mut ended) = (0, 0);
                     for i in 0..4 {
                         let prefix = format!("race-{w}-{i}-{session}");
-                        match signoff::demo::register_session_tokens(
+                        match signoff_store::demo::register_session_tokens(
                             &store,
                             "100",
                             &session,
@@ -449,7 +450,9 @@ async fn no_token_registered_during_a_logout_survives_it() {
                         .await
                         {
                             Ok(_) => ok += 2,
-                            Err(signoff::tokens::RegisterError::SessionEnded { .. }) => ended += 1,
+                            Err(signoff_store::tokens::RegisterError::SessionEnded { .. }) => {
+                                ended += 1
+                            }
                             Err(e) => panic!("unexpected store error: {e}"),
                         }
                         tokio::task::yield_now().await;

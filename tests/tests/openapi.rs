@@ -20,12 +20,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
-use signoff::config::{DeviceRevocationAuth, RevocationConfig};
-use signoff::cors::CorsPolicy;
-use signoff::jwt::{Algorithm, SigningKey};
-use signoff::model::TokenType;
-use signoff::project_keys::RefreshTokenSpec;
-use signoff::{demo, Store};
+use signoff_edge::cors::CorsPolicy;
+use signoff_revoke::settings::{DeviceRevocationAuth, Settings as RevocationConfig};
+use signoff_store::jwt::{Algorithm, SigningKey};
+use signoff_store::model::TokenType;
+use signoff_store::project_keys::RefreshTokenSpec;
+use signoff_store::{demo, Store};
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway, Route};
 use signoff_tests::paths::{binaries_dir, workspace};
@@ -487,8 +487,9 @@ fn form_object(body: &str) -> Value {
     let mut object = Map::new();
     for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode =
-            |s: &str| signoff::oauth::form_decode(s.as_bytes()).expect("the test's forms decode");
+        let decode = |s: &str| {
+            signoff_edge::oauth::form_decode(s.as_bytes()).expect("the test's forms decode")
+        };
         object.insert(decode(name), Value::String(decode(value)));
     }
     Value::Object(object)
@@ -625,10 +626,14 @@ impl Api<'_> {
             .unwrap_or_else(|| panic!("{method} {path} is not routed"));
         let response: Response<Body> = match route.function.as_str() {
             "nativesso-logout" => signoff_nativesso::handle(self.store, request).await,
-            "register-tokens" => signoff_register::handle(self.store, request).await,
+            "token-register" => signoff_register::handle(self.store, request).await,
             "descope-auth" => {
-                signoff_descope::handle(self.store, &signoff_descope::Settings::default(), request)
-                    .await
+                signoff_descope::handle(
+                    self.store,
+                    &signoff_descope::settings::Settings::default(),
+                    request,
+                )
+                .await
             }
             "token-revoke" => signoff_revoke::handle(self.store, &self.revocation, request).await,
             other => panic!("no handler for function {other}"),
@@ -707,7 +712,7 @@ async fn fresh_db() -> TestDb {
 fn missing_table(store: &Store) -> Store {
     Store::new(
         store.client().clone(),
-        signoff::Config::for_table("no-such-table"),
+        signoff_store::Config::for_table("no-such-table"),
     )
 }
 
@@ -805,7 +810,7 @@ async fn native_sso_and_registration(rec: &mut Recorder, routes: &[Route]) {
     )
     .await;
     let batch = json!({"tokens": [
-        {"tokenHash": signoff::keys::TokenHash::of("a1").encoded(), "type": "access", "clientId": "app",
+        {"tokenHash": signoff_store::item_key::TokenHash::of("a1").encoded(), "type": "access", "clientId": "app",
          "deviceId": "d1", "userStore": "Local", "userDn": "cn=alice", "expiresAt": FUTURE},
         {"token": "a2", "type": "access", "clientId": "app", "expiresAt": FUTURE},
     ]});
@@ -896,7 +901,7 @@ async fn descope(rec: &mut Recorder, routes: &[Route]) {
         routes,
         revocation: revocation_config(PROJECT, DeviceRevocationAuth::Client, ""),
     };
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let sessions = std::cell::Cell::new(0);
     let login = async |signer: &SigningKey| {
         sessions.set(sessions.get() + 1);

@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
-use signoff::keys::TokenHash;
 use signoff_register::handle;
+use signoff_store::item_key::TokenHash;
 use signoff_tests::db::{ErrorInjector, TestDb};
 use signoff_tests::seed::{self, parts, post};
 
@@ -58,7 +58,7 @@ async fn registers_a_token_by_value_keeping_only_its_hash() {
         .table_name(db.store.table_name())
         .key(
             "pk",
-            AttributeValue::S(signoff::keys::token_pk("100", &hash)),
+            AttributeValue::S(signoff_store::item_key::token_pk("100", &hash)),
         )
         .send()
         .await
@@ -69,7 +69,7 @@ async fn registers_a_token_by_value_keeping_only_its_hash() {
         !format!("{item:?}").contains("rt-secret-value"),
         "the raw token was stored"
     );
-    let record = signoff::model::TokenRecord::from_item(item).unwrap();
+    let record = signoff_store::model::TokenRecord::from_item(item).unwrap();
     assert_eq!(record.session_id.as_deref(), Some("s1"));
     assert_eq!(seed::count_session_tokens(&db.store, "100", "s1").await, 1);
 }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use signoff::config::{DeviceRevocationAuth, RevocationConfig};
-use signoff::cors::CorsPolicy;
-use signoff::model::TokenType;
-use signoff::Store;
+use signoff_edge::cors::CorsPolicy;
 use signoff_revoke::handle;
+use signoff_revoke::settings::{DeviceRevocationAuth, Settings as RevocationConfig};
+use signoff_store::model::TokenType;
+use signoff_store::Store;
 use signoff_tests::db::{ErrorInjector, TestDb, UnprocessedInjector};
 use signoff_tests::seed::{self, basic, form, parts, post, token_stored};
 
@@ -198,7 +198,7 @@ async fn unknown_expired_and_revoked_tokens_are_200_and_revoke_nothing() {
     // An expired record that TTL has not removed yet (written directly: registration
     // refuses expired tokens).
     let mut expired = seed::token(TENANT, "old", TokenType::Refresh, "web");
-    expired.expires_at = signoff::now_epoch_seconds() - 10;
+    expired.expires_at = signoff_store::now_epoch_seconds() - 10;
     f.db.store
         .client()
         .put_item()
@@ -548,7 +548,7 @@ async fn a_missing_table_is_500_server_error_without_internal_detail() {
     let f = fixture().await;
     let missing = Store::new(
         f.db.store.client().clone(),
-        signoff::Config::for_table("no-such-table"),
+        signoff_store::Config::for_table("no-such-table"),
     );
     let body = form(&[
         ("client_id", "web"),
@@ -926,12 +926,12 @@ async fn tokens_the_index_missed_count_as_gone_once_their_grant_or_device_is_rev
     assert_eq!(response.await.status(), 200);
 
     // Issued before the revocations, their records written after them.
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let mut late_grant = seed::token(TENANT, "late-at", TokenType::Access, "web");
     late_grant.grant_id = Some("g1".into());
     late_grant.issued_at = now - 60;
     let mut late_device = seed::token(TENANT, "late-dev", TokenType::Access, "app");
-    late_device.device = Some(signoff::model::DeviceBinding {
+    late_device.device = Some(signoff_store::model::DeviceBinding {
         device_id: "d1".into(),
         user_store: "Local".into(),
         user_dn: "cn=a".into(),
@@ -939,13 +939,13 @@ async fn tokens_the_index_missed_count_as_gone_once_their_grant_or_device_is_rev
     late_device.issued_at = now - 60;
     // Issued after them: a new grant of the same id, a new login on the device.
     let mut fresh = late_grant.clone();
-    fresh.hash = signoff::keys::TokenHash::of("fresh-at");
+    fresh.hash = signoff_store::item_key::TokenHash::of("fresh-at");
     fresh.issued_at = now + 2;
     seed::register(&f.db.store, vec![late_grant, late_device, fresh]).await;
 
     let store = &f.db.store;
     let live = |value: &'static str| async move {
-        let hash = signoff::keys::TokenHash::of(value);
+        let hash = signoff_store::item_key::TokenHash::of(value);
         store.find_token(TENANT, &hash).await.unwrap().is_some()
     };
     assert!(!live("late-at").await, "a token of the revoked grant");

@@ -1,5 +1,5 @@
 //! `template.yaml` against the rest of the workspace: the table is exactly the one
-//! `signoff::table` defines, the API routes are exactly the local router's, every
+//! `signoff_store::table` defines, the API routes are exactly the local router's, every
 //! function's role allows what its code calls, and every function logs somewhere kept.
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::{json, Value};
-use signoff::model::TokenType;
+use signoff_store::model::TokenType;
 use signoff_tests::db::{IamActionRecorder, TestDb};
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::workspace;
@@ -44,7 +44,7 @@ fn the_table_is_the_one_the_code_defines() {
     properties.remove("DeletionProtectionEnabled");
     assert_eq!(
         Value::Object(properties),
-        signoff::table::cloudformation_properties()
+        signoff_store::table::cloudformation_properties()
     );
 }
 
@@ -120,7 +120,7 @@ fn every_function_logs_with_retention_and_housekeeping_runs_on_a_schedule() {
         .collect();
     let expected: BTreeSet<&str> = [
         "nativesso-logout",
-        "register-tokens",
+        "token-register",
         "descope-auth",
         "token-revoke",
         "housekeeping",
@@ -234,7 +234,7 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
         let response = signoff_register::handle(&db.store, request).await.unwrap();
         assert_eq!(response.status(), 200);
     }
-    assert_role_covers(&template, "register-tokens", &recorder).await;
+    assert_role_covers(&template, "token-register", &recorder).await;
 
     // Logout right after a registration: every path, the second index read included.
     let request = post(
@@ -265,9 +265,9 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     .await;
     seed::device_tokens(&db.store, "100", "d1", "ldap", "cn=a", "web", 3, "d").await;
     recorder.take();
-    let config = signoff::config::RevocationConfig {
+    let config = signoff_revoke::settings::Settings {
         tenant: "100".into(),
-        device_auth: signoff::config::DeviceRevocationAuth::Client,
+        device_auth: signoff_revoke::settings::DeviceRevocationAuth::Client,
         cors: Default::default(),
     };
     let auth = seed::basic("web", &secret);
@@ -298,13 +298,13 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
 
 #[tokio::test]
 async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
-    use signoff::demo;
+    use signoff_store::demo;
     let template = template();
     let (db, recorder) = recording_db().await;
     // Seeded just now, so logout also takes the second index read.
     demo::seed_project(&db.store).await.expect("demo project");
     recorder.take();
-    let settings = signoff_descope::Settings::default();
+    let settings = signoff_descope::settings::Settings::default();
     for (path, jwt) in [
         ("/v1/auth/logout", demo::PROJECT_REFRESH_JWTS[0]),
         ("/v1/auth/logoutall", demo::PROJECT_REFRESH_JWTS[1]),
@@ -337,13 +337,13 @@ async fn the_housekeeping_function_role_allows_every_dynamodb_call_its_code_make
         .collect();
     seed::put_items(&db.store, expired).await;
     recorder.take();
-    let limits = signoff::housekeeping::SweepLimits::within(
+    let limits = signoff_store::housekeeping::SweepLimits::within(
         std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(5),
         100,
         2,
     );
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let report = db.store.sweep_expired(now, &limits).await.expect("sweep");
     assert_eq!(report.deleted, 3);
     // A second run reads the cursor the first one wrote.

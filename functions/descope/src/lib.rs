@@ -14,18 +14,21 @@
 //! plus cookies that delete `DS` and `DSR`; failures are `{errorCode, errorDescription,
 //! errorMessage}`, mapped in one place, [`DescopeError::into_response`].
 
+pub mod settings;
+
+use crate::settings::Settings;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
-use signoff::bulk::DeleteReport;
-use signoff::config::ConfigError;
-use signoff::http::{self, BodyError};
-use signoff::jwt::{self, JwtError, RefreshClaims};
-use signoff::keys::{self, TokenHash};
-use signoff::model::{TokenRecord, TokenType};
-use signoff::revocation::{Cascade, TokenState};
-use signoff::{Store, StoreError};
+use signoff_edge::request::{self, BodyError};
+use signoff_edge::response;
+use signoff_store::bulk::DeleteReport;
+use signoff_store::item_key::{self, TokenHash};
+use signoff_store::jwt::{self, JwtError, RefreshClaims};
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::revocation::{Cascade, TokenState};
+use signoff_store::{Store, StoreError};
 
 pub const LOGOUT_ROUTE: &str = "/v1/auth/logout";
 pub const LOGOUT_ALL_ROUTE: &str = "/v1/auth/logoutall";
@@ -38,40 +41,6 @@ pub const COOKIE_NAMES: [&str; 2] = ["DS", "DSR"];
 /// being trusted by local verifiers soon after Signoff stops accepting it.
 pub const KEYS_MAX_AGE_SECONDS: u32 = 300;
 
-pub const COOKIE_DOMAIN_VAR: &str = "SIGNOFF_COOKIE_DOMAIN";
-
-/// The function's own settings, read once at init.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    /// `Domain` of the deletion cookies: the domain the app set `DS`/`DSR` on. Unset, the
-    /// cookies are host-only, which deletes host-only cookies.
-    pub cookie_domain: Option<String>,
-}
-
-impl Settings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let cookie_domain = get(COOKIE_DOMAIN_VAR).filter(|v| !v.is_empty());
-        if let Some(domain) = &cookie_domain {
-            let valid = domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
-                && domain.len() <= 253;
-            if !valid {
-                return Err(ConfigError::Invalid {
-                    name: COOKIE_DOMAIN_VAR,
-                    value: domain.clone(),
-                    reason: "a cookie domain is letters, digits, '.' and '-' (e.g. example.com)",
-                });
-            }
-        }
-        Ok(Self { cookie_domain })
-    }
-}
-
 /// Which endpoint a request is for.
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
@@ -82,11 +51,11 @@ enum Route {
 }
 
 fn route(request: &Request) -> Route {
-    if http::path_is(request, LOGOUT_ALL_ROUTE) {
+    if request::path_is(request, LOGOUT_ALL_ROUTE) {
         Route::LogoutAll
-    } else if http::path_is(request, LOGOUT_ROUTE) {
+    } else if request::path_is(request, LOGOUT_ROUTE) {
         Route::Logout
-    } else if let Some(project) = http::path_parameter(request, "projectId", KEYS_ROUTE) {
+    } else if let Some(project) = request::path_parameter(request, "projectId", KEYS_ROUTE) {
         Route::Keys(project)
     } else {
         Route::Unknown
@@ -227,7 +196,7 @@ impl DescopeError {
                 "the request could not be completed because of a server error".to_owned(),
             ),
         };
-        let mut response = http::json_response(
+        let mut response = response::json_response(
             status,
             &ErrorBody {
                 error_code: code,
@@ -237,7 +206,7 @@ impl DescopeError {
         );
         let headers = response.headers_mut();
         match (status, &self) {
-            (S::SERVICE_UNAVAILABLE, _) => http::retry_later(headers),
+            (S::SERVICE_UNAVAILABLE, _) => response::retry_later(headers),
             (_, DescopeError::MethodNotAllowed { allow }) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
@@ -250,8 +219,8 @@ impl DescopeError {
 /// The project id and refresh JWT of `Authorization: Bearer <ProjectID>:<RefreshJWT>`,
 /// with or without a trailing `:<key>`.
 fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
-    let token = http::bearer_token(request).map_err(|err| match err {
-        http::AuthError::Missing => DescopeError::MissingAuthorization,
+    let token = request::bearer_token(request).map_err(|err| match err {
+        request::AuthError::Missing => DescopeError::MissingAuthorization,
         _ => DescopeError::MalformedAuthorization,
     })?;
     let (project, rest) = token
@@ -262,7 +231,7 @@ fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
     if project.is_empty() || jwt.is_empty() {
         return Err(DescopeError::MalformedAuthorization);
     }
-    if !keys::valid_tenant_id(project) {
+    if !item_key::valid_tenant_id(project) {
         return Err(DescopeError::UnknownProject);
     }
     Ok((project, jwt))
@@ -272,7 +241,7 @@ fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
 /// `logoutType` value has a meaning in Signoff; they are accepted and ignored, as are
 /// other fields.
 fn check_body(request: &Request) -> Result<(), DescopeError> {
-    let body = http::json_object_of_any_type(request, MAX_BODY_BYTES)?;
+    let body = request::json_object_of_any_type(request, MAX_BODY_BYTES)?;
     match body.as_ref().and_then(|b| b.get("logoutType")) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
@@ -287,7 +256,7 @@ async fn keys_of(
     store: &Store,
     project: &str,
     missing: DescopeError,
-) -> Result<Vec<signoff::jwt::Jwk>, DescopeError> {
+) -> Result<Vec<signoff_store::jwt::Jwk>, DescopeError> {
     store.project_keys(project).await?.ok_or(missing)
 }
 
@@ -300,7 +269,7 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
     let (project, token) = project_and_jwt(request)?;
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let claims = jwt::verify(token, &keys, project, now)?;
     // The record's expiry is the JWT's: judge it with the same leeway.
     let (record, state) = store
@@ -418,7 +387,7 @@ pub fn deletion_cookie(name: &str, domain: Option<&str>) -> String {
 }
 
 fn logged_out_response(settings: &Settings) -> Response<Body> {
-    let mut response = http::json_response(StatusCode::OK, &empty_jwt_response());
+    let mut response = response::json_response(StatusCode::OK, &empty_jwt_response());
     for name in COOKIE_NAMES {
         let cookie = deletion_cookie(name, settings.cookie_domain.as_deref());
         response.headers_mut().append(
@@ -438,7 +407,7 @@ async fn project_jwks(
         return Err(DescopeError::MethodNotAllowed { allow: "GET" });
     }
     let keys = keys_of(store, project, DescopeError::ProjectNotFound).await?;
-    let mut response = http::json_response(StatusCode::OK, &json!({ "keys": keys }));
+    let mut response = response::json_response(StatusCode::OK, &json!({ "keys": keys }));
     // Public keys: cacheable, briefly (see KEYS_MAX_AGE_SECONDS).
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -543,19 +512,5 @@ mod tests {
             "DS=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; Secure; SameSite=Strict"
         );
         assert!(deletion_cookie("DSR", Some("example.com")).contains("; Domain=example.com;"));
-    }
-
-    #[test]
-    fn cookie_domain_is_checked_at_init() {
-        let with = |v: &str| {
-            let v = v.to_owned();
-            Settings::from_lookup(move |_| Some(v.clone()))
-        };
-        assert_eq!(
-            with("example.com").unwrap().cookie_domain.as_deref(),
-            Some("example.com")
-        );
-        assert!(with("").unwrap().cookie_domain.is_none());
-        assert!(with("a.com; Secure").is_err());
     }
 }

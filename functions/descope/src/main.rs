@@ -2,13 +2,13 @@
 //! `GET /v2/keys/{projectId}`.
 
 use lambda_http::{run, service_fn, Error, Request};
-use signoff_descope::Settings;
+use signoff_descope::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    signoff::telemetry::init();
+    signoff_edge::telemetry::init();
     let settings = Settings::from_env()?;
-    let store = signoff::config::store_from_env().await?;
+    let store = signoff_store::config::store_from_env().await?;
     run(service_fn(|request: Request| {
         signoff_descope::handle(&store, &settings, request)
     }))

@@ -1,6 +1,6 @@
 //! Scheduled housekeeping: each run deletes the records whose expiry has passed but which
 //! DynamoDB's TTL has not removed yet, within the invocation's remaining time and a cap on
-//! deletes, and carries on next time where it stopped (see [`signoff::housekeeping`]).
+//! deletes, and carries on next time where it stopped (see [`signoff_store::housekeeping`]).
 //!
 //! Any event starts a run: the EventBridge schedule's, or `{}` from a manual invoke. The
 //! answer is the run's summary. A run that fails on a store error returns the error, so
@@ -10,13 +10,15 @@
 //! Every run writes one structured log line and one CloudWatch embedded-metric-format
 //! (EMF) line with its counts.
 
+pub mod settings;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::settings::Settings;
 use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
-use signoff::config::HousekeepingConfig;
-use signoff::housekeeping::{SweepError, SweepLimits, SweepReport};
-use signoff::Store;
+use signoff_store::housekeeping::{SweepError, SweepLimits, SweepReport};
+use signoff_store::Store;
 
 /// The CloudWatch namespace of Signoff's metrics.
 pub const METRICS_NAMESPACE: &str = "Signoff";
@@ -50,7 +52,7 @@ impl Metrics {
             ("HousekeepingBacklogHours", report.backlog_hours as u64),
             (
                 "HousekeepingRunsCutShort",
-                u64::from(report.end != signoff::housekeeping::SweepEnd::Complete),
+                u64::from(report.end != signoff_store::housekeeping::SweepEnd::Complete),
             ),
             ("HousekeepingFailures", u64::from(failed)),
         ];
@@ -99,7 +101,7 @@ impl From<RunFailed> for Diagnostic {
 /// Handles one scheduled (or manual) invocation.
 pub async fn handle(
     store: &Store,
-    settings: &HousekeepingConfig,
+    settings: &Settings,
     metrics: &Metrics,
     event: LambdaEvent<Value>,
 ) -> Result<SweepReport, RunFailed> {
@@ -116,7 +118,7 @@ pub async fn handle(
         .and_then(Value::as_str)
         .unwrap_or("manual");
     let outcome = store
-        .sweep_expired(signoff::now_epoch_seconds(), &limits)
+        .sweep_expired(signoff_store::now_epoch_seconds(), &limits)
         .await;
     let (report, failure) = match &outcome {
         Ok(report) => (report, None),
@@ -172,7 +174,7 @@ fn remaining_time(deadline_ms: u64, now: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use signoff::housekeeping::SweepEnd;
+    use signoff_store::housekeeping::SweepEnd;
 
     fn report() -> SweepReport {
         SweepReport {

@@ -5,9 +5,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    signoff::telemetry::init();
-    let settings = signoff::config::HousekeepingConfig::from_env()?;
-    let store = signoff::config::store_from_env().await?;
+    signoff_edge::telemetry::init();
+    let settings = signoff_housekeeping::settings::Settings::from_env()?;
+    let store = signoff_store::config::store_from_env().await?;
     let metrics = signoff_housekeeping::Metrics::from_env();
     run(service_fn(|event: LambdaEvent<Value>| {
         signoff_housekeeping::handle(&store, &settings, &metrics, event)

@@ -11,9 +11,10 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
-use signoff::http::{self, AuthError, BodyError};
-use signoff::model::MAX_ID_BYTES;
-use signoff::{Store, StoreError};
+use signoff_edge::request::{self, AuthError, BodyError};
+use signoff_edge::response;
+use signoff_store::model::MAX_ID_BYTES;
+use signoff_store::{Store, StoreError};
 
 /// The route, as API Gateway and the local router know it.
 pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
@@ -65,7 +66,7 @@ impl LogoutError {
     pub fn into_response(self, path: &str) -> Response<Body> {
         // Authentication errors carry no `action`, as in Authlete's shared error bodies.
         let body = |status, code: &'static str, action: Option<&'static str>, text: &str| {
-            http::json_response(
+            response::json_response(
                 status,
                 &ResultBody {
                     result_code: code,
@@ -125,7 +126,7 @@ impl LogoutError {
                     "SERVER_ERROR",
                     "The token store is temporarily unavailable; no logout was confirmed. Retry the request.",
                 );
-                http::retry_later(response.headers_mut());
+                response::retry_later(response.headers_mut());
                 response
             }
             LogoutError::Store(_) => with_action(
@@ -212,11 +213,11 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     // A path without a service id cannot be authorized for one.
-    let service_id = http::path_parameter(&request, "serviceId", ROUTE).unwrap_or_default();
+    let service_id = request::path_parameter(&request, "serviceId", ROUTE).unwrap_or_default();
     // The API path as Authlete shows it in messages, without any stage prefix.
     let path = ROUTE.replace("{serviceId}", &service_id);
     Ok(match logout(store, &request, &service_id).await {
-        Ok(count) => http::json_response(
+        Ok(count) => response::json_response(
             StatusCode::OK,
             &ResultBody {
                 result_code: "A503001",
@@ -241,8 +242,8 @@ async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u6
     if request.method() != Method::POST {
         return Err(LogoutError::MethodNotAllowed);
     }
-    http::authorize(store, request, service_id).await?;
-    let session_id = session_id(http::json_object(request, MAX_BODY_BYTES)?)?;
+    request::authorize(store, request, service_id).await?;
+    let session_id = session_id(request::json_object(request, MAX_BODY_BYTES)?)?;
     let report = store.end_session(service_id, &session_id).await?;
     tracing::info!(
         service = %service_id,

@@ -4,8 +4,8 @@ use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    signoff::telemetry::init();
-    let store = signoff::config::store_from_env().await?;
+    signoff_edge::telemetry::init();
+    let store = signoff_store::config::store_from_env().await?;
     run(service_fn(|request: Request| {
         signoff_nativesso::handle(&store, request)
     }))

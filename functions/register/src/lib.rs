@@ -12,11 +12,12 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use signoff::http::{self, AuthError};
-use signoff::keys::TokenHash;
-use signoff::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
-use signoff::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
-use signoff::{Store, StoreError};
+use signoff_edge::request::{self, AuthError};
+use signoff_edge::response;
+use signoff_store::item_key::TokenHash;
+use signoff_store::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
+use signoff_store::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
+use signoff_store::{Store, StoreError};
 
 pub const ROUTE: &str = "/signoff/v1/tenants/{tenantId}/tokens";
 /// Room for 25 tokens of the largest accepted size, with their attributes.
@@ -119,7 +120,7 @@ impl RegistrationError {
                 None,
             ),
         };
-        let mut response = http::json_response(
+        let mut response = response::json_response(
             status,
             &ErrorBody {
                 error,
@@ -132,7 +133,7 @@ impl RegistrationError {
             StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            StatusCode::SERVICE_UNAVAILABLE => http::retry_later(headers),
+            StatusCode::SERVICE_UNAVAILABLE => response::retry_later(headers),
             StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
@@ -268,7 +269,7 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
 /// Handles one request. Never fails: every outcome is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     Ok(match register(store, &request).await {
-        Ok(records) => http::json_response(
+        Ok(records) => response::json_response(
             StatusCode::OK,
             &json!({
                 "registered": records.len(),
@@ -289,10 +290,10 @@ async fn register(store: &Store, request: &Request) -> Result<Vec<TokenRecord>, 
     if request.method() != Method::POST {
         return Err(RegistrationError::MethodNotAllowed);
     }
-    let tenant = http::path_parameter(request, "tenantId", ROUTE).unwrap_or_default();
-    http::authorize(store, request, &tenant).await?;
-    let body = http::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
-    let records = parse_tokens(&tenant, body, signoff::now_epoch_seconds())?;
+    let tenant = request::path_parameter(request, "tenantId", ROUTE).unwrap_or_default();
+    request::authorize(store, request, &tenant).await?;
+    let body = request::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
+    let records = parse_tokens(&tenant, body, signoff_store::now_epoch_seconds())?;
     match store.register_tokens(&records).await {
         Ok(()) => {}
         Err(RegisterError::SessionEnded { sessions }) => {

@@ -8,27 +8,30 @@
 //!   issued to the device for the user named by `userstore_name` and `user_dn`.
 //!
 //! These paths carry no tenant: a deployment serves the one tenant its configuration names
-//! ([`RevocationConfig::tenant`]). Bodies are `application/x-www-form-urlencoded`; clients
+//! ([`Settings::tenant`]). Bodies are `application/x-www-form-urlencoded`; clients
 //! authenticate with `client_id`/`client_secret` in the body or HTTP Basic (RFC 6749 2.3.1).
 //! An unknown, expired or already revoked token is a 200, so a caller learns nothing
 //! (RFC 7009 2.2). Every failure is an RFC 6749 error body, mapped from [`RevokeError`] in
 //! one place, [`RevokeError::into_response`].
 
+pub mod settings;
+
+use crate::settings::{DeviceRevocationAuth, Settings};
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
-use signoff::bulk::IndexKey;
-use signoff::config::{DeviceRevocationAuth, RevocationConfig};
-use signoff::credentials::{ClientAuthentication, ClientRejection};
-use signoff::http;
-use signoff::keys::TokenHash;
-use signoff::model::{self, TokenType, MAX_ID_BYTES, MAX_USER_DN_BYTES};
-use signoff::oauth::{
+use signoff_edge::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
 };
-use signoff::revocation::{Cascade, TokenState};
-use signoff::{Store, StoreError};
+use signoff_edge::request;
+use signoff_edge::response;
+use signoff_store::bulk::IndexKey;
+use signoff_store::credentials::{ClientAuthentication, ClientRejection};
+use signoff_store::item_key::TokenHash;
+use signoff_store::model::{self, TokenType, MAX_ID_BYTES, MAX_USER_DN_BYTES};
+use signoff_store::revocation::{Cascade, TokenState};
+use signoff_store::{Store, StoreError};
 
 /// NetIQ's revocation endpoint (refresh tokens only).
 pub const NETIQ_ROUTE: &str = "/nidp/oauth/nam/revoke";
@@ -54,12 +57,12 @@ enum Endpoint {
 
 impl Endpoint {
     fn of(request: &Request) -> Option<Self> {
-        if let Some(device_id) = http::path_parameter(request, "device_id", DEVICE_ROUTE) {
+        if let Some(device_id) = request::path_parameter(request, "device_id", DEVICE_ROUTE) {
             return Some(Endpoint::Device(device_id));
         }
-        if http::path_is(request, NETIQ_ROUTE) {
+        if request::path_is(request, NETIQ_ROUTE) {
             Some(Endpoint::NetIq)
-        } else if http::path_is(request, RFC7009_ROUTE) {
+        } else if request::path_is(request, RFC7009_ROUTE) {
             Some(Endpoint::Rfc7009)
         } else {
             None
@@ -172,7 +175,7 @@ impl RevokeError {
                 "the revocation could not be completed because of a server error: assume the token still exists",
             ),
         };
-        let mut response = http::json_response(
+        let mut response = response::json_response(
             status,
             &ErrorBody {
                 error,
@@ -187,7 +190,7 @@ impl RevokeError {
                     HeaderValue::from_static(BASIC_CHALLENGE),
                 );
             }
-            StatusCode::SERVICE_UNAVAILABLE => http::retry_later(headers),
+            StatusCode::SERVICE_UNAVAILABLE => response::retry_later(headers),
             StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
             }
@@ -242,7 +245,7 @@ impl Revoked {
                 response
             }
             Revoked::Device => {
-                http::json_response(StatusCode::OK, &json!({ "status": DEVICE_REVOKED }))
+                response::json_response(StatusCode::OK, &json!({ "status": DEVICE_REVOKED }))
             }
         }
     }
@@ -252,7 +255,7 @@ impl Revoked {
 /// the configuration allows.
 pub async fn handle(
     store: &Store,
-    config: &RevocationConfig,
+    config: &Settings,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     if request.method() == Method::OPTIONS {
@@ -274,7 +277,7 @@ pub async fn handle(
 
 async fn revoke(
     store: &Store,
-    config: &RevocationConfig,
+    config: &Settings,
     request: &Request,
 ) -> Result<Revoked, RevokeError> {
     if request.method() != Method::POST {
@@ -290,7 +293,7 @@ async fn revoke(
 /// client's, revoke it (a refresh token with its grant).
 async fn revoke_token(
     store: &Store,
-    config: &RevocationConfig,
+    config: &Settings,
     request: &Request,
     endpoint: &Endpoint,
 ) -> Result<Revoked, RevokeError> {
@@ -303,7 +306,7 @@ async fn revoke_token(
     authenticate(store, config, &credentials, Require::AnyClient).await?;
     let client_id = credentials.client_id.as_str();
 
-    let now = signoff::now_epoch_seconds();
+    let now = signoff_store::now_epoch_seconds();
     let found = store
         .lookup_token(&config.tenant, &TokenHash::of(token), now)
         .await?;
@@ -345,7 +348,7 @@ async fn revoke_token(
 /// the by-device index and the bulk-delete engine.
 async fn revoke_device(
     store: &Store,
-    config: &RevocationConfig,
+    config: &Settings,
     request: &Request,
     device_id: &str,
 ) -> Result<Revoked, RevokeError> {
@@ -412,7 +415,7 @@ enum Require {
 
 async fn authenticate(
     store: &Store,
-    config: &RevocationConfig,
+    config: &Settings,
     credentials: &ClientCredentials,
     require: Require,
 ) -> Result<(), RevokeError> {

@@ -6,9 +6,9 @@ use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    signoff::telemetry::init();
-    let settings = signoff::config::RevocationConfig::from_env()?;
-    let store = signoff::config::store_from_env().await?;
+    signoff_edge::telemetry::init();
+    let settings = signoff_revoke::settings::Settings::from_env()?;
+    let store = signoff_store::config::store_from_env().await?;
     run(service_fn(|request: Request| {
         signoff_revoke::handle(&store, &settings, request)
     }))

@@ -12,12 +12,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use signoff::credentials::{CredentialScope, Tenant};
-use signoff::jwt::{Algorithm, Jwk, SigningKey};
-use signoff::keys::TokenHash;
-use signoff::model::{DeviceBinding, TokenRecord, TokenType};
-use signoff::project_keys::RefreshTokenSpec;
-use signoff::{Config, Store};
+use signoff_store::credentials::{CredentialScope, Tenant};
+use signoff_store::item_key::TokenHash;
+use signoff_store::jwt::{Algorithm, Jwk, SigningKey};
+use signoff_store::model::{DeviceBinding, TokenRecord, TokenType};
+use signoff_store::project_keys::RefreshTokenSpec;
+use signoff_store::{Config, Store};
 
 #[derive(Parser)]
 #[command(name = "signoff-admin", version, about)]
@@ -205,10 +205,10 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     if let Command::TableSpec = cli.command {
-        println!("{:#}", signoff::table::cloudformation_properties());
+        println!("{:#}", signoff_store::table::cloudformation_properties());
         return Ok(());
     }
-    let sdk = signoff::config::load_aws_config()
+    let sdk = signoff_store::config::load_aws_config()
         .await
         .map_err(|e| e.to_string())?;
     let store = Store::new(
@@ -227,7 +227,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::TableSpec => unreachable!("handled above"),
         Command::CreateTable => {
-            let created = signoff::table::create_table(store.client(), store.table_name())
+            let created = signoff_store::table::create_table(store.client(), store.table_name())
                 .await
                 .map_err(|e| fail(&e))?;
             let verb = if created { "created" } else { "already exists" };
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 name: name.unwrap_or_else(|| id.clone()),
                 id,
                 organization,
-                created_at: signoff::now_epoch_seconds(),
+                created_at: signoff_store::now_epoch_seconds(),
             };
             store.create_tenant(&tenant).await.map_err(|e| fail(&e))?;
             println!("tenant {} created", tenant.id);
@@ -319,7 +319,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 (None, Some(hash)) => TokenHash::parse(&hash).map_err(|e| e.to_string())?,
                 (None, None) => unreachable!("clap requires one of them"),
             };
-            let now = signoff::now_epoch_seconds();
+            let now = signoff_store::now_epoch_seconds();
             let record = TokenRecord {
                 tenant,
                 hash,
@@ -441,7 +441,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             }
             .map_err(|e| format!("{}: {e}", key.display()))?;
-            let now = signoff::now_epoch_seconds();
+            let now = signoff_store::now_epoch_seconds();
             let expires_at = now
                 .checked_add(expires_in)
                 .filter(|_| expires_in > 0)
@@ -505,7 +505,7 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         .unwrap_or_default();
     let endpoints_ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    if !signoff::config::is_local_endpoint(&endpoint) || endpoints_ignored {
+    if !signoff_store::config::is_local_endpoint(&endpoint) || endpoints_ignored {
         return Err(
             "seed-demo stores a published demo credential, so it only runs against a local endpoint \
              (set AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000)"
@@ -516,21 +516,21 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         ProgressStyle::with_template("seeding {bar:30} {pos}/{len} tokens ({per_sec})")
             .expect("valid progress template"),
     );
-    signoff::demo::seed(store, tokens, |done| bar.set_position(done as u64))
+    signoff_store::demo::seed(store, tokens, |done| bar.set_position(done as u64))
         .await
         .map_err(|e| e.to_string())?;
     bar.finish();
-    let service = signoff::demo::SERVICE_ID;
-    let body = json!({ "sessionId": signoff::demo::SESSION_ID });
+    let service = signoff_store::demo::SERVICE_ID;
+    let body = json!({ "sessionId": signoff_store::demo::SESSION_ID });
     println!(
         "demo service {service}: session {} holds {tokens} token(s)\n\
          log it out with:\n\n  curl -s -X POST {api_url}/api/{service}/nativesso/logout \\\n    \
          -H 'Authorization: Bearer {}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{body}'\n",
-        signoff::demo::SESSION_ID,
-        signoff::demo::SERVICE_TOKEN,
+        signoff_store::demo::SESSION_ID,
+        signoff_store::demo::SERVICE_TOKEN,
     );
-    let project = signoff::demo::PROJECT_ID;
-    let [logout_jwt, logout_all_jwt] = signoff::demo::PROJECT_REFRESH_JWTS;
+    let project = signoff_store::demo::PROJECT_ID;
+    let [logout_jwt, logout_all_jwt] = signoff_store::demo::PROJECT_REFRESH_JWTS;
     println!(
         "demo project {project} (Descope-compatible): user {} has 2 sessions of {} token(s)\n\
          log the first session out with:\n\n  curl -s -X POST {api_url}/v1/auth/logout \\\n    \
@@ -538,16 +538,16 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
          log the user out everywhere with:\n\n  curl -s -X POST {api_url}/v1/auth/logoutall \\\n    \
          -H 'Authorization: Bearer {project}:{logout_all_jwt}'\n\n\
          its public keys: curl -s {api_url}/v2/keys/{project}\n",
-        signoff::demo::PROJECT_USER,
-        signoff::demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1,
+        signoff_store::demo::PROJECT_USER,
+        signoff_store::demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1,
     );
     println!(
         "revoke the demo refresh token (and its grant) the NetIQ way with:\n\n  \
          curl -s -X POST {api_url}/nidp/oauth/nam/revoke \\\n    \
          -u '{}:{}' -d 'token={}'\n",
-        signoff::demo::WEB_CLIENT_ID,
-        signoff::demo::WEB_CLIENT_SECRET,
-        signoff::demo::NETIQ_REFRESH_TOKEN,
+        signoff_store::demo::WEB_CLIENT_ID,
+        signoff_store::demo::WEB_CLIENT_SECRET,
+        signoff_store::demo::NETIQ_REFRESH_TOKEN,
     );
     let (host, port) = api_url
         .trim_start_matches("http://")
@@ -557,7 +557,7 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         "{} token record(s) expired an hour ago and wait for housekeeping; sweep them with:\n\n  \
          cargo lambda invoke housekeeping --invoke-address {host} --invoke-port {} \\\n    \
          --data-file events/housekeeping.json\n",
-        signoff::demo::EXPIRED_TOKENS,
+        signoff_store::demo::EXPIRED_TOKENS,
         port.trim_end_matches('/'),
     );
     Ok(())

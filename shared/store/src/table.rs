@@ -2,7 +2,7 @@
 //! table from it, and a test checks that `template.yaml` declares exactly the same keys,
 //! indexes and TTL, so the three cannot drift apart.
 //!
-//! Layout: a single partition key `pk` (see [`crate::keys`] for its forms). Every index is
+//! Layout: a single partition key `pk` (see [`crate::item_key`] for its forms). Every index is
 //! sparse (only items carrying its key attribute appear in it) and KEYS_ONLY (an index
 //! entry is just the table key, all a delete needs, and the most entries per 1 MB page).
 

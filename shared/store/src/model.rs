@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
-use crate::keys::{self, TokenHash};
+use crate::item_key::{self, TokenHash};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -62,8 +62,12 @@ pub struct TokenRecord {
 /// Whether `item` carries an expiry (`expires_at`, the TTL attribute) at or before `now`:
 /// such a record counts as gone whether or not it was deleted yet.
 pub fn is_expired(item: &Item, now: i64) -> bool {
-    crate::sessions::number(Some(item), crate::table::attr::EXPIRES_AT)
-        .is_some_and(|expires_at| expires_at <= now)
+    number(Some(item), crate::table::attr::EXPIRES_AT).is_some_and(|expires_at| expires_at <= now)
+}
+
+/// A number attribute of an item, if it has one.
+pub(crate) fn number(item: Option<&Item>, name: &str) -> Option<i64> {
+    item?.get(name)?.as_n().ok()?.parse().ok()
 }
 
 /// Which field of a record is wrong, and why; shown to the caller as is.
@@ -107,7 +111,7 @@ pub fn check_identifier(field: &'static str, value: &str, max: usize) -> Result<
 impl TokenRecord {
     /// Checks every field against the limits above and the clock `now`.
     pub fn validate(&self, now: i64) -> Result<(), FieldError> {
-        if !keys::valid_tenant_id(&self.tenant) {
+        if !item_key::valid_tenant_id(&self.tenant) {
             return Err(FieldError::new("tenant", "is not a valid tenant id"));
         }
         check_identifier("clientId", &self.client_id, MAX_ID_BYTES)?;
@@ -131,7 +135,8 @@ impl TokenRecord {
             }
             check_identifier("userStore", &device.user_store, MAX_ID_BYTES)?;
             check_identifier("userDn", &device.user_dn, MAX_USER_DN_BYTES)?;
-            if keys::device_user(&device.user_store, &device.user_dn).len() > MAX_SORT_KEY_BYTES {
+            if item_key::device_user(&device.user_store, &device.user_dn).len() > MAX_SORT_KEY_BYTES
+            {
                 return Err(FieldError::new(
                     "userDn",
                     "is too long together with userStore",
@@ -148,12 +153,14 @@ impl TokenRecord {
     }
 
     pub fn pk(&self) -> String {
-        keys::token_pk(&self.tenant, &self.hash)
+        item_key::token_pk(&self.tenant, &self.hash)
     }
 
     pub fn to_item(&self) -> Item {
-        let scoped =
-            |v: &Option<String>| v.as_deref().map(|v| keys::tenant_scoped(&self.tenant, v));
+        let scoped = |v: &Option<String>| {
+            v.as_deref()
+                .map(|v| item_key::tenant_scoped(&self.tenant, v))
+        };
         let stored = TokenItem {
             pk: self.pk(),
             kind: TOKEN_KIND.to_owned(),
@@ -171,18 +178,18 @@ impl TokenRecord {
             device_key: self
                 .device
                 .as_ref()
-                .map(|d| keys::tenant_scoped(&self.tenant, &d.device_id)),
+                .map(|d| item_key::tenant_scoped(&self.tenant, &d.device_id)),
             user_store: self.device.as_ref().map(|d| d.user_store.clone()),
             user_dn: self.device.as_ref().map(|d| d.user_dn.clone()),
             device_user: self
                 .device
                 .as_ref()
-                .map(|d| keys::device_user(&d.user_store, &d.user_dn)),
+                .map(|d| item_key::device_user(&d.user_store, &d.user_dn)),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
-            expiry_bucket: keys::expiry_bucket(
+            expiry_bucket: item_key::expiry_bucket(
                 self.expires_at,
-                self.hash.shard(keys::EXPIRY_SHARDS),
+                self.hash.shard(item_key::EXPIRY_SHARDS),
             ),
         };
         serde_dynamo::to_item(stored).expect("a token item always serializes")

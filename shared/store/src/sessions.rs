@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::bulk::{pause_before_conflict_retry, DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
-use crate::keys;
-use crate::model::{Item, SESSION_KIND};
+use crate::item_key;
+use crate::model::{number, Item, SESSION_KIND};
 use crate::table::attr;
 use crate::Store;
 
@@ -84,7 +84,7 @@ impl Store {
         tenant: &str,
         session_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let pk = keys::session_pk(tenant, session_id);
+        let pk = item_key::session_pk(tenant, session_id);
         let marker = self
             .write_marker(&pk, SESSION_KIND, ENDED_AT, Mark::KeepFirst)
             .await?;
@@ -131,7 +131,7 @@ impl Store {
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
                 .expression_attribute_values(
                     ":bucket",
-                    AttributeValue::S(keys::item_expiry_bucket(pk, expires_at)),
+                    AttributeValue::S(item_key::item_expiry_bucket(pk, expires_at)),
                 )
                 .return_values(ReturnValue::AllNew);
             if let Mark::MoveForward = mark {
@@ -155,12 +155,7 @@ impl Store {
     /// Whether `session_id` of `tenant` has been logged out. Token lookups use it: a token
     /// of an ended session is gone, even if its record was not deleted yet.
     pub async fn session_ended(&self, tenant: &str, session_id: &str) -> Result<bool, StoreError> {
-        let item = self.get_item(keys::session_pk(tenant, session_id), true);
+        let item = self.get_item(item_key::session_pk(tenant, session_id), true);
         Ok(item.await?.is_some_and(|item| item.contains_key(ENDED_AT)))
     }
-}
-
-/// A number attribute of an item, if it has one.
-pub(crate) fn number(item: Option<&Item>, name: &str) -> Option<i64> {
-    item?.get(name)?.as_n().ok()?.parse().ok()
 }

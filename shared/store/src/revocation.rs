@@ -17,9 +17,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::bulk::{DeleteReport, IndexKey};
 use crate::error::{classify, StoreError};
-use crate::keys::{self, TokenHash};
+use crate::item_key::{self, TokenHash};
+use crate::model::number;
 use crate::model::TokenRecord;
-use crate::sessions::{number, Mark, ENDED_AT};
+use crate::sessions::{Mark, ENDED_AT};
 use crate::table::attr;
 use crate::Store;
 
@@ -82,7 +83,7 @@ impl Store {
         hash: &TokenHash,
         now: i64,
     ) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
-        let token_pk = keys::token_pk(tenant, hash);
+        let token_pk = item_key::token_pk(tenant, hash);
         let Some(item) = self.get_item_even_if_expired(token_pk, true).await? else {
             return Ok(None);
         };
@@ -94,24 +95,26 @@ impl Store {
         let session_pk = record
             .session_id
             .as_deref()
-            .map(|s| keys::session_pk(tenant, s));
+            .map(|s| item_key::session_pk(tenant, s));
         let revoked_markers = [
             (
-                record.subject.as_deref().map(|u| keys::user_pk(tenant, u)),
+                record
+                    .subject
+                    .as_deref()
+                    .map(|u| item_key::user_pk(tenant, u)),
                 TokenState::UserLoggedOut,
             ),
             (
                 record
                     .grant_id
                     .as_deref()
-                    .map(|g| keys::grant_pk(tenant, g)),
+                    .map(|g| item_key::grant_pk(tenant, g)),
                 TokenState::GrantRevoked,
             ),
             (
-                record
-                    .device
-                    .as_ref()
-                    .map(|d| keys::device_user_pk(tenant, &d.device_id, &d.user_store, &d.user_dn)),
+                record.device.as_ref().map(|d| {
+                    item_key::device_user_pk(tenant, &d.device_id, &d.user_store, &d.user_dn)
+                }),
                 TokenState::DeviceRevoked,
             ),
         ];
@@ -159,7 +162,7 @@ impl Store {
                 report.absorb(self.delete_indexed_except(&key, Some(&keep)).await?);
                 // Before the answer: a token of the grant the index had not listed yet
                 // counts as gone from here on.
-                let pk = keys::grant_pk(&record.tenant, grant);
+                let pk = item_key::grant_pk(&record.tenant, grant);
                 self.write_marker(&pk, GRANT_KIND, REVOKED_AT, Mark::MoveForward)
                     .await?;
             }
@@ -188,7 +191,7 @@ impl Store {
         user: &str,
         keep: Option<&str>,
     ) -> Result<DeleteReport, StoreError> {
-        let pk = keys::user_pk(tenant, user);
+        let pk = item_key::user_pk(tenant, user);
         self.write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward)
             .await?;
         self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
@@ -208,7 +211,7 @@ impl Store {
         let key = IndexKey::device_user(tenant, device_id, user_store, user_dn);
         let report = self.delete_indexed(&key).await?;
         if report.deleted > 0 {
-            let pk = keys::device_user_pk(tenant, device_id, user_store, user_dn);
+            let pk = item_key::device_user_pk(tenant, device_id, user_store, user_dn);
             self.write_marker(&pk, DEVICE_KIND, REVOKED_AT, Mark::MoveForward)
                 .await?;
         }

@@ -138,133 +138,6 @@ impl Config {
     }
 }
 
-pub const REVOCATION_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
-pub const DEVICE_REVOCATION_AUTH_VAR: &str = "SIGNOFF_DEVICE_REVOCATION_AUTH";
-pub const CORS_ALLOWED_ORIGINS_VAR: &str = "SIGNOFF_CORS_ALLOWED_ORIGINS";
-
-/// Who may revoke every token of a device (`POST /nidp/oauth/nam/revoke/{device_id}`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DeviceRevocationAuth {
-    /// A registered client of the tenant must authenticate (`client`, the default).
-    #[default]
-    Client,
-    /// Anyone who knows the device id, user store and user DN may (`none`): NetIQ's
-    /// documented request carries no client credentials. Credentials that are sent are
-    /// still checked.
-    None,
-}
-
-/// Settings of the token and device revocation function, on top of [`Config`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RevocationConfig {
-    /// The tenant whose tokens and clients the NetIQ and RFC 7009 paths act on
-    /// (`SIGNOFF_REVOCATION_TENANT`): those paths carry no tenant, so a deployment serves
-    /// one.
-    pub tenant: String,
-    /// `SIGNOFF_DEVICE_REVOCATION_AUTH`: `client` (default) or `none`.
-    pub device_auth: DeviceRevocationAuth,
-    /// `SIGNOFF_CORS_ALLOWED_ORIGINS`: comma-separated origins, `*`, or empty (no CORS).
-    pub cors: crate::cors::CorsPolicy,
-}
-
-impl RevocationConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `get`, so that tests need not touch the environment.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let tenant = get(REVOCATION_TENANT_VAR)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing {
-                name: REVOCATION_TENANT_VAR,
-                hint: "set it to the tenant (service) id whose tokens the revocation endpoints revoke",
-            })?;
-        if !crate::keys::valid_tenant_id(&tenant) {
-            return Err(ConfigError::Invalid {
-                name: REVOCATION_TENANT_VAR,
-                value: tenant,
-                reason: "tenant ids are 1-128 characters of A-Z a-z 0-9 . _ -",
-            });
-        }
-        let device_auth = match get(DEVICE_REVOCATION_AUTH_VAR) {
-            None => DeviceRevocationAuth::default(),
-            Some(v) => match v.trim() {
-                "" | "client" => DeviceRevocationAuth::Client,
-                "none" => DeviceRevocationAuth::None,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: DEVICE_REVOCATION_AUTH_VAR,
-                        value: v,
-                        reason: "expected `client` (require client authentication) or `none`",
-                    })
-                }
-            },
-        };
-        let origins = get(CORS_ALLOWED_ORIGINS_VAR).unwrap_or_default();
-        let cors =
-            crate::cors::CorsPolicy::parse(&origins).map_err(|reason| ConfigError::Invalid {
-                name: CORS_ALLOWED_ORIGINS_VAR,
-                value: origins.clone(),
-                reason,
-            })?;
-        Ok(Self {
-            tenant,
-            device_auth,
-            cors,
-        })
-    }
-}
-
-pub const HOUSEKEEPING_MAX_DELETES_VAR: &str = "SIGNOFF_HOUSEKEEPING_MAX_DELETES";
-pub const HOUSEKEEPING_LOOKBACK_HOURS_VAR: &str = "SIGNOFF_HOUSEKEEPING_LOOKBACK_HOURS";
-pub const HOUSEKEEPING_MARGIN_MS_VAR: &str = "SIGNOFF_HOUSEKEEPING_MARGIN_MS";
-
-/// Settings of the scheduled housekeeping function, on top of [`Config`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HousekeepingConfig {
-    /// Most records one run deletes (`SIGNOFF_HOUSEKEEPING_MAX_DELETES`); the next run
-    /// carries on where it stopped.
-    pub max_deletes: u64,
-    /// How far back the very first run starts, in hours
-    /// (`SIGNOFF_HOUSEKEEPING_LOOKBACK_HOURS`); later runs start at their cursor.
-    pub first_run_lookback_hours: u32,
-    /// How long before the invocation's deadline a run stops starting new work
-    /// (`SIGNOFF_HOUSEKEEPING_MARGIN_MS`), so it can report and save its cursor.
-    pub margin: Duration,
-}
-
-impl HousekeepingConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `get`, so that tests need not touch the environment.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            max_deletes: parse_in_range(
-                &get,
-                HOUSEKEEPING_MAX_DELETES_VAR,
-                50_000,
-                1..=10_000_000,
-            )?,
-            first_run_lookback_hours: parse_in_range(
-                &get,
-                HOUSEKEEPING_LOOKBACK_HOURS_VAR,
-                14 * 24,
-                1..=366 * 24,
-            )? as u32,
-            margin: Duration::from_millis(parse_in_range(
-                &get,
-                HOUSEKEEPING_MARGIN_MS_VAR,
-                5_000,
-                100..=60_000,
-            )?),
-        })
-    }
-}
-
 fn valid_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
         && name
@@ -272,7 +145,9 @@ fn valid_table_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-fn parse_in_range(
+/// Reads the whole number `name` through `get`: `default` when unset, an error naming the
+/// variable when it is not a number in `range`. Every function's settings use it.
+pub fn parse_in_range(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: u64,
@@ -329,47 +204,35 @@ pub async fn store_from_env() -> Result<Store, ConfigError> {
     Ok(Store::new(aws_sdk_dynamodb::Client::new(&sdk), config))
 }
 
+/// A lookup over fixed `(name, value)` pairs, for reading settings in tests without
+/// touching the process environment.
+pub fn lookup_in(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
 
     #[test]
     fn table_name_is_required_and_named_in_the_error() {
-        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        let err = Config::from_lookup(lookup_in(&[])).unwrap_err();
         assert!(err.to_string().starts_with("SIGNOFF_TABLE_NAME is not set"));
     }
 
     #[test]
-    fn housekeeping_settings_default_and_refuse_nonsense() {
-        let settings = HousekeepingConfig::from_lookup(lookup(&[])).unwrap();
-        assert_eq!(settings.max_deletes, 50_000);
-        assert_eq!(settings.first_run_lookback_hours, 336);
-        assert_eq!(settings.margin, Duration::from_secs(5));
-        let err = HousekeepingConfig::from_lookup(lookup(&[(HOUSEKEEPING_MAX_DELETES_VAR, "0")]))
-            .unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with("SIGNOFF_HOUSEKEEPING_MAX_DELETES=\"0\""));
-    }
-
-    #[test]
     fn defaults_apply_when_only_the_table_is_set() {
-        let config = Config::from_lookup(lookup(&[(TABLE_NAME_VAR, "signoff")])).unwrap();
+        let config = Config::from_lookup(lookup_in(&[(TABLE_NAME_VAR, "signoff")])).unwrap();
         assert_eq!(config, Config::for_table("signoff"));
     }
 
     #[test]
     fn out_of_range_tuning_is_refused() {
-        let err = Config::from_lookup(lookup(&[
+        let err = Config::from_lookup(lookup_in(&[
             (TABLE_NAME_VAR, "signoff"),
             ("SIGNOFF_DELETE_CONCURRENCY", "0"),
         ]))
@@ -382,7 +245,7 @@ mod tests {
             }
         ));
         let err =
-            Config::from_lookup(lookup(&[(TABLE_NAME_VAR, "no spaces allowed")])).unwrap_err();
+            Config::from_lookup(lookup_in(&[(TABLE_NAME_VAR, "no spaces allowed")])).unwrap_err();
         assert!(matches!(
             err,
             ConfigError::Invalid {
@@ -414,53 +277,8 @@ mod tests {
     }
 
     #[test]
-    fn revocation_settings_need_a_valid_tenant_and_default_to_client_auth_without_cors() {
-        let err = RevocationConfig::from_lookup(lookup(&[])).unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with("SIGNOFF_REVOCATION_TENANT is not set"));
-        let err =
-            RevocationConfig::from_lookup(lookup(&[(REVOCATION_TENANT_VAR, "a#b")])).unwrap_err();
-        assert!(matches!(
-            err,
-            ConfigError::Invalid {
-                name: REVOCATION_TENANT_VAR,
-                ..
-            }
-        ));
-        let config =
-            RevocationConfig::from_lookup(lookup(&[(REVOCATION_TENANT_VAR, "715948317")])).unwrap();
-        assert_eq!(config.tenant, "715948317");
-        assert_eq!(config.device_auth, DeviceRevocationAuth::Client);
-        assert_eq!(config.cors, crate::cors::CorsPolicy::Disabled);
-    }
-
-    #[test]
-    fn revocation_policies_are_read_and_checked() {
-        let config = RevocationConfig::from_lookup(lookup(&[
-            (REVOCATION_TENANT_VAR, "t1"),
-            (DEVICE_REVOCATION_AUTH_VAR, "none"),
-            (CORS_ALLOWED_ORIGINS_VAR, "https://app.example.com"),
-        ]))
-        .unwrap();
-        assert_eq!(config.device_auth, DeviceRevocationAuth::None);
-        assert!(matches!(config.cors, crate::cors::CorsPolicy::Origins(_)));
-        for (name, value) in [
-            (DEVICE_REVOCATION_AUTH_VAR, "nobody"),
-            (CORS_ALLOWED_ORIGINS_VAR, "https://app.example.com/"),
-        ] {
-            let err = RevocationConfig::from_lookup(lookup(&[
-                (REVOCATION_TENANT_VAR, "t1"),
-                (name, value),
-            ]))
-            .unwrap_err();
-            assert!(err.to_string().starts_with(name), "{err}");
-        }
-    }
-
-    #[test]
     fn tuning_is_read() {
-        let config = Config::from_lookup(lookup(&[
+        let config = Config::from_lookup(lookup_in(&[
             (TABLE_NAME_VAR, "t-1"),
             ("SIGNOFF_DELETE_CONCURRENCY", "8"),
             ("SIGNOFF_QUERY_PAGE_SIZE", "250"),

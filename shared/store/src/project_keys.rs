@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::credentials::ProvisionError;
 use crate::error::{classify, StoreError};
+use crate::item_key;
 use crate::jwt::Jwk;
-use crate::keys;
 use crate::model::FieldError;
 use crate::table::attr;
 use crate::Store;
@@ -24,7 +24,7 @@ const JWKS: &str = "jwks";
 const VERSION: &str = "version";
 
 fn project_keys_pk(project: &str) -> String {
-    keys::compose(&["keys", project])
+    item_key::compose(&["keys", project])
 }
 
 impl Store {
@@ -41,7 +41,7 @@ impl Store {
         project: &str,
         consistent: bool,
     ) -> Result<Option<(Vec<Jwk>, i64)>, StoreError> {
-        if !keys::valid_tenant_id(project) {
+        if !item_key::valid_tenant_id(project) {
             return Ok(None);
         }
         let Some(item) = self.get_item(project_keys_pk(project), consistent).await? else {
@@ -180,8 +180,8 @@ pub use minting::{MintError, RefreshTokenSpec};
 mod minting {
     use serde_json::json;
 
+    use crate::item_key::TokenHash;
     use crate::jwt::SigningKey;
-    use crate::keys::TokenHash;
     use crate::model::{TokenRecord, TokenType};
     use crate::tokens::RegisterError;
     use crate::Store;

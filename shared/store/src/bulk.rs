@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use futures_util::stream::{self, StreamExt};
 
 use crate::error::{classify, StoreError};
-use crate::keys;
+use crate::item_key;
 use crate::model::Item;
 use crate::table::{self, attr, Index};
 use crate::Store;
@@ -45,15 +45,15 @@ impl IndexKey {
     pub fn device_user(tenant: &str, device_id: &str, user_store: &str, user_dn: &str) -> Self {
         Self {
             index: table::BY_DEVICE,
-            partition: keys::tenant_scoped(tenant, device_id),
-            sort: Some(keys::device_user(user_store, user_dn)),
+            partition: item_key::tenant_scoped(tenant, device_id),
+            sort: Some(item_key::device_user(user_store, user_dn)),
         }
     }
 
     fn scoped(index: Index, tenant: &str, value: &str) -> Self {
         Self {
             index,
-            partition: keys::tenant_scoped(tenant, value),
+            partition: item_key::tenant_scoped(tenant, value),
             sort: None,
         }
     }

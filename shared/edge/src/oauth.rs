@@ -1,6 +1,6 @@
 //! OAuth 2.0 request plumbing: form bodies (`application/x-www-form-urlencoded`, RFC 6749
 //! appendix B) and client credentials sent in the form or by HTTP Basic (RFC 6749 2.3.1).
-//! Checking the credentials against the store is [`crate::Store::authenticate_client`].
+//! Checking the credentials against the store is [`signoff_store::Store::authenticate_client`].
 //!
 //! Nothing here keeps or shows a parameter's value in an error: values may be tokens or
 //! secrets, and errors end up in logs.
@@ -67,7 +67,7 @@ impl Form {
                 }
             }
         }
-        let bytes = crate::http::body_bytes(request);
+        let bytes = crate::request::body_bytes(request);
         if bytes.len() > limit {
             return Err(FormError::TooLarge { limit });
         }

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use crate::bulk::pause_before_conflict_retry;
 use crate::error::{classify, StoreError};
-use crate::keys;
+use crate::item_key;
 use crate::model::{TokenRecord, SESSION_KIND};
 use crate::sessions::{now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS};
 use crate::table::attr;
@@ -110,7 +110,7 @@ impl Store {
         let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
         let mut actions = Vec::with_capacity(sessions.len() + records.len());
         for (tenant, session) in sessions {
-            let pk = keys::session_pk(tenant, session);
+            let pk = item_key::session_pk(tenant, session);
             // An end marker past its expiry is gone, even before housekeeping deletes it:
             // the session may be used again, and the stale end is dropped.
             let update = Update::builder()
@@ -130,7 +130,7 @@ impl Store {
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
                 .expression_attribute_values(
                     ":bucket",
-                    AttributeValue::S(keys::item_expiry_bucket(&pk, expires_at)),
+                    AttributeValue::S(item_key::item_expiry_bucket(&pk, expires_at)),
                 )
                 .key(attr::PK, AttributeValue::S(pk))
                 .build()

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{classify, StoreError};
-use crate::keys::{self, TokenHash};
+use crate::item_key::{self, TokenHash};
 use crate::model::Item;
 use crate::table::attr;
 use crate::Store;
@@ -130,11 +130,11 @@ pub enum ProvisionError {
 impl Store {
     /// Creates a tenant; refuses to overwrite an existing one.
     pub async fn create_tenant(&self, tenant: &Tenant) -> Result<(), ProvisionError> {
-        if !keys::valid_tenant_id(&tenant.id) {
+        if !item_key::valid_tenant_id(&tenant.id) {
             return Err(ProvisionError::InvalidId);
         }
         let item = TenantItem {
-            pk: keys::tenant_pk(&tenant.id),
+            pk: item_key::tenant_pk(&tenant.id),
             kind: "tenant".into(),
             tenant: tenant.clone(),
         };
@@ -146,10 +146,10 @@ impl Store {
     }
 
     pub async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
-        if !keys::valid_tenant_id(id) {
+        if !item_key::valid_tenant_id(id) {
             return Ok(None);
         }
-        let item = self.get_item(keys::tenant_pk(id), false).await?;
+        let item = self.get_item(item_key::tenant_pk(id), false).await?;
         item.map(parse_tenant).transpose()
     }
 
@@ -164,7 +164,7 @@ impl Store {
             CredentialScope::Service { .. } => SERVICE_TOKEN_PREFIX,
             CredentialScope::Organization { .. } => ORGANIZATION_TOKEN_PREFIX,
         };
-        let secret = keys::generate_secret(prefix);
+        let secret = item_key::generate_secret(prefix);
         self.store_credential(&secret, scope, label).await?;
         Ok(secret)
     }
@@ -180,7 +180,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let hash = TokenHash::of(secret);
         let item = CredentialItem {
-            pk: keys::credential_pk(&hash),
+            pk: item_key::credential_pk(&hash),
             kind: "credential".into(),
             secret_hash: hash.encoded(),
             scope,
@@ -208,7 +208,7 @@ impl Store {
         client_id: &str,
         confidential: bool,
     ) -> Result<Option<String>, ProvisionError> {
-        let secret = confidential.then(|| keys::generate_secret(CLIENT_SECRET_PREFIX));
+        let secret = confidential.then(|| item_key::generate_secret(CLIENT_SECRET_PREFIX));
         self.store_client(tenant, client_id, secret.as_deref())
             .await?;
         Ok(secret)
@@ -228,7 +228,7 @@ impl Store {
             return Err(ProvisionError::NoSuchTenant(tenant.to_owned()));
         }
         let item = ClientItem {
-            pk: keys::client_pk(tenant, client_id),
+            pk: item_key::client_pk(tenant, client_id),
             kind: "client".into(),
             tenant: tenant.to_owned(),
             client_id: client_id.to_owned(),
@@ -254,11 +254,11 @@ impl Store {
         use ClientAuthentication::{Authenticated, Rejected};
         if crate::model::check_identifier("client_id", client_id, crate::model::MAX_ID_BYTES)
             .is_err()
-            || !keys::valid_tenant_id(tenant)
+            || !item_key::valid_tenant_id(tenant)
         {
             return Ok(Rejected(ClientRejection::UnknownClient));
         }
-        let client = self.get_item(keys::client_pk(tenant, client_id), true);
+        let client = self.get_item(item_key::client_pk(tenant, client_id), true);
         let Some(item) = client.await? else {
             return Ok(Rejected(ClientRejection::UnknownClient));
         };
@@ -323,7 +323,7 @@ impl Store {
             .table_name(self.table_name())
             .key(
                 attr::PK,
-                AttributeValue::S(keys::credential_pk(&TokenHash::of(secret))),
+                AttributeValue::S(item_key::credential_pk(&TokenHash::of(secret))),
             )
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
@@ -343,8 +343,9 @@ impl Store {
             return Ok(Authorization::UnknownCredential);
         }
         let presented = TokenHash::of(bearer);
-        let credential_pk = keys::credential_pk(&presented);
-        let tenant_pk = keys::valid_tenant_id(tenant_id).then(|| keys::tenant_pk(tenant_id));
+        let credential_pk = item_key::credential_pk(&presented);
+        let tenant_pk =
+            item_key::valid_tenant_id(tenant_id).then(|| item_key::tenant_pk(tenant_id));
         let mut items = self
             .get_many(
                 std::iter::once(credential_pk.clone())

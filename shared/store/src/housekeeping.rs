@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::stream::{self, StreamExt};
 
 use crate::error::{classify, StoreError};
-use crate::keys;
+use crate::item_key;
 use crate::model::Item;
 use crate::table::{self, attr};
 use crate::Store;
@@ -200,12 +200,12 @@ impl Store {
         // already started are still awaited: a delete sent is then always counted.
         let halted = AtomicBool::new(false);
         let buckets = (first_hour..=current_hour)
-            .flat_map(|hour| (0..keys::EXPIRY_SHARDS).map(move |shard| (hour, shard)))
+            .flat_map(|hour| (0..item_key::EXPIRY_SHARDS).map(move |shard| (hour, shard)))
             .take_while(|_| !halted.load(Ordering::Relaxed));
         let tally_ref = &tally;
         let mut swept = stream::iter(buckets)
             .map(|(hour, shard)| {
-                let bucket = keys::expiry_bucket(hour * 3600, shard);
+                let bucket = item_key::expiry_bucket(hour * 3600, shard);
                 async move {
                     (
                         hour,
@@ -246,7 +246,7 @@ impl Store {
                 }
             }
             shards_done += 1;
-            if shards_done < keys::EXPIRY_SHARDS {
+            if shards_done < item_key::EXPIRY_SHARDS {
                 continue;
             }
             shards_done = 0;
@@ -388,8 +388,8 @@ impl Store {
 
     /// The first hour not yet swept completely, if housekeeping ever ran.
     pub async fn housekeeping_cursor(&self) -> Result<Option<i64>, StoreError> {
-        let item = self.get_item(keys::housekeeping_pk(), true).await?;
-        Ok(crate::sessions::number(item.as_ref(), NEXT_HOUR))
+        let item = self.get_item(item_key::housekeeping_pk(), true).await?;
+        Ok(crate::model::number(item.as_ref(), NEXT_HOUR))
     }
 
     /// Moves the cursor to `next_hour`, unless a concurrent run already moved it further.
@@ -398,7 +398,7 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table_name())
-            .key(attr::PK, AttributeValue::S(keys::housekeeping_pk()))
+            .key(attr::PK, AttributeValue::S(item_key::housekeeping_pk()))
             .update_expression("SET #kind = :kind, #next = :next")
             .condition_expression("attribute_not_exists(#next) OR #next < :next")
             .expression_attribute_names("#kind", attr::KIND)

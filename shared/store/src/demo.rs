@@ -7,8 +7,8 @@
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::credentials::{CredentialScope, ProvisionError, Tenant};
+use crate::item_key::TokenHash;
 use crate::jwt::SigningKey;
-use crate::keys::TokenHash;
 use crate::model::{DeviceBinding, TokenRecord, TokenType};
 use crate::project_keys::RefreshTokenSpec;
 use crate::tokens::{RegisterError, MAX_REGISTRATION_BATCH};

@@ -1,39 +1,43 @@
-//! Signoff's shared crate: everything the Lambda functions, the admin tool and the tests
-//! have in common.
+//! Signoff's token store: every DynamoDB access the functions, the admin tool and the
+//! tests make, and nothing else (no HTTP types). Callers hold one [`Store`], built once at
+//! init by [`config::store_from_env`].
 //!
-//! - [`config`]: configuration read once at init, failing fast.
-//! - [`table`]: the one definition of the DynamoDB table and its indexes.
-//! - [`keys`] and [`model`]: how records are keyed (tokens by SHA-256, never raw) and stored.
-//! - [`bulk`]: the bulk-delete engine behind every logout and revocation.
-//! - [`credentials`], [`tokens`], [`sessions`]: tenants and API credentials, token
-//!   registration, race-free session end.
-//! - [`revocation`]: looking up a live token and revoking it with its session or grant.
-//! - [`jwt`] and [`project_keys`]: refresh-JWT verification and each project's public keys.
-//! - [`housekeeping`]: the scheduled sweep of expired records TTL has not removed yet.
-//! - [`error`]: store errors, classified retryable or not in one place.
-//! - [`http`]: request parsing shared by the HTTP functions.
-//! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
-//! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
-//! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
+//! Where each [`Store`] capability lives:
+//!
+//! | file | `Store` methods | what else |
+//! |---|---|---|
+//! | `lib.rs` | `new`, `client`, `config`, `table_name`, item reads | [`now_epoch_seconds`] |
+//! | [`config`] | | [`Config`] from the environment, the SDK client ([`config::store_from_env`]) |
+//! | [`table`] | | the table and its indexes, defined once (create, CloudFormation) |
+//! | [`item_key`] | | partition keys, token hashes ([`item_key::TokenHash`]) |
+//! | [`model`] | | token records and their item mapping, identifier limits |
+//! | [`error`] | | [`StoreError`]; [`error::classify`], the one retryable-or-not decision |
+//! | [`bulk`] | `delete_indexed`, `delete_indexed_except`, `query_keys` | the bulk-delete engine |
+//! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
+//! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
+//! | [`revocation`] | `find_token`, `lookup_token`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
+//! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `authenticate_client`, `revoke_credential`, `authorize` | hashed API credentials and clients |
+//! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys |
+//! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
+//! | [`demo`] (feature `demo`) | | the local demo data |
+//!
+//! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
+//! `sessions` < `tokens`, `revocation`, `credentials` < `project_keys`, `housekeeping`, `demo`.
 
 pub mod bulk;
 pub mod config;
-pub mod cors;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod housekeeping;
-pub mod http;
+pub mod item_key;
 pub mod jwt;
-pub mod keys;
 pub mod model;
-pub mod oauth;
 pub mod project_keys;
 pub mod revocation;
 pub mod sessions;
 pub mod table;
-pub mod telemetry;
 pub mod tokens;
 
 pub use config::Config;

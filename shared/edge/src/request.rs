@@ -1,13 +1,12 @@
-//! Request parsing and response building shared by the HTTP functions. Each function maps
-//! these errors onto its vendor's error shape in one place.
+//! Request parsing shared by the HTTP functions: JSON bodies, bearer credentials, path
+//! parameters. Each function maps these errors onto its vendor's error shape in one place.
 
-use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use lambda_http::http::header;
+use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
-use crate::credentials::Authorization;
-use crate::{Store, StoreError};
+use signoff_store::credentials::Authorization;
+use signoff_store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
@@ -55,7 +54,7 @@ pub async fn authorize(store: &Store, request: &Request, tenant: &str) -> Result
 }
 
 /// The request body as bytes (API Gateway's base64 bodies arrive decoded as binary).
-pub(crate) fn body_bytes(request: &Request) -> &[u8] {
+pub fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
@@ -201,32 +200,6 @@ fn percent_decode(segment: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| segment.to_owned())
-}
-
-/// A JSON response. API responses are never cacheable: they report the outcome of a
-/// state change.
-pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let body = serde_json::to_string(body).expect("response bodies always serialize");
-    let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Seconds a client should wait before retrying after a retryable store failure.
-pub const RETRY_AFTER_SECONDS: &str = "1";
-
-/// Tells the client when to retry a request that failed for a retryable store failure.
-pub fn retry_later(headers: &mut lambda_http::http::HeaderMap) {
-    headers.insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_static(RETRY_AFTER_SECONDS),
-    );
 }
 
 #[cfg(test)]

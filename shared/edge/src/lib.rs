@@ -1,0 +1,16 @@
+//! What every Signoff HTTP function shares, between API Gateway's event and the store:
+//!
+//! - [`request`]: JSON bodies, bearer credentials (checked against the store), path
+//!   parameters.
+//! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
+//! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
+//! - [`response`]: the pieces every response shares.
+//! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
+//!
+//! DynamoDB access stays in [`signoff_store`]; nothing here issues a query of its own.
+
+pub mod cors;
+pub mod oauth;
+pub mod request;
+pub mod response;
+pub mod telemetry;
