@@ -4,6 +4,7 @@
 //!   parameters.
 //! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
 //! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
+//! - [`route`]: which endpoint a request is for, from the function's route table.
 //! - [`response`]: the pieces every response shares.
 //! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
 //!
@@ -13,4 +14,5 @@ pub mod cors;
 pub mod oauth;
 pub mod request;
 pub mod response;
+pub mod route;
 pub mod telemetry;
