@@ -114,7 +114,15 @@ async fn missing_authorization_is_401_a001202_naming_the_real_path() {
 #[tokio::test]
 async fn messages_show_the_api_path_even_behind_a_named_stage() {
     let db = TestDb::start().await;
-    let request = post("/prod/api/42/nativesso/logout", None, JSON, "{}");
+    // As API Gateway sends it from a stage named `prod`: the stage prefixes rawPath.
+    let request = lambda_http::request::from_str(
+        r#"{"version":"2.0","routeKey":"$default","rawPath":"/prod/api/42/nativesso/logout",
+        "rawQueryString":"","headers":{"content-type":"application/json"},"body":"{}",
+        "isBase64Encoded":false,"requestContext":{"http":{"method":"POST",
+        "path":"/prod/api/42/nativesso/logout","protocol":"HTTP/1.1","sourceIp":"127.0.0.1",
+        "userAgent":"t"},"routeKey":"$default","stage":"prod","requestId":"r","timeEpoch":0}}"#,
+    )
+    .unwrap();
     let (status, body) = parts(handle(&db.store, request).await.unwrap());
     assert_eq!(status, 401);
     assert_eq!(

@@ -12,7 +12,7 @@
 //!
 //! Every outcome is a response: success is Descope's JWT response with every field empty
 //! plus cookies that delete `DS` and `DSR`; failures are `{errorCode, errorDescription,
-//! errorMessage}`, mapped in one place, [`DescopeError::into_response`].
+//! errorMessage}`, mapped in one place, its [`ErrorReply`] implementation.
 
 pub mod settings;
 
@@ -21,8 +21,10 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
+use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, BodyError};
-use signoff_edge::response;
+use signoff_edge::response::{self, respond, ErrorReply};
+use signoff_edge::route::{route, Route, Routed};
 use signoff_store::bulk::DeleteReport;
 use signoff_store::item_key::{self, TokenHash};
 use signoff_store::jwt::{self, JwtError, RefreshClaims};
@@ -42,25 +44,19 @@ pub const COOKIE_NAMES: [&str; 2] = ["DS", "DSR"];
 pub const KEYS_MAX_AGE_SECONDS: u32 = 300;
 
 /// Which endpoint a request is for.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
     Logout,
     LogoutAll,
-    Keys(String),
-    Unknown,
+    Keys,
 }
 
-fn route(request: &Request) -> Route {
-    if request::path_is(request, LOGOUT_ALL_ROUTE) {
-        Route::LogoutAll
-    } else if request::path_is(request, LOGOUT_ROUTE) {
-        Route::Logout
-    } else if let Some(project) = request::path_parameter(request, "projectId", KEYS_ROUTE) {
-        Route::Keys(project)
-    } else {
-        Route::Unknown
-    }
-}
+/// The function's routes, as template.yaml and the local router declare them.
+const ROUTES: &[Route<Endpoint>] = &[
+    Route::new(Method::POST, LOGOUT_ROUTE, Endpoint::Logout),
+    Route::new(Method::POST, LOGOUT_ALL_ROUTE, Endpoint::LogoutAll),
+    Route::new(Method::GET, KEYS_ROUTE, Endpoint::Keys),
+];
 
 /// Why a request was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +64,7 @@ pub enum DescopeError {
     #[error("no such endpoint")]
     NotFound,
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     #[error("authorization header missing")]
     MissingAuthorization,
     #[error("authorization header malformed")]
@@ -95,20 +91,52 @@ pub enum DescopeError {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
+pub struct ErrorBody<'a> {
     error_code: &'a str,
     error_description: &'a str,
     error_message: String,
 }
 
+/// The one place that maps failures to statuses and Descope error bodies. Codes Descope
+/// publishes are used for their meaning (`E011001`-`E011004` request errors, `E064001`
+/// logged out); the rest are Signoff's, listed in the README.
+impl ErrorReply for DescopeError {
+    type Body<'a> = ErrorBody<'a>;
+
+    fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        let (_, code, description, message) = self.parts();
+        ErrorBody {
+            error_code: code,
+            error_description: description,
+            error_message: message,
+        }
+    }
+
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            DescopeError::Store(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    fn allow(&self) -> Option<&str> {
+        match self {
+            DescopeError::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+}
+
 impl DescopeError {
-    /// The one place that maps failures to statuses and Descope error bodies. Codes
-    /// Descope publishes are used for their meaning (`E011001`-`E011004` request errors,
-    /// `E064001` logged out); the rest are Signoff's, listed in the README.
-    pub fn into_response(self) -> Response<Body> {
+    /// Status, code, description and message.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
         use StatusCode as S;
         let message = self.to_string();
-        let (status, code, description, message) = match self {
+        match self {
             DescopeError::NotFound => (S::NOT_FOUND, "E011001", "Bad request", message),
             DescopeError::MethodNotAllowed { .. } => {
                 (S::METHOD_NOT_ALLOWED, "E011001", "Bad request", message)
@@ -138,7 +166,7 @@ impl DescopeError {
                 "Unknown project",
                 "the project is unknown or has no signing keys registered".to_owned(),
             ),
-            DescopeError::Jwt(ref err) => {
+            DescopeError::Jwt(err) => {
                 let (code, description) = match err {
                     JwtError::Malformed(_)
                     | JwtError::UnsupportedAlgorithm(_)
@@ -182,7 +210,7 @@ impl DescopeError {
                 "Request validation failed",
                 message,
             ),
-            DescopeError::Store(ref err) if err.is_retryable() => (
+            DescopeError::Store(err) if err.is_retryable() => (
                 S::SERVICE_UNAVAILABLE,
                 "E130503",
                 "Service temporarily unavailable",
@@ -195,24 +223,7 @@ impl DescopeError {
                 "Internal error",
                 "the request could not be completed because of a server error".to_owned(),
             ),
-        };
-        let mut response = response::json_response(
-            status,
-            &ErrorBody {
-                error_code: code,
-                error_description: description,
-                error_message: message,
-            },
-        );
-        let headers = response.headers_mut();
-        match (status, &self) {
-            (S::SERVICE_UNAVAILABLE, _) => response::retry_later(headers),
-            (_, DescopeError::MethodNotAllowed { allow }) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            _ => {}
         }
-        response
     }
 }
 
@@ -263,9 +274,6 @@ async fn keys_of(
 /// Verifies the bearer's refresh JWT and revokes per `all`: its session and grant, or
 /// every token of its user.
 async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), DescopeError> {
-    if request.method() != Method::POST {
-        return Err(DescopeError::MethodNotAllowed { allow: "POST" });
-    }
     let (project, token) = project_and_jwt(request)?;
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
@@ -398,14 +406,7 @@ fn logged_out_response(settings: &Settings) -> Response<Body> {
     response
 }
 
-async fn project_jwks(
-    store: &Store,
-    request: &Request,
-    project: &str,
-) -> Result<Response<Body>, DescopeError> {
-    if request.method() != Method::GET {
-        return Err(DescopeError::MethodNotAllowed { allow: "GET" });
-    }
+async fn project_jwks(store: &Store, project: &str) -> Result<Response<Body>, DescopeError> {
     let keys = keys_of(store, project, DescopeError::ProjectNotFound).await?;
     let mut response = response::json_response(StatusCode::OK, &json!({ "keys": keys }));
     // Public keys: cacheable, briefly (see KEYS_MAX_AGE_SECONDS).
@@ -423,32 +424,38 @@ pub async fn handle(
     settings: &Settings,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let (action, result) = match route(&request) {
-        Route::Logout => (
+    let (action, outcome) = match route(ROUTES, &request) {
+        Routed::Found {
+            endpoint: Endpoint::Logout,
+            ..
+        } => (
             "descope logout",
             logout(store, &request, false)
                 .await
                 .map(|_| logged_out_response(settings)),
         ),
-        Route::LogoutAll => (
+        Routed::Found {
+            endpoint: Endpoint::LogoutAll,
+            ..
+        } => (
             "descope logout-all",
             logout(store, &request, true)
                 .await
                 .map(|_| logged_out_response(settings)),
         ),
-        Route::Keys(project) => (
-            "descope keys",
-            project_jwks(store, &request, &project).await,
-        ),
-        Route::Unknown => ("descope", Err(DescopeError::NotFound)),
-    };
-    Ok(result.unwrap_or_else(|err| {
-        match &err {
-            DescopeError::Store(source) => source.log(action),
-            other => tracing::info!(reason = %other, "{action} refused"),
+        Routed::Found {
+            endpoint: Endpoint::Keys,
+            params,
+        } => {
+            let project = params.get("projectId").unwrap_or_default();
+            ("descope keys", project_jwks(store, project).await)
         }
-        err.into_response()
-    }))
+        Routed::MethodNotAllowed { allow, .. } => {
+            ("descope", Err(DescopeError::MethodNotAllowed { allow }))
+        }
+        Routed::NotFound => ("descope", Err(DescopeError::NotFound)),
+    };
+    Ok(respond(action, &request, &CorsPolicy::Disabled, outcome))
 }
 
 #[cfg(test)]
@@ -489,20 +496,36 @@ mod tests {
         ));
     }
 
+    /// Stage prefixes and route keys are the router's (signoff_edge::route's tests).
     #[test]
-    fn routes_tolerate_a_stage_prefix() {
-        let at = |path: &str| {
-            route(
-                &HttpRequest::builder()
-                    .uri(format!("https://x{path}"))
-                    .body(Body::Empty)
-                    .unwrap(),
-            )
+    fn routes_are_exact() {
+        let at = |method: &str, path: &str| {
+            let request = HttpRequest::builder()
+                .method(method)
+                .uri(format!("https://x{path}"))
+                .body(Body::Empty)
+                .unwrap();
+            match signoff_edge::route::route(ROUTES, &request) {
+                Routed::Found { endpoint, params } => {
+                    Some((endpoint, params.get("projectId").map(str::to_owned)))
+                }
+                _ => None,
+            }
         };
-        assert_eq!(at("/v1/auth/logout"), Route::Logout);
-        assert_eq!(at("/prod/v1/auth/logoutall"), Route::LogoutAll);
-        assert_eq!(at("/v2/keys/P1"), Route::Keys("P1".into()));
-        assert_eq!(at("/v1/auth/other"), Route::Unknown);
+        assert_eq!(
+            at("POST", "/v1/auth/logout"),
+            Some((Endpoint::Logout, None))
+        );
+        assert_eq!(
+            at("POST", "/v1/auth/logoutall"),
+            Some((Endpoint::LogoutAll, None))
+        );
+        assert_eq!(
+            at("GET", "/v2/keys/P1"),
+            Some((Endpoint::Keys, Some("P1".into())))
+        );
+        assert_eq!(at("POST", "/v1/auth/other"), None);
+        assert_eq!(at("GET", "/v1/auth/logout"), None);
     }
 
     #[test]

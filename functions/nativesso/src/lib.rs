@@ -2,17 +2,19 @@
 //! deletes every access/refresh token record of the service bound to `sessionId`.
 //!
 //! Every expected outcome is a response in Authlete's shape (`resultCode`, `resultMessage`,
-//! plus `action` and `count` on this API); [`LogoutError::into_response`] is the one place
-//! that maps failures to statuses and codes. Codes Authlete documents are used as they are
+//! plus `action` and `count` on this API); [`Failure`]'s [`ErrorReply`] implementation is
+//! the one place that maps failures to statuses and codes. Codes Authlete documents are used as they are
 //! (`A503001`, `A001202`); the others follow Authlete's scheme (A503 + 2xx for caller
 //! errors, 1xx for server errors) and are listed in the README.
 
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
+use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, AuthError, BodyError};
-use signoff_edge::response;
+use signoff_edge::response::{self, respond, ErrorReply};
+use signoff_edge::route::{route, Route, Routed};
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
 
@@ -21,9 +23,12 @@ pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
 /// The body is one short field; anything much larger is not a logout request.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 
+/// The function's one route, as template.yaml and the local router declare it.
+const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ResultBody {
+pub struct ResultBody {
     result_code: &'static str,
     result_message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,8 +40,10 @@ struct ResultBody {
 /// Why a logout request was not carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum LogoutError {
+    #[error("no API at this path")]
+    NotFound,
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("authorization header missing")]
     MissingAuthorization,
     #[error("authorization header malformed")]
@@ -60,79 +67,113 @@ impl LogoutError {
             message: message.into(),
         }
     }
+}
 
-    /// Maps every failure to its status and Authlete-shaped body. `path` is the request's
-    /// API path (without a stage prefix), which Authlete puts in its error messages.
-    pub fn into_response(self, path: &str) -> Response<Body> {
-        // Authentication errors carry no `action`, as in Authlete's shared error bodies.
-        let body = |status, code: &'static str, action: Option<&'static str>, text: &str| {
-            response::json_response(
-                status,
-                &ResultBody {
-                    result_code: code,
-                    result_message: format!("[{code}] {path}, {text}"),
-                    action,
-                    count: None,
-                },
-            )
-        };
-        let plain = |status, code, text: &str| body(status, code, None, text);
-        let with_action = |status, code, action, text: &str| body(status, code, Some(action), text);
-        match self {
-            LogoutError::MissingAuthorization => plain(
+/// A failure of a request to `path`, the API path as Authlete shows it in messages
+/// (without any stage prefix).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Failure {
+    pub path: String,
+    pub error: LogoutError,
+}
+
+/// The one place that maps failures to statuses and Authlete-shaped bodies. Retryable
+/// store trouble is Authlete's SERVER_ERROR (500), with `Retry-After`.
+impl ErrorReply for Failure {
+    type Body<'a> = ResultBody;
+
+    fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn body(&self) -> ResultBody {
+        let (_, code, action, text) = self.parts();
+        ResultBody {
+            result_code: code,
+            result_message: format!("[{code}] {}, {text}", self.path),
+            action,
+            count: None,
+        }
+    }
+
+    fn store_error(&self) -> Option<&StoreError> {
+        match &self.error {
+            LogoutError::Store(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    fn allow(&self) -> Option<&str> {
+        match &self.error {
+            LogoutError::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+}
+
+impl Failure {
+    /// Status, code, action and message. Authentication errors carry no `action`, as in
+    /// Authlete's shared error bodies.
+    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, &str) {
+        const CALLER: Option<&str> = Some("CALLER_ERROR");
+        const SERVER: Option<&str> = Some("SERVER_ERROR");
+        match &self.error {
+            LogoutError::MissingAuthorization => (
                 StatusCode::UNAUTHORIZED,
                 "A001202",
+                None,
                 "Authorization header is missing.",
             ),
-            LogoutError::MalformedAuthorization => plain(
+            LogoutError::MalformedAuthorization => (
                 StatusCode::UNAUTHORIZED,
                 "A001204",
+                None,
                 "Authorization header is malformed: expected 'Bearer <access token>'.",
             ),
-            LogoutError::Dpop => plain(
+            LogoutError::Dpop => (
                 StatusCode::UNAUTHORIZED,
                 "A001204",
+                None,
                 "DPoP-bound access tokens are not supported: send 'Bearer <access token>'.",
             ),
-            LogoutError::UnknownCredential => plain(
+            LogoutError::UnknownCredential => (
                 StatusCode::UNAUTHORIZED,
                 "A001203",
+                None,
                 "The access token is invalid.",
             ),
-            LogoutError::Forbidden => plain(
+            LogoutError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "A001205",
+                None,
                 "The access token is not permitted to call APIs of this service.",
             ),
-            LogoutError::MethodNotAllowed => {
-                let mut response = with_action(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "A503210",
-                    "CALLER_ERROR",
-                    "Only POST is allowed.",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                response
-            }
+            LogoutError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "A503211",
+                CALLER,
+                "There is no API at this path.",
+            ),
+            LogoutError::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "A503210",
+                CALLER,
+                "Only POST is allowed.",
+            ),
             LogoutError::Caller { code, message } => {
-                with_action(StatusCode::BAD_REQUEST, code, "CALLER_ERROR", &message)
+                (StatusCode::BAD_REQUEST, code, CALLER, message)
             }
-            LogoutError::Store(err) if err.is_retryable() => {
-                let mut response = with_action(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "A503101",
-                    "SERVER_ERROR",
-                    "The token store is temporarily unavailable; no logout was confirmed. Retry the request.",
-                );
-                response::retry_later(response.headers_mut());
-                response
-            }
-            LogoutError::Store(_) => with_action(
+            LogoutError::Store(err) if err.is_retryable() => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "A503101",
+                SERVER,
+                "The token store is temporarily unavailable; no logout was confirmed. Retry the request.",
+            ),
+            LogoutError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "A503102",
-                "SERVER_ERROR",
+                SERVER,
                 "The logout could not be completed because of a server error.",
             ),
         }
@@ -212,36 +253,45 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
 
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    // A path without a service id cannot be authorized for one.
-    let service_id = request::path_parameter(&request, "serviceId", ROUTE).unwrap_or_default();
-    // The API path as Authlete shows it in messages, without any stage prefix.
-    let path = ROUTE.replace("{serviceId}", &service_id);
-    Ok(match logout(store, &request, &service_id).await {
-        Ok(count) => response::json_response(
-            StatusCode::OK,
-            &ResultBody {
-                result_code: "A503001",
-                result_message: format!(
-                    "[A503001] The /nativesso/logout API call successfully deleted {count} access/refresh token record(s)."
-                ),
-                action: Some("OK"),
-                count: Some(count),
-            },
-        ),
-        Err(err) => {
-            match &err {
-                LogoutError::Store(source) => source.log("native SSO logout"),
-                other => tracing::info!(reason = %other, "native SSO logout refused"),
-            }
-            err.into_response(&path)
+    let (service_id, outcome) = match route(ROUTES, &request) {
+        Routed::Found { params, .. } => {
+            let service_id = params.get("serviceId").unwrap_or_default().to_owned();
+            let outcome = logout(store, &request, &service_id).await;
+            (service_id, outcome)
         }
-    })
+        Routed::MethodNotAllowed { allow, params } => {
+            let service_id = params.get("serviceId").unwrap_or_default().to_owned();
+            (service_id, Err(LogoutError::MethodNotAllowed { allow }))
+        }
+        Routed::NotFound => (String::new(), Err(LogoutError::NotFound)),
+    };
+    let outcome = outcome
+        .map(|count| {
+            response::json_response(
+                StatusCode::OK,
+                &ResultBody {
+                    result_code: "A503001",
+                    result_message: format!(
+                        "[A503001] The /nativesso/logout API call successfully deleted {count} access/refresh token record(s)."
+                    ),
+                    action: Some("OK"),
+                    count: Some(count),
+                },
+            )
+        })
+        .map_err(|error| Failure {
+            path: ROUTE.replace("{serviceId}", &service_id),
+            error,
+        });
+    Ok(respond(
+        "native SSO logout",
+        &request,
+        &CorsPolicy::Disabled,
+        outcome,
+    ))
 }
 
 async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u64, LogoutError> {
-    if request.method() != Method::POST {
-        return Err(LogoutError::MethodNotAllowed);
-    }
     request::authorize(store, request, service_id).await?;
     let session_id = session_id(request::json_object(request, MAX_BODY_BYTES)?)?;
     let report = store.end_session(service_id, &session_id).await?;

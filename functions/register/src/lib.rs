@@ -8,12 +8,14 @@
 //! are refused: a misspelt `sessionId` would otherwise register a token that no logout
 //! could find. Errors use the OAuth shape `{"error", "error_description"}`.
 
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, AuthError};
-use signoff_edge::response;
+use signoff_edge::response::{self, respond, ErrorReply};
+use signoff_edge::route::{route, Route, Routed};
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
 use signoff_store::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
@@ -24,6 +26,9 @@ pub const ROUTE: &str = "/signoff/v1/tenants/{tenantId}/tokens";
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Longest token value accepted (JWTs with many claims run to a few kilobytes).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The function's one route, as template.yaml and the local router declare it.
+const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
 
 /// One token as the authorization server describes it.
 #[derive(Deserialize)]
@@ -46,8 +51,10 @@ struct TokenInput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
+    #[error("no API at this path")]
+    NotFound,
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("missing credential")]
     MissingAuthorization,
     #[error("invalid credential")]
@@ -63,83 +70,110 @@ pub enum RegistrationError {
 }
 
 #[derive(Serialize)]
-struct ErrorBody<'a> {
+pub struct ErrorBody<'a> {
     error: &'a str,
-    error_description: String,
+    error_description: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sessions: Option<Vec<String>>,
+    sessions: Option<&'a [String]>,
+}
+
+/// The one place that maps failures to statuses and OAuth-shaped bodies.
+impl ErrorReply for RegistrationError {
+    type Body<'a> = ErrorBody<'a>;
+
+    fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        let (_, error, description, sessions) = self.parts();
+        ErrorBody {
+            error,
+            error_description: description,
+            sessions,
+        }
+    }
+
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            RegistrationError::Store(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    fn allow(&self) -> Option<&str> {
+        match self {
+            RegistrationError::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+
+    fn extra_headers(&self, headers: &mut HeaderMap) {
+        if self.status() == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+    }
 }
 
 impl RegistrationError {
-    /// The one place that maps failures to statuses and bodies.
-    pub fn into_response(self) -> Response<Body> {
-        let (status, error, description, sessions) = match self {
-            RegistrationError::MethodNotAllowed => (
+    /// Status, error code, description and the ended sessions (on 409).
+    fn parts(&self) -> (StatusCode, &'static str, &str, Option<&[String]>) {
+        match self {
+            RegistrationError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "there is no API at this path",
+                None,
+            ),
+            RegistrationError::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
-                "only POST is allowed".to_owned(),
+                "only POST is allowed",
                 None,
             ),
             RegistrationError::MissingAuthorization => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
-                "the Authorization header is missing; send 'Bearer <service access token>'".to_owned(),
+                "the Authorization header is missing; send 'Bearer <service access token>'",
                 None,
             ),
             RegistrationError::InvalidCredential => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
-                "the access token is malformed or unknown".to_owned(),
+                "the access token is malformed or unknown",
                 None,
             ),
             RegistrationError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
-                "the access token is not permitted to register tokens for this tenant".to_owned(),
+                "the access token is not permitted to register tokens for this tenant",
                 None,
             ),
-            RegistrationError::InvalidRequest(description) => {
-                (StatusCode::BAD_REQUEST, "invalid_request", description, None)
-            }
+            RegistrationError::InvalidRequest(description) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                description.as_str(),
+                None,
+            ),
             RegistrationError::SessionEnded(sessions) => (
                 StatusCode::CONFLICT,
                 "session_ended",
-                "the session has been logged out: tokens for it can no longer be registered; nothing was registered".to_owned(),
-                Some(sessions),
+                "the session has been logged out: tokens for it can no longer be registered; nothing was registered",
+                Some(sessions.as_slice()),
             ),
-            RegistrationError::Store(ref err) if err.is_retryable() => (
+            RegistrationError::Store(err) if err.is_retryable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
-                "the token store is busy or unavailable; nothing was registered, retry the request".to_owned(),
+                "the token store is busy or unavailable; nothing was registered, retry the request",
                 None,
             ),
             RegistrationError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
-                "the tokens could not be registered because of a server error".to_owned(),
+                "the tokens could not be registered because of a server error",
                 None,
             ),
-        };
-        let mut response = response::json_response(
-            status,
-            &ErrorBody {
-                error,
-                error_description: description,
-                sessions,
-            },
-        );
-        let headers = response.headers_mut();
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => response::retry_later(headers),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            _ => {}
         }
-        response
     }
 }
 
@@ -268,32 +302,41 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
 
 /// Handles one request. Never fails: every outcome is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(match register(store, &request).await {
-        Ok(records) => response::json_response(
+    let outcome = match route(ROUTES, &request) {
+        Routed::Found { params, .. } => {
+            let tenant = params.get("tenantId").unwrap_or_default();
+            register(store, &request, tenant).await
+        }
+        Routed::MethodNotAllowed { allow, .. } => {
+            Err(RegistrationError::MethodNotAllowed { allow })
+        }
+        Routed::NotFound => Err(RegistrationError::NotFound),
+    };
+    let outcome = outcome.map(|records| {
+        response::json_response(
             StatusCode::OK,
             &json!({
                 "registered": records.len(),
                 "tokenHashes": records.iter().map(|r| r.hash.encoded()).collect::<Vec<_>>(),
             }),
-        ),
-        Err(err) => {
-            match &err {
-                RegistrationError::Store(source) => source.log("token registration"),
-                other => tracing::info!(reason = %other, "token registration refused"),
-            }
-            err.into_response()
-        }
-    })
+        )
+    });
+    Ok(respond(
+        "token registration",
+        &request,
+        &CorsPolicy::Disabled,
+        outcome,
+    ))
 }
 
-async fn register(store: &Store, request: &Request) -> Result<Vec<TokenRecord>, RegistrationError> {
-    if request.method() != Method::POST {
-        return Err(RegistrationError::MethodNotAllowed);
-    }
-    let tenant = request::path_parameter(request, "tenantId", ROUTE).unwrap_or_default();
-    request::authorize(store, request, &tenant).await?;
+async fn register(
+    store: &Store,
+    request: &Request,
+    tenant: &str,
+) -> Result<Vec<TokenRecord>, RegistrationError> {
+    request::authorize(store, request, tenant).await?;
     let body = request::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
-    let records = parse_tokens(&tenant, body, signoff_store::now_epoch_seconds())?;
+    let records = parse_tokens(tenant, body, signoff_store::now_epoch_seconds())?;
     match store.register_tokens(&records).await {
         Ok(()) => {}
         Err(RegisterError::SessionEnded { sessions }) => {

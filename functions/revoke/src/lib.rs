@@ -12,20 +12,20 @@
 //! authenticate with `client_id`/`client_secret` in the body or HTTP Basic (RFC 6749 2.3.1).
 //! An unknown, expired or already revoked token is a 200, so a caller learns nothing
 //! (RFC 7009 2.2). Every failure is an RFC 6749 error body, mapped from [`RevokeError`] in
-//! one place, [`RevokeError::into_response`].
+//! one place, its [`ErrorReply`] implementation.
 
 pub mod settings;
 
 use crate::settings::{DeviceRevocationAuth, Settings};
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 use signoff_edge::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
 };
-use signoff_edge::request;
-use signoff_edge::response;
+use signoff_edge::response::{self, respond, ErrorReply};
+use signoff_edge::route::{route, Route, Routed};
 use signoff_store::bulk::IndexKey;
 use signoff_store::credentials::{ClientAuthentication, ClientRejection};
 use signoff_store::item_key::TokenHash;
@@ -47,33 +47,33 @@ pub const NO_DEVICE_TOKENS: &str = "Invalid device ID or no tokens to revoke for
 /// The `WWW-Authenticate` challenge of a failed HTTP Basic client authentication.
 pub const BASIC_CHALLENGE: &str = "Basic realm=\"signoff\"";
 
-/// Which of the three endpoints a request is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which endpoint a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Endpoint {
     NetIq,
     Rfc7009,
-    Device(String),
+    Device,
+    /// A CORS preflight (`OPTIONS`) of any of the three.
+    Preflight,
 }
 
-impl Endpoint {
-    fn of(request: &Request) -> Option<Self> {
-        if let Some(device_id) = request::path_parameter(request, "device_id", DEVICE_ROUTE) {
-            return Some(Endpoint::Device(device_id));
-        }
-        if request::path_is(request, NETIQ_ROUTE) {
-            Some(Endpoint::NetIq)
-        } else if request::path_is(request, RFC7009_ROUTE) {
-            Some(Endpoint::Rfc7009)
-        } else {
-            None
-        }
-    }
+/// The function's routes, as template.yaml and the local router declare them.
+const ROUTES: &[Route<Endpoint>] = &[
+    Route::new(Method::POST, NETIQ_ROUTE, Endpoint::NetIq),
+    Route::new(Method::OPTIONS, NETIQ_ROUTE, Endpoint::Preflight),
+    Route::new(Method::POST, DEVICE_ROUTE, Endpoint::Device),
+    Route::new(Method::OPTIONS, DEVICE_ROUTE, Endpoint::Preflight),
+    Route::new(Method::POST, RFC7009_ROUTE, Endpoint::Rfc7009),
+    Route::new(Method::OPTIONS, RFC7009_ROUTE, Endpoint::Preflight),
+];
 
-    fn name(&self) -> &'static str {
+impl Endpoint {
+    fn name(self) -> &'static str {
         match self {
             Endpoint::NetIq => "netiq",
             Endpoint::Rfc7009 => "rfc7009",
-            Endpoint::Device(_) => "netiq-device",
+            Endpoint::Device => "netiq-device",
+            Endpoint::Preflight => "preflight",
         }
     }
 }
@@ -83,7 +83,7 @@ impl Endpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("no revocation endpoint at this path")]
     UnknownPath,
     #[error("invalid request: {0}")]
@@ -108,7 +108,7 @@ pub enum RevokeError {
 
 /// RFC 6749 5.2's error body.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
+pub struct ErrorBody<'a> {
     error: &'a str,
     error_description: &'a str,
 }
@@ -121,11 +121,54 @@ impl RevokeError {
             description: "client authentication is required: send client_id (and client_secret, for a confidential client) in the body, or HTTP Basic credentials",
         }
     }
+}
 
-    /// The one place that maps failures to statuses and bodies.
-    pub fn into_response(self) -> Response<Body> {
-        let (status, error, description): (_, _, &str) = match &self {
-            RevokeError::MethodNotAllowed => (
+/// The one place that maps failures to statuses and RFC 6749 error bodies.
+impl ErrorReply for RevokeError {
+    type Body<'a> = ErrorBody<'a>;
+
+    fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        let (_, error, description) = self.parts();
+        ErrorBody {
+            error,
+            error_description: description,
+        }
+    }
+
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            RevokeError::Store(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    fn allow(&self) -> Option<&str> {
+        match self {
+            RevokeError::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+
+    fn extra_headers(&self, headers: &mut HeaderMap) {
+        // RFC 6749 5.2: a client that tried the Authorization header gets a challenge.
+        if let RevokeError::InvalidClient { basic: true, .. } = self {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
+        }
+    }
+}
+
+impl RevokeError {
+    /// Status, RFC 6749 error code and description.
+    fn parts(&self) -> (StatusCode, &'static str, &str) {
+        match self {
+            RevokeError::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
                 "only POST is allowed (and OPTIONS, for CORS preflights)",
@@ -174,29 +217,7 @@ impl RevokeError {
                 "server_error",
                 "the revocation could not be completed because of a server error: assume the token still exists",
             ),
-        };
-        let mut response = response::json_response(
-            status,
-            &ErrorBody {
-                error,
-                error_description: description,
-            },
-        );
-        let headers = response.headers_mut();
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(BASIC_CHALLENGE),
-                );
-            }
-            StatusCode::SERVICE_UNAVAILABLE => response::retry_later(headers),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
-            }
-            _ => {}
         }
-        response
     }
 }
 
@@ -258,35 +279,24 @@ pub async fn handle(
     config: &Settings,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    if request.method() == Method::OPTIONS {
-        return Ok(config.cors.preflight(&request));
-    }
-    let mut response = match revoke(store, config, &request).await {
-        Ok(revoked) => revoked.into_response(),
-        Err(err) => {
-            match &err {
-                RevokeError::Store(source) => source.log("token revocation"),
-                other => tracing::info!(reason = %other, "token revocation refused"),
-            }
-            err.into_response()
+    let outcome = match route(ROUTES, &request) {
+        Routed::Found {
+            endpoint: Endpoint::Preflight,
+            ..
+        } => return Ok(config.cors.preflight(&request)),
+        Routed::Found {
+            endpoint: Endpoint::Device,
+            params,
+        } => {
+            let device_id = params.get("device_id").unwrap_or_default();
+            revoke_device(store, config, &request, device_id).await
         }
+        Routed::Found { endpoint, .. } => revoke_token(store, config, &request, endpoint).await,
+        Routed::MethodNotAllowed { allow, .. } => Err(RevokeError::MethodNotAllowed { allow }),
+        Routed::NotFound => Err(RevokeError::UnknownPath),
     };
-    config.cors.decorate(&request, &mut response);
-    Ok(response)
-}
-
-async fn revoke(
-    store: &Store,
-    config: &Settings,
-    request: &Request,
-) -> Result<Revoked, RevokeError> {
-    if request.method() != Method::POST {
-        return Err(RevokeError::MethodNotAllowed);
-    }
-    match Endpoint::of(request).ok_or(RevokeError::UnknownPath)? {
-        Endpoint::Device(device_id) => revoke_device(store, config, request, &device_id).await,
-        endpoint => revoke_token(store, config, request, &endpoint).await,
-    }
+    let outcome = outcome.map(Revoked::into_response);
+    Ok(respond("token revocation", &request, &config.cors, outcome))
 }
 
 /// RFC 7009 2.1, on either path: authenticate the client, find the token, check it is the
@@ -295,7 +305,7 @@ async fn revoke_token(
     store: &Store,
     config: &Settings,
     request: &Request,
-    endpoint: &Endpoint,
+    endpoint: Endpoint,
 ) -> Result<Revoked, RevokeError> {
     let form = Form::from_request(request, MAX_BODY_BYTES, MissingContentType::Refused)?;
     let credentials = oauth::client_credentials(request, &form)?;
@@ -324,7 +334,7 @@ async fn revoke_token(
     if record.client_id != client_id {
         return Err(RevokeError::OtherClientsToken);
     }
-    if *endpoint == Endpoint::NetIq && record.token_type == TokenType::Access {
+    if endpoint == Endpoint::NetIq && record.token_type == TokenType::Access {
         return Err(RevokeError::UnsupportedTokenType);
     }
     let cascade = Cascade {
@@ -460,34 +470,58 @@ mod tests {
     use super::*;
     use lambda_http::http::Request as HttpRequest;
 
-    fn at(uri: &str) -> Request {
-        HttpRequest::builder()
-            .method("POST")
+    fn at(method: &str, uri: &str) -> Routed<Endpoint> {
+        let request = HttpRequest::builder()
+            .method(method)
             .uri(uri)
             .body(Body::Empty)
-            .unwrap()
+            .unwrap();
+        route(ROUTES, &request)
     }
 
+    fn endpoint(routed: Routed<Endpoint>) -> Option<Endpoint> {
+        match routed {
+            Routed::Found { endpoint, .. } => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    /// Stage prefixes and route keys are the router's (signoff_edge::route's tests).
     #[test]
     fn requests_are_routed_by_path() {
+        let post = |uri| endpoint(at("POST", uri));
         assert_eq!(
-            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke")),
+            post("https://x/nidp/oauth/nam/revoke"),
             Some(Endpoint::NetIq)
         );
+        assert_eq!(post("https://x/oauth2/revoke"), Some(Endpoint::Rfc7009));
+        let Routed::Found {
+            endpoint: device,
+            params,
+        } = at("POST", "https://x/nidp/oauth/nam/revoke/dev-1")
+        else {
+            panic!("the device route")
+        };
+        assert_eq!(device, Endpoint::Device);
+        assert_eq!(params.get("device_id"), Some("dev-1"));
         assert_eq!(
-            Endpoint::of(&at("https://x/prod/oauth2/revoke")),
-            Some(Endpoint::Rfc7009)
-        );
-        assert_eq!(
-            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke/dev-1")),
-            Some(Endpoint::Device("dev-1".into()))
-        );
-        assert_eq!(
-            Endpoint::of(&at("https://x/nidp/oauth/nam/revoke/")),
+            post("https://x/nidp/oauth/nam/revoke/"),
             Some(Endpoint::NetIq)
         );
-        assert_eq!(Endpoint::of(&at("https://x/oauth2/revoke/more")), None);
-        assert_eq!(Endpoint::of(&at("https://x/nidp/oauth/nam/token")), None);
+        assert_eq!(post("https://x/oauth2/revoke/more"), None);
+        assert_eq!(post("https://x/nidp/oauth/nam/token"), None);
+        assert_eq!(post("https://x/prod/oauth2/revoke"), None);
+        assert_eq!(
+            endpoint(at("OPTIONS", "https://x/oauth2/revoke")),
+            Some(Endpoint::Preflight)
+        );
+        assert_eq!(
+            at("GET", "https://x/oauth2/revoke"),
+            Routed::MethodNotAllowed {
+                allow: "OPTIONS, POST".into(),
+                params: Default::default(),
+            }
+        );
     }
 
     #[test]
@@ -496,8 +530,8 @@ mod tests {
             basic: false,
             reason: "no such client".into(),
             description: "client authentication failed",
-        }
-        .into_response();
+        };
+        let response = response::error_response(&response);
         assert_eq!(response.status(), 400);
         assert!(response.headers().get("www-authenticate").is_none());
         let Body::Text(text) = response.body() else {

@@ -1,8 +1,9 @@
-//! Request parsing shared by the HTTP functions: JSON bodies, bearer credentials, path
-//! parameters. Each function maps these errors onto its vendor's error shape in one place.
+//! Request parsing shared by the HTTP functions: JSON bodies and bearer credentials (path
+//! parameters come from [`crate::route`]). Each function maps these errors onto its
+//! vendor's error shape in one place.
 
 use lambda_http::http::header;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request};
 use serde_json::{Map, Value};
 
 use signoff_store::credentials::Authorization;
@@ -129,79 +130,6 @@ pub fn bearer_token(request: &Request) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// A path parameter. API Gateway supplies it in `pathParameters`; where a local server
-/// does not, it is read from the path by matching `template` (e.g.
-/// `/api/{serviceId}/nativesso/logout`) against the path's last segments, which also
-/// copes with a stage prefix.
-pub fn path_parameter(request: &Request, name: &str, template: &str) -> Option<String> {
-    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
-        return Some(value.to_owned());
-    }
-    let segments: Vec<&str> = request_path(request)
-        .trim_end_matches('/')
-        .split('/')
-        .collect();
-    let pattern: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    if segments.len() < pattern.len() {
-        return None;
-    }
-    let tail = &segments[segments.len() - pattern.len()..];
-    let mut found = None;
-    for (want, got) in pattern.iter().zip(tail) {
-        match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            // Decoded, as API Gateway hands path parameters over.
-            Some(param) if param == name => found = Some(percent_decode(got)),
-            Some(_) => {}
-            None if want == got => {}
-            None => return None,
-        }
-    }
-    found
-}
-
-/// Whether the request's path is `route` (a template without parameters), or ends with it
-/// behind a stage prefix; a trailing slash is ignored.
-pub fn path_is(request: &Request, route: &str) -> bool {
-    // `route` starts with '/', so a match always starts at a segment boundary.
-    request_path(request).trim_end_matches('/').ends_with(route)
-}
-
-/// The path API Gateway received (`rawPath`), or the URI's path where a local server gives
-/// no raw path.
-fn request_path(request: &Request) -> &str {
-    let path = request.raw_http_path();
-    if path.is_empty() {
-        request.uri().path()
-    } else {
-        path
-    }
-}
-
-/// `%XX` escapes of a path segment decoded; a segment that does not decode to UTF-8 is
-/// kept as it came.
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| segment.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| segment.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,51 +201,5 @@ mod tests {
         ));
         let none = HttpRequest::builder().body(Body::Empty).unwrap();
         assert!(matches!(bearer_token(&none), Err(AuthError::Missing)));
-    }
-
-    #[test]
-    fn path_parameters_fall_back_to_the_path() {
-        let req = request(None, "");
-        let template = "/api/{serviceId}/nativesso/logout";
-        assert_eq!(
-            path_parameter(&req, "serviceId", template).as_deref(),
-            Some("42")
-        );
-        let staged = HttpRequest::builder()
-            .uri("https://x/prod/api/7/nativesso/logout")
-            .body(Body::Empty)
-            .unwrap();
-        assert_eq!(
-            path_parameter(&staged, "serviceId", template).as_deref(),
-            Some("7")
-        );
-        let other = HttpRequest::builder()
-            .uri("https://x/api/7/other")
-            .body(Body::Empty)
-            .unwrap();
-        assert_eq!(path_parameter(&other, "serviceId", template), None);
-        let escaped = HttpRequest::builder()
-            .uri("https://x/api/a%20b%C3%A9%zz/nativesso/logout")
-            .body(Body::Empty)
-            .unwrap();
-        assert_eq!(
-            path_parameter(&escaped, "serviceId", template).as_deref(),
-            Some("a bé%zz")
-        );
-    }
-
-    #[test]
-    fn paths_match_routes_behind_a_stage_prefix() {
-        let at = |uri: &str| HttpRequest::builder().uri(uri).body(Body::Empty).unwrap();
-        assert!(path_is(&at("https://x/oauth2/revoke"), "/oauth2/revoke"));
-        assert!(path_is(
-            &at("https://x/prod/oauth2/revoke/"),
-            "/oauth2/revoke"
-        ));
-        assert!(!path_is(&at("https://x/xoauth2/revoke"), "/oauth2/revoke"));
-        assert!(!path_is(
-            &at("https://x/oauth2/revoke/more"),
-            "/oauth2/revoke"
-        ));
     }
 }

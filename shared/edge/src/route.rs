@@ -60,9 +60,11 @@ pub enum Routed<E> {
         params: PathParams,
     },
     /// The path is one of the function's routes, but not with this method. `allow` lists
-    /// the methods it has, for the `Allow` header.
+    /// the methods it has, for the `Allow` header; `params` are the path's parameters,
+    /// for an error message that names the path.
     MethodNotAllowed {
         allow: String,
+        params: PathParams,
     },
     NotFound,
 }
@@ -101,17 +103,18 @@ fn by_route_key<E: Clone>(
     }) else {
         return Routed::NotFound;
     };
-    if found.method != *method {
-        return Routed::MethodNotAllowed {
-            allow: allowed(routes, template),
-        };
-    }
     let mut params = PathParams::default();
     for name in parameter_names(template) {
         match given.and_then(|g| g.first(name)).filter(|v| !v.is_empty()) {
             Some(value) => params.0.push((name.to_owned(), value.to_owned())),
             None => return Routed::NotFound,
         }
+    }
+    if found.method != *method {
+        return Routed::MethodNotAllowed {
+            allow: allowed(routes, template),
+            params,
+        };
     }
     Routed::Found {
         endpoint: found.endpoint.clone(),
@@ -130,7 +133,7 @@ fn by_path<E: Clone>(
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
     };
-    let mut path_matched: Option<&str> = None;
+    let mut path_matched: Option<(&str, PathParams)> = None;
     for candidate in routes {
         let Some(mut params) = match_template(candidate.template, path) else {
             continue;
@@ -147,11 +150,12 @@ fn by_path<E: Clone>(
                 params,
             };
         }
-        path_matched.get_or_insert(candidate.template);
+        path_matched.get_or_insert((candidate.template, params));
     }
     match path_matched {
-        Some(template) => Routed::MethodNotAllowed {
+        Some((template, params)) => Routed::MethodNotAllowed {
             allow: allowed(routes, template),
+            params,
         },
         None => Routed::NotFound,
     }
@@ -314,8 +318,23 @@ mod tests {
         assert_eq!(
             route(ROUTES, &request),
             Routed::MethodNotAllowed {
-                allow: "OPTIONS, POST".into()
+                allow: "OPTIONS, POST".into(),
+                params: PathParams::default(),
             }
+        );
+        let request = event(
+            "GET",
+            "/nidp/oauth/nam/revoke/d1",
+            "$default",
+            "$default",
+            "{}",
+        );
+        let Routed::MethodNotAllowed { allow, params } = route(ROUTES, &request) else {
+            panic!("405")
+        };
+        assert_eq!(
+            (allow.as_str(), params.get("device_id")),
+            ("POST", Some("d1"))
         );
     }
 
