@@ -8,7 +8,8 @@
 //! - [`credentials`], [`tokens`], [`sessions`]: tenants and API credentials, token
 //!   registration, race-free session end.
 //! - [`revocation`]: looking up a live token and revoking it with its session or grant.
-//! - [`jwt`] and [`project_keys`]: refresh-JWT verification and each project's public keys.
+//! - [`project_keys`]: each project's public keys (the JWK rules and refresh-JWT
+//!   verification are in `signoff-jose`).
 //! - [`housekeeping`]: the scheduled sweep of expired records TTL has not removed yet.
 //! - [`error`]: store errors, classified retryable or not in one place.
 //! - [`http`]: request parsing shared by the HTTP functions.
@@ -25,7 +26,6 @@ pub mod demo;
 pub mod error;
 pub mod housekeeping;
 pub mod http;
-pub mod jwt;
 pub mod keys;
 pub mod model;
 pub mod oauth;

@@ -21,11 +21,11 @@ use serde_json::{json, Value};
 use signoff::bulk::DeleteReport;
 use signoff::config::ConfigError;
 use signoff::http::{self, BodyError};
-use signoff::jwt::{self, JwtError, RefreshClaims};
 use signoff::keys::{self, TokenHash};
 use signoff::model::{TokenRecord, TokenType};
 use signoff::revocation::{Cascade, TokenState};
 use signoff::{Store, StoreError};
+use signoff_jose::{self as jwt, JwtError, RefreshClaims};
 
 pub const LOGOUT_ROUTE: &str = "/v1/auth/logout";
 pub const LOGOUT_ALL_ROUTE: &str = "/v1/auth/logoutall";
@@ -287,7 +287,7 @@ async fn keys_of(
     store: &Store,
     project: &str,
     missing: DescopeError,
-) -> Result<Vec<signoff::jwt::Jwk>, DescopeError> {
+) -> Result<Vec<jwt::Jwk>, DescopeError> {
     store.project_keys(project).await?.ok_or(missing)
 }
 
@@ -301,7 +301,7 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
     let now = signoff::now_epoch_seconds();
-    let claims = jwt::verify(token, &keys, project, now)?;
+    let claims = jwt::VerifyingKeySet::new(&keys).verify(token, project, now)?;
     // The record's expiry is the JWT's: judge it with the same leeway.
     let (record, state) = store
         .lookup_token(project, &TokenHash::of(token), now - jwt::LEEWAY_SECONDS)

@@ -13,11 +13,11 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use signoff::credentials::{CredentialScope, Tenant};
-use signoff::jwt::{Algorithm, Jwk, SigningKey};
 use signoff::keys::TokenHash;
 use signoff::model::{DeviceBinding, TokenRecord, TokenType};
 use signoff::project_keys::RefreshTokenSpec;
 use signoff::{Config, Store};
+use signoff_jose::{Algorithm, Jwk, SigningKey};
 
 #[derive(Parser)]
 #[command(name = "signoff-admin", version, about)]
