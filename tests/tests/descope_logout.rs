@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use signoff_descope::handle;
 use signoff_descope::settings::Settings;
+use signoff_jose::{Algorithm, SigningKey};
 use signoff_store::item_key::TokenHash;
-use signoff_store::jwt::{Algorithm, SigningKey};
 use signoff_store::model::{TokenRecord, TokenType};
 use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::db::{ErrorInjector, TestDb};
@@ -346,7 +346,7 @@ async fn forged_expired_and_foreign_tokens_are_refused_before_anything_is_touche
         URL_SAFE_NO_PAD.encode(hs_sig.as_ref())
     );
     // Expired a second past the leeway; another issuer.
-    let expired = jwt_with(&p.key, claims(-(signoff_store::jwt::LEEWAY_SECONDS + 1)));
+    let expired = jwt_with(&p.key, claims(-(signoff_jose::LEEWAY_SECONDS + 1)));
     register(
         &p.db,
         &expired,
@@ -433,7 +433,7 @@ async fn expiry_has_five_seconds_of_leeway_and_issuer_urls_are_accepted() {
 async fn rs256_keys_registered_as_pem_verify() {
     let p = project().await;
     let rsa = SigningKey::generate(Algorithm::Rs256, Some("rsa-1")).unwrap();
-    let jwk = signoff_store::jwt::Jwk::from_pem(&rsa.public_pem(), Some("rsa-1")).unwrap();
+    let jwk = signoff_jose::Jwk::from_pem(&rsa.public_pem(), Some("rsa-1")).unwrap();
     p.db.store.add_project_keys(PROJECT, &[jwk]).await.unwrap();
     let jwt =
         p.db.store
@@ -465,7 +465,7 @@ async fn unregistered_revoked_access_and_expired_records_count_as_logged_out() {
     // A record whose own expiry has passed (TTL has not removed it yet).
     let (stale, record) = spec("z").mint(&p.key);
     let mut item = TokenRecord {
-        expires_at: signoff_store::now_epoch_seconds() - signoff_store::jwt::LEEWAY_SECONDS - 1,
+        expires_at: signoff_store::now_epoch_seconds() - signoff_jose::LEEWAY_SECONDS - 1,
         ..record
     }
     .to_item();
@@ -624,14 +624,13 @@ async fn the_keys_endpoint_serves_the_public_jwks() {
     );
     assert!(keys.iter().all(|k| k.get("d").is_none()));
     // The served keys verify the project's tokens.
-    let served: Vec<signoff_store::jwt::Jwk> = keys
+    let served: Vec<signoff_jose::Jwk> = keys
         .iter()
-        .map(|k| signoff_store::jwt::Jwk::from_json(k).unwrap())
+        .map(|k| signoff_jose::Jwk::from_json(k).unwrap())
         .collect();
     let jwt = p.key.sign(&claims(60));
     assert!(
-        signoff_store::jwt::verify(&jwt, &served, PROJECT, signoff_store::now_epoch_seconds())
-            .is_ok()
+        signoff_jose::verify(&jwt, &served, PROJECT, signoff_store::now_epoch_seconds()).is_ok()
     );
 
     let (status, body) = parts(
@@ -655,7 +654,7 @@ async fn the_keys_endpoint_serves_the_public_jwks() {
 async fn keys_are_public_only_and_kids_are_not_reused() {
     let p = project().await;
     let private = json!({"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"});
-    assert!(signoff_store::jwt::Jwk::from_json(&private).is_err());
+    assert!(signoff_jose::Jwk::from_json(&private).is_err());
     // Same kid, other material: refused; same key again: a no-op.
     let impostor = SigningKey::generate(Algorithm::Es256, Some(p.key.kid())).unwrap();
     assert!(p

@@ -25,9 +25,9 @@ use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
+use signoff_jose::{self as jwt, JwtError, RefreshClaims};
 use signoff_store::bulk::DeleteReport;
 use signoff_store::item_key::{self, TokenHash};
-use signoff_store::jwt::{self, JwtError, RefreshClaims};
 use signoff_store::model::{TokenRecord, TokenType};
 use signoff_store::revocation::{Cascade, TokenState};
 use signoff_store::{Store, StoreError};
@@ -267,7 +267,7 @@ async fn keys_of(
     store: &Store,
     project: &str,
     missing: DescopeError,
-) -> Result<Vec<signoff_store::jwt::Jwk>, DescopeError> {
+) -> Result<Vec<signoff_jose::Jwk>, DescopeError> {
     store.project_keys(project).await?.ok_or(missing)
 }
 
@@ -278,7 +278,7 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
     let now = signoff_store::now_epoch_seconds();
-    let claims = jwt::verify(token, &keys, project, now)?;
+    let claims = jwt::VerifyingKeySet::new(&keys).verify(token, project, now)?;
     // The record's expiry is the JWT's: judge it with the same leeway.
     let (record, state) = store
         .lookup_token(project, &TokenHash::of(token), now - jwt::LEEWAY_SECONDS)

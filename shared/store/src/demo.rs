@@ -8,11 +8,11 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::credentials::{CredentialScope, ProvisionError, Tenant};
 use crate::item_key::TokenHash;
-use crate::jwt::SigningKey;
 use crate::model::{DeviceBinding, TokenRecord, TokenType};
 use crate::project_keys::RefreshTokenSpec;
 use crate::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
 use crate::Store;
+use signoff_jose::SigningKey;
 
 pub const SERVICE_ID: &str = "715948317";
 pub const ORGANIZATION_ID: &str = "demo-org";

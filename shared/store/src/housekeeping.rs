@@ -174,7 +174,7 @@ impl Store {
         let failed = |report: SweepReport| move |source| SweepError { report, source };
         // Descope logouts still accept a refresh token up to LEEWAY_SECONDS past its
         // expiry: its record must outlive that window.
-        let now = now - crate::jwt::LEEWAY_SECONDS;
+        let now = now - signoff_jose::LEEWAY_SECONDS;
         let tally = Tally::default();
         let current_hour = now.div_euclid(3600);
         let first_hour = match self.housekeeping_cursor().await {

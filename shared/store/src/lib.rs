@@ -17,7 +17,7 @@
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
 //! | [`revocation`] | `find_token`, `lookup_token`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `authenticate_client`, `revoke_credential`, `authorize` | hashed API credentials and clients |
-//! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys |
+//! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
@@ -32,7 +32,6 @@ pub mod demo;
 pub mod error;
 pub mod housekeeping;
 pub mod item_key;
-pub mod jwt;
 pub mod model;
 pub mod project_keys;
 pub mod revocation;

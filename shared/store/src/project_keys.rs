@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::credentials::ProvisionError;
 use crate::error::{classify, StoreError};
 use crate::item_key;
-use crate::jwt::Jwk;
 use crate::model::FieldError;
 use crate::table::attr;
 use crate::Store;
+use signoff_jose::Jwk;
 
 /// Keys per project: room for rotation (current, next, a few retiring) with a bound on
 /// what every verification reads.
@@ -181,10 +181,10 @@ mod minting {
     use serde_json::json;
 
     use crate::item_key::TokenHash;
-    use crate::jwt::SigningKey;
     use crate::model::{TokenRecord, TokenType};
     use crate::tokens::RegisterError;
     use crate::Store;
+    use signoff_jose::SigningKey;
 
     /// A refresh JWT to mint, Descope style, and how to register it.
     #[derive(Clone, Debug)]
