@@ -45,14 +45,14 @@ pub const KEYS_MAX_AGE_SECONDS: u32 = 300;
 
 /// Which endpoint a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endpoint {
+pub enum Endpoint {
     Logout,
     LogoutAll,
     Keys,
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
-const ROUTES: &[Route<Endpoint>] = &[
+pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::POST, LOGOUT_ROUTE, Endpoint::Logout),
     Route::new(Method::POST, LOGOUT_ALL_ROUTE, Endpoint::LogoutAll),
     Route::new(Method::GET, KEYS_ROUTE, Endpoint::Keys),

@@ -24,7 +24,7 @@ pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 
 /// The function's one route, as template.yaml and the local router declare it.
-const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
+pub const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

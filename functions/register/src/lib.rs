@@ -28,7 +28,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// The function's one route, as template.yaml and the local router declare it.
-const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
+pub const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
 
 /// One token as the authorization server describes it.
 #[derive(Deserialize)]

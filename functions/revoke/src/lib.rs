@@ -49,7 +49,7 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"signoff\"";
 
 /// Which endpoint a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endpoint {
+pub enum Endpoint {
     NetIq,
     Rfc7009,
     Device,
@@ -58,7 +58,7 @@ enum Endpoint {
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
-const ROUTES: &[Route<Endpoint>] = &[
+pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::POST, NETIQ_ROUTE, Endpoint::NetIq),
     Route::new(Method::OPTIONS, NETIQ_ROUTE, Endpoint::Preflight),
     Route::new(Method::POST, DEVICE_ROUTE, Endpoint::Device),
