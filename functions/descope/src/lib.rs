@@ -99,7 +99,7 @@ pub struct ErrorBody<'a> {
 
 /// The one place that maps failures to statuses and Descope error bodies. Codes Descope
 /// publishes are used for their meaning (`E011001`-`E011004` request errors, `E064001`
-/// logged out); the rest are Signoff's, listed in the README.
+/// logged out); the rest are Signoff's, listed in docs/descope.md.
 impl ErrorReply for DescopeError {
     type Body<'a> = ErrorBody<'a>;
 

@@ -5,7 +5,7 @@
 //! plus `action` and `count` on this API); [`Failure`]'s [`ErrorReply`] implementation is
 //! the one place that maps failures to statuses and codes. Codes Authlete documents are used as they are
 //! (`A503001`, `A001202`); the others follow Authlete's scheme (A503 + 2xx for caller
-//! errors, 1xx for server errors) and are listed in the README.
+//! errors, 1xx for server errors) and are listed in docs/native-sso.md.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
