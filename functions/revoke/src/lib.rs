@@ -400,10 +400,8 @@ async fn revoke_device(
     }
     let report = store
         .revoke_device(&config.tenant, device_id, user_store, user_dn)
-        .await?;
-    if report.deleted == 0 {
-        return Err(RevokeError::NoDeviceTokens);
-    }
+        .await?
+        .ok_or(RevokeError::NoDeviceTokens)?;
     tracing::info!(
         endpoint = "netiq-device",
         device_id,

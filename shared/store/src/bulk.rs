@@ -163,6 +163,22 @@ impl Store {
         key: &IndexKey,
         start: Option<Item>,
     ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
+        self.query_page(key, start, self.config().bulk.page_size)
+            .await
+    }
+
+    /// Whether the index lists anything under `key` (one Query of one key).
+    pub async fn index_lists_any(&self, key: &IndexKey) -> Result<bool, StoreError> {
+        let page = self.query_page(key, None, 1).await?;
+        Ok(page.items.is_some_and(|items| !items.is_empty()))
+    }
+
+    async fn query_page(
+        &self,
+        key: &IndexKey,
+        start: Option<Item>,
+        limit: i32,
+    ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
         let mut query = self
             .client()
             .query()
@@ -170,7 +186,7 @@ impl Store {
             .index_name(key.index.name)
             .expression_attribute_names("#p", key.index.partition_key.0)
             .expression_attribute_values(":p", AttributeValue::S(key.partition.clone()))
-            .limit(self.config().bulk.page_size)
+            .limit(limit)
             .set_exclusive_start_key(start);
         query = match (&key.sort, key.index.sort_key) {
             (Some(sort), Some((sort_attr, _))) => query

@@ -16,6 +16,10 @@ pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_USER_DN_BYTES: usize = 512;
 /// DynamoDB's limit on a sort key, which the by-device index's user key must respect.
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
+/// How far ahead of Signoff's clock a token's `issuedAt` may be. Revocation marks kill
+/// tokens issued at or before the revocation, so an issue time in the future would escape
+/// them while the indexes lag: only an authorization server's clock skew is tolerated.
+pub const MAX_ISSUED_AT_SKEW_SECONDS: i64 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -148,6 +152,14 @@ impl TokenRecord {
         }
         if self.issued_at > self.expires_at {
             return Err(FieldError::new("issuedAt", "is after expiresAt"));
+        }
+        if self.issued_at > now.saturating_add(MAX_ISSUED_AT_SKEW_SECONDS) {
+            return Err(FieldError::new(
+                "issuedAt",
+                format!(
+                    "is more than {MAX_ISSUED_AT_SKEW_SECONDS} seconds in the future (check the issuer's clock)"
+                ),
+            ));
         }
         Ok(())
     }
@@ -302,7 +314,15 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let mut r = sample();
-        assert_eq!(r.validate(0), Ok(()));
+        assert_eq!(r.validate(100), Ok(()));
+        // Issued in the future: tolerated within the skew, refused beyond it.
+        assert_eq!(r.validate(100 - MAX_ISSUED_AT_SKEW_SECONDS), Ok(()));
+        assert_eq!(
+            r.validate(99 - MAX_ISSUED_AT_SKEW_SECONDS)
+                .unwrap_err()
+                .field,
+            "issuedAt"
+        );
         r.expires_at = 50;
         assert_eq!(r.validate(60).unwrap_err().field, "expiresAt");
         let mut r = sample();

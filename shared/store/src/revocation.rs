@@ -13,6 +13,7 @@
 //! with it: if anything fails the caller is told, and a retry with the same token finds
 //! the record and finishes the job.
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::bulk::{DeleteReport, IndexKey};
@@ -54,6 +55,8 @@ pub enum TokenState {
 /// s). A token issued at or before it is gone; issued in the same second counts as
 /// before, so that no token survives because of the clock's granularity.
 const REVOKED_AT: &str = "revoked_at";
+/// Set on a device marker while its revocation runs, cleared when it has finished.
+const PENDING: &str = "pending";
 const USER_KIND: &str = "user";
 const GRANT_KIND: &str = "grant";
 const DEVICE_KIND: &str = "device";
@@ -163,7 +166,7 @@ impl Store {
                 // Before the answer: a token of the grant the index had not listed yet
                 // counts as gone from here on.
                 let pk = item_key::grant_pk(&record.tenant, grant);
-                self.write_marker(&pk, GRANT_KIND, REVOKED_AT, Mark::MoveForward)
+                self.write_marker(&pk, GRANT_KIND, REVOKED_AT, Mark::MoveForward, None)
                     .await?;
             }
         }
@@ -192,29 +195,69 @@ impl Store {
         keep: Option<&str>,
     ) -> Result<DeleteReport, StoreError> {
         let pk = item_key::user_pk(tenant, user);
-        self.write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward)
+        self.write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward, None)
             .await?;
         self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
             .await
     }
 
-    /// Revokes every token of `device_id` issued to the user (`user_store`, `user_dn`),
-    /// through the by-device index; if there were any, marks the device revoked for that
-    /// user, so a token the index had not listed yet counts as gone too.
+    /// Revokes every token of `device_id` issued to the user (`user_store`, `user_dn`).
+    /// The device is marked revoked for that user first, flagged pending, then the
+    /// by-device index's entries are deleted and the flag cleared. So a token the index has
+    /// not listed yet counts as gone too, and a call cut short by store trouble leaves a
+    /// pending mark: its retry finds the mark (and whatever records remain), moves it
+    /// forward and finishes, even when every record was already deleted. `None` when there
+    /// is nothing to revoke: the index lists nothing and no revocation of the pair is
+    /// pending (never revoked, or revoked completely before: NetIQ's 404). Nothing is
+    /// written then, so a guessed id costs two reads.
     pub async fn revoke_device(
         &self,
         tenant: &str,
         device_id: &str,
         user_store: &str,
         user_dn: &str,
-    ) -> Result<DeleteReport, StoreError> {
+    ) -> Result<Option<DeleteReport>, StoreError> {
         let key = IndexKey::device_user(tenant, device_id, user_store, user_dn);
-        let report = self.delete_indexed(&key).await?;
-        if report.deleted > 0 {
-            let pk = item_key::device_user_pk(tenant, device_id, user_store, user_dn);
-            self.write_marker(&pk, DEVICE_KIND, REVOKED_AT, Mark::MoveForward)
-                .await?;
+        let pk = item_key::device_user_pk(tenant, device_id, user_store, user_dn);
+        if !self.index_lists_any(&key).await? {
+            let marker = self.get_item(pk.clone(), true).await?;
+            if !marker.is_some_and(|m| m.contains_key(PENDING)) {
+                return Ok(None);
+            }
         }
-        Ok(report)
+        self.write_marker(
+            &pk,
+            DEVICE_KIND,
+            REVOKED_AT,
+            Mark::MoveForward,
+            Some(PENDING),
+        )
+        .await?;
+        let report = self.delete_indexed(&key).await?;
+        self.clear_pending(&pk).await?;
+        Ok(Some(report))
+    }
+
+    /// Clears a marker's pending flag once its revocation has finished (no-op if the
+    /// marker has gone meanwhile).
+    async fn clear_pending(&self, pk: &str) -> Result<(), StoreError> {
+        let cleared = self
+            .client()
+            .update_item()
+            .table_name(self.table_name())
+            .key(attr::PK, AttributeValue::S(pk.to_owned()))
+            .update_expression("REMOVE #flag")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#flag", PENDING)
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match cleared {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
     }
 }

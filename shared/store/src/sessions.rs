@@ -86,14 +86,14 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let pk = item_key::session_pk(tenant, session_id);
         let marker = self
-            .write_marker(&pk, SESSION_KIND, ENDED_AT, Mark::KeepFirst)
+            .write_marker(&pk, SESSION_KIND, ENDED_AT, Mark::KeepFirst, None)
             .await?;
         Ok(number(marker.as_ref(), LAST_REGISTERED_MS))
     }
 
     /// Writes an end marker (a session's or a user's): `kind`, the time `attribute` per
-    /// `mark`, and an expiry of `session_marker_ttl`, which outlives the tokens the marker
-    /// stands for. Returns the item as written, or `None` if a later mark was already
+    /// `mark`, `flag` set to true if given, and an expiry of `session_marker_ttl`, which
+    /// outlives the tokens the marker stands for. Returns the item as written, or `None` if a later mark was already
     /// there. Retries while a registration transaction holds the item.
     pub(crate) async fn write_marker(
         &self,
@@ -101,6 +101,7 @@ impl Store {
         kind: &str,
         attribute: &str,
         mark: Mark,
+        flag: Option<&str>,
     ) -> Result<Option<Item>, StoreError> {
         let now = crate::now_epoch_seconds();
         let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
@@ -120,7 +121,12 @@ impl Store {
                 .table_name(self.table_name())
                 .key(attr::PK, AttributeValue::S(pk.to_owned()))
                 .update_expression(format!(
-                    "SET #kind = :kind, {set_time}, #exp = :exp, #bucket = :bucket"
+                    "SET #kind = :kind, {set_time}, #exp = :exp, #bucket = :bucket{}",
+                    if flag.is_some() {
+                        ", #flag = :true"
+                    } else {
+                        ""
+                    }
                 ))
                 .expression_attribute_names("#kind", attr::KIND)
                 .expression_attribute_names("#at", attribute)
@@ -134,6 +140,11 @@ impl Store {
                     AttributeValue::S(item_key::item_expiry_bucket(pk, expires_at)),
                 )
                 .return_values(ReturnValue::AllNew);
+            if let Some(flag) = flag {
+                update = update
+                    .expression_attribute_names("#flag", flag)
+                    .expression_attribute_values(":true", AttributeValue::Bool(true));
+            }
             if let Mark::MoveForward = mark {
                 update = update.condition_expression("attribute_not_exists(#at) OR #at <= :now");
             }

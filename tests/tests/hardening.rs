@@ -1,0 +1,129 @@
+//! Hardening (issue 10): a retry after a retryable error finishes the job, and the
+//! registration rules that keep a revocation from being escaped.
+
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
+use lambda_http::{Body, Request};
+use serde_json::json;
+use signoff_edge::cors::CorsPolicy;
+use signoff_revoke::settings::{DeviceRevocationAuth, Settings};
+use signoff_revoke::{handle, DEVICE_REVOKED, NO_DEVICE_TOKENS};
+use signoff_store::item_key;
+use signoff_tests::db::{ErrorInjector, TestDb};
+use signoff_tests::seed::{self, parts};
+
+const TENANT: &str = "715948317";
+const DEVICE: &str = "5c1a9e";
+const DN: &str = "cn=admin,o=novell";
+/// The SDK's own attempts at one call (standard retry mode): a fault must outlast them.
+const ATTEMPTS: u32 = 3;
+
+fn device_request() -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "https://idp.example.com/nidp/oauth/nam/revoke/{DEVICE}"
+        ))
+        .body(Body::Text(
+            "userstore_name=Local&user_dn=cn%3Dadmin%2Co%3Dnovell".into(),
+        ))
+        .unwrap()
+}
+
+/// The device revocation's UpdateItem calls: the first marks the device revoked (pending),
+/// the last clears the pending flag after every record is deleted. Throttling either one
+/// must leave a state whose retry finishes and answers 200.
+#[tokio::test]
+async fn a_device_revocation_retried_after_a_throttled_marker_write_finishes() {
+    for skip in [0, 1] {
+        let faults = ErrorInjector::new("UpdateItem", "ThrottlingException", skip, ATTEMPTS);
+        let db = TestDb::start_with(|_| {}, Some(SharedInterceptor::new(faults.clone()))).await;
+        seed::tenant(&db.store, TENANT, None).await;
+        seed::device_tokens(&db.store, TENANT, DEVICE, "Local", DN, "app", 30, "d").await;
+        let settings = Settings {
+            tenant: TENANT.into(),
+            device_auth: DeviceRevocationAuth::None,
+            cors: CorsPolicy::Disabled,
+        };
+        let count = || seed::count_device_tokens(&db.store, TENANT, DEVICE, "Local", DN);
+
+        let first = handle(&db.store, &settings, device_request())
+            .await
+            .unwrap();
+        assert_eq!(first.status(), 503, "skip {skip}");
+        assert_eq!(first.headers()["retry-after"], "1");
+        assert_eq!(faults.remaining(), 0, "the throttle was used");
+        if skip == 1 {
+            assert_eq!(count().await, 0, "the first call deleted every record");
+        }
+
+        let retry = handle(&db.store, &settings, device_request())
+            .await
+            .unwrap();
+        assert_eq!(
+            parts(retry),
+            (200, json!({ "status": DEVICE_REVOKED })),
+            "skip {skip}"
+        );
+        assert_eq!(count().await, 0);
+        let marker = item_key::device_user_pk(TENANT, DEVICE, "Local", DN);
+        assert!(
+            seed::item_stored(&db.store, marker).await,
+            "the device is marked"
+        );
+
+        // Finished: a further request has nothing to revoke (NetIQ's 404).
+        let again = handle(&db.store, &settings, device_request())
+            .await
+            .unwrap();
+        assert_eq!(
+            parts(again),
+            (
+                404,
+                json!({ "error": "invalid_request", "error_description": NO_DEVICE_TOKENS })
+            )
+        );
+    }
+}
+
+/// A registrar whose clock runs ahead would issue tokens that user, grant and device
+/// marks (which kill tokens issued at or before them) do not reach: refused beyond the
+/// documented skew.
+#[tokio::test]
+async fn an_issue_time_in_the_future_is_refused_beyond_the_skew() {
+    let db = TestDb::start().await;
+    let credential = seed::tenant(&db.store, TENANT, None).await;
+    let now = signoff_store::now_epoch_seconds();
+    let register = |token: &str, issued_at: i64| {
+        let body = json!({
+            "token": token, "type": "access", "clientId": "app",
+            "issuedAt": issued_at, "expiresAt": now + 3600,
+        });
+        seed::post(
+            &format!("/signoff/v1/tenants/{TENANT}/tokens"),
+            Some(&format!("Bearer {credential}")),
+            Some("application/json"),
+            &body.to_string(),
+        )
+    };
+    let ahead = signoff_register::handle(&db.store, register("t-ahead", now + 3600))
+        .await
+        .unwrap();
+    let (status, body) = parts(ahead);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("issuedAt: "),
+        "{body}"
+    );
+    assert!(!seed::token_stored(&db.store, TENANT, "t-ahead").await);
+
+    let skewed = signoff_register::handle(&db.store, register("t-skewed", now + 10))
+        .await
+        .unwrap();
+    assert_eq!(skewed.status(), 200);
+}
