@@ -7,18 +7,19 @@
 //! route, and turns the reply into an HTTP response. Failures get API Gateway's own status
 //! codes and bodies, because tests assert that bad input never causes a 5xx.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use crate::event::{epoch_millis, fresh_id, match_route, HttpApiEvent};
 
 use aws_smithy_types::base64;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{header, request::Parts, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -50,6 +51,15 @@ pub fn routes_from_manifest(manifest: &Path) -> Result<Vec<Route>, String> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
     parse_routes(&text).map_err(|e| format!("{}: {e}", manifest.display()))
+}
+
+/// The workspace's router table, read once.
+pub fn router_table() -> &'static [Route] {
+    static TABLE: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        routes_from_manifest(&crate::paths::workspace().join("Cargo.toml"))
+            .expect("the router table in Cargo.toml parses")
+    })
 }
 
 fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
@@ -410,16 +420,22 @@ struct Front {
 
 async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
-    // HTTP APIs decode the path before routing; the event carries it decoded too.
-    let path = percent_decode(parts.uri.path());
-    let Some((route, params)) = match_route(&front.routes, parts.method.as_str(), &path) else {
+    let target = parts.uri.path_and_query().map_or("/", |t| t.as_str());
+    let mut event = HttpApiEvent::new(parts.method.as_str(), target);
+    for (name, value) in &parts.headers {
+        event = event.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
+    // HTTP APIs route by the path and hand over the decoded parameters of the route.
+    if match_route(&front.routes, parts.method.as_str(), parts.uri.path()).is_none() {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
-    };
+    }
     // Also reached when the client hangs up mid-body, and then nobody reads the answer.
     let Ok(body) = to_bytes(body, MAX_REQUEST_BODY).await else {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let event = build_event(route, &path, &params, &parts, &body);
+    let (Some(route), event) = event.body(body.to_vec()).routed_by(&front.routes) else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
     // Every routed function was started, so indexing cannot fail.
     let Some(reply) = front.functions[&route.function].invoke(event.to_string().into()) else {
         return internal_error();
@@ -431,114 +447,6 @@ async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) 
         // The invocation still runs to its end, as it does in Lambda.
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     }
-}
-
-/// Finds the route for a request, and its path parameters: a template's `{name}` matches
-/// one non-empty segment. API Gateway would prefer the most specific of several matching
-/// routes; ours never overlap, so the first match is the only one.
-fn match_route<'a>(
-    routes: &'a [Route],
-    method: &str,
-    path: &str,
-) -> Option<(&'a Route, BTreeMap<String, String>)> {
-    routes
-        .iter()
-        .filter(|route| route.method == "ANY" || route.method == method)
-        .find_map(|route| Some((route, path_params(&route.path, path)?)))
-}
-
-fn path_params(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    if template.split('/').count() != path.split('/').count() {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    for (pattern, segment) in template.split('/').zip(path.split('/')) {
-        match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !segment.is_empty() => {
-                params.insert(name.to_string(), segment.to_string());
-            }
-            None if pattern == segment => {}
-            _ => return None,
-        }
-    }
-    Some(params)
-}
-
-/// Builds the API Gateway HTTP API payload format 2.0 event for a request to the decoded
-/// `path`, which matched `route` with `params`.
-fn build_event(
-    route: &Route,
-    path: &str,
-    params: &BTreeMap<String, String>,
-    parts: &Parts,
-    body: &[u8],
-) -> Value {
-    let route_key = format!("{} {}", route.method, route.path);
-    let mut headers = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        // Format 2.0 moves cookies to a field of their own.
-        if name == header::COOKIE {
-            let values = value.split(';').map(str::trim).filter(|c| !c.is_empty());
-            cookies.extend(values.map(String::from));
-        } else {
-            push_joined(&mut headers, name.to_string(), &value);
-        }
-    }
-    let raw_query = parts.uri.query().unwrap_or("");
-    let mut query = BTreeMap::new();
-    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        push_joined(&mut query, percent_decode(key), &percent_decode(value));
-    }
-    let (body, encoded) = match std::str::from_utf8(body) {
-        Ok("") => (None, false),
-        Ok(text) => (Some(text.to_string()), false),
-        Err(_) => (Some(base64::encode(body)), true),
-    };
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "local",
-            "domainName": "127.0.0.1",
-            "http": {
-                "method": parts.method.as_str(),
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": headers.get("user-agent").map_or("", String::as_str),
-            },
-            "requestId": fresh_id(),
-            "routeKey": route_key,
-            "stage": "$default",
-            "timeEpoch": epoch_millis(SystemTime::now()),
-        },
-        "cookies": (!cookies.is_empty()).then_some(cookies),
-        "queryStringParameters": (!query.is_empty()).then_some(query),
-        "pathParameters": (!params.is_empty()).then_some(params),
-        "body": body,
-        "isBase64Encoded": encoded,
-    });
-    // Format 2.0 leaves out the fields it has nothing for.
-    let fields = event.as_object_mut().expect("built as an object");
-    fields.retain(|_, value| !value.is_null());
-    event
-}
-
-/// Format 2.0 joins repeated headers and query parameters with commas.
-fn push_joined(map: &mut BTreeMap<String, String>, key: String, value: &str) {
-    map.entry(key)
-        .and_modify(|joined| {
-            joined.push(',');
-            joined.push_str(value);
-        })
-        .or_insert_with(|| value.to_string());
 }
 
 /// The HTTP response API Gateway (format 2.0) makes of a function's reply; `None` when the
@@ -580,43 +488,6 @@ fn internal_error() -> Response {
     gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
 
-/// A UUID-shaped request id, unique within the process.
-fn fresh_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let count = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("00000000-0000-4000-8000-{count:012x}")
-}
-
-fn epoch_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Decodes `%XX` escapes; a malformed escape is kept as written.
-fn percent_decode(text: &str) -> String {
-    let hex = |byte: &u8| char::from(*byte).to_digit(16).map(|digit| digit as u8);
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes.get(i + 1).and_then(hex),
-            bytes.get(i + 2).and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push(high << 4 | low);
-                i += 3;
-            }
-            (byte, ..) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -651,63 +522,6 @@ mod tests {
         )));
         assert!(routes.contains(&route("ANY", "/health", "health")));
         assert!(parse_routes("[workspace]").is_err());
-    }
-
-    #[test]
-    fn matches_routes_like_api_gateway() {
-        let routes = [
-            route("POST", "/api/{serviceId}/logout", "logout"),
-            route("ANY", "/health", "health"),
-        ];
-        let (found, params) = match_route(&routes, "POST", "/api/a b/logout").expect("match");
-        assert_eq!(found.function, "logout");
-        assert_eq!(params, BTreeMap::from([("serviceId".into(), "a b".into())]));
-        let (found, params) = match_route(&routes, "DELETE", "/health").expect("ANY");
-        assert_eq!((found.function.as_str(), params.len()), ("health", 0));
-        assert!(match_route(&routes, "GET", "/api/1/logout").is_none());
-        assert!(match_route(&routes, "POST", "/api//logout").is_none());
-        assert!(match_route(&routes, "POST", "/api/1/logout/more").is_none());
-    }
-
-    #[test]
-    fn builds_a_v2_event() {
-        let request = Request::post("/api/7%2e/logout?a=1&a=2&b=%41")
-            .header("Authorization", "Bearer t")
-            .header("X-Many", "one")
-            .header("X-Many", "two")
-            .header("Cookie", "c1=x; c2=y")
-            .header("User-Agent", "test")
-            .body(())
-            .expect("request");
-        let (parts, ()) = request.into_parts();
-        let route = route("POST", "/api/{serviceId}/logout", "logout");
-        let params = BTreeMap::from([("serviceId".to_string(), "7.".to_string())]);
-        let event = build_event(&route, "/api/7./logout", &params, &parts, b"{\"k\":1}");
-        assert_eq!(event["routeKey"], "POST /api/{serviceId}/logout");
-        assert_eq!(event["rawPath"], "/api/7./logout");
-        assert_eq!(event["requestContext"]["http"]["path"], "/api/7./logout");
-        assert_eq!(event["rawQueryString"], "a=1&a=2&b=%41");
-        assert_eq!(
-            event["queryStringParameters"],
-            json!({ "a": "1,2", "b": "A" })
-        );
-        assert_eq!(event["pathParameters"], json!({ "serviceId": "7." }));
-        assert_eq!(event["headers"]["authorization"], "Bearer t");
-        assert_eq!(event["headers"]["x-many"], "one,two");
-        assert!(event["headers"].get("cookie").is_none());
-        assert_eq!(event["cookies"], json!(["c1=x", "c2=y"]));
-        assert_eq!(event["requestContext"]["http"]["userAgent"], "test");
-        assert_eq!(event["body"], "{\"k\":1}");
-        assert_eq!(event["isBase64Encoded"], false);
-
-        let (parts, ()) = Request::get("/x").body(()).expect("request").into_parts();
-        let none = BTreeMap::new();
-        let event = build_event(&route, "/x", &none, &parts, &[0xff, 0]);
-        assert_eq!(event["body"], "/wA=");
-        assert_eq!(event["isBase64Encoded"], true);
-        assert!(event.get("pathParameters").is_none() && event.get("cookies").is_none());
-        let event = build_event(&route, "/x", &none, &parts, b"");
-        assert!(event.get("body").is_none() && event.get("queryStringParameters").is_none());
     }
 
     #[tokio::test]
@@ -746,13 +560,6 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("a%20b%2Fc%e2%82%ac"), "a b/c\u{20ac}");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%+1%4"), "%zz%+1%4");
     }
 
     #[tokio::test]

@@ -5,6 +5,8 @@
 
 pub mod cold_start;
 pub mod db;
+pub mod event;
+pub mod functions;
 pub mod gateway;
 pub mod paths;
 pub mod seed;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use signoff_tests::db::{ErrorInjector, IndexLagInjector, TestDb, UnprocessedInjector};
-use signoff_tests::seed::{self, parts, post};
+use signoff_tests::event::HttpApiEvent;
+use signoff_tests::seed::{self, parts, post, post_event};
 
 const JSON: Option<&str> = Some("application/json");
 
@@ -114,7 +115,9 @@ async fn missing_authorization_is_401_a001202_naming_the_real_path() {
 #[tokio::test]
 async fn messages_show_the_api_path_even_behind_a_named_stage() {
     let db = TestDb::start().await;
-    let request = post("/prod/api/42/nativesso/logout", None, JSON, "{}");
+    let request = post_event("/api/42/nativesso/logout", None, JSON, "{}")
+        .stage("prod")
+        .request();
     let (status, body) = parts(handle(&db.store, request).await.unwrap());
     assert_eq!(status, 401);
     assert_eq!(
@@ -271,12 +274,9 @@ async fn bad_input_is_a_400_caller_error_that_names_the_problem() {
         assert!(message.contains(words), "{shown}: {message}");
     }
 
-    let request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(path("100"))
+    let request = HttpApiEvent::get(&path("100"))
         .header("authorization", &auth)
-        .body(lambda_http::Body::Empty)
-        .unwrap();
+        .request();
     let response = handle(&db.store, request).await.unwrap();
     assert_eq!(response.headers()["allow"], "POST");
     let (status, body) = parts(response);
