@@ -7,32 +7,29 @@
 //! route, and turns the reply into an HTTP response. Failures get API Gateway's own status
 //! codes and bodies, because tests assert that bad input never causes a 5xx.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
 
-use crate::event::{epoch_millis, fresh_id, match_route, HttpApiEvent};
+use crate::event::{match_route, HttpApiEvent};
+/// API Gateway's maximum integration timeout, also given to the function as its deadline.
+use crate::runtime_api::INVOCATION_TIMEOUT as INTEGRATION_TIMEOUT;
+use crate::runtime_api::{serve, RuntimeApi};
 
 use aws_smithy_types::base64;
-use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
 use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-const ACCOUNT_ID: &str = "123456789012";
 /// API Gateway's request payload limit.
 const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
-/// API Gateway's maximum integration timeout, also given to the function as its deadline.
-const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// One API route and the function binary that serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -98,7 +95,7 @@ pub struct Gateway {
     base_url: String,
     logs: Arc<Mutex<String>>,
     /// Every started function, routed or not, for [`Gateway::invoke`].
-    functions: HashMap<String, Arc<Function>>,
+    functions: HashMap<String, Arc<RuntimeApi>>,
     /// The servers, and per child the task that owns and watches it: aborting that task
     /// drops the child, which kills it (`kill_on_drop`).
     tasks: Vec<JoinHandle<()>>,
@@ -149,12 +146,8 @@ impl Gateway {
         };
         let mut functions = HashMap::new();
         for name in names {
-            let function = Arc::new(Function {
-                name: name.clone(),
-                logs: gateway.logs.clone(),
-                ..Function::default()
-            });
-            let (runtime_api, server) = serve(runtime_api(function.clone())).await?;
+            let function = Arc::new(RuntimeApi::new(&name, gateway.logs.clone()));
+            let (runtime_api, server) = function.serve().await?;
             gateway.tasks.push(server);
             let binary = binaries_dir.join(&name);
             let watcher = spawn_function(function.clone(), &binary, runtime_api, env)?;
@@ -215,26 +208,13 @@ impl Drop for Gateway {
     }
 }
 
-async fn serve(router: Router) -> Result<(SocketAddr, JoinHandle<()>), String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            eprintln!("gateway: server on {addr} failed: {e}");
-        }
-    });
-    Ok((addr, server))
-}
-
 fn spawn_function(
-    function: Arc<Function>,
+    function: Arc<RuntimeApi>,
     binary: &Path,
     runtime_api: SocketAddr,
     env: &[(String, String)],
 ) -> Result<JoinHandle<()>, String> {
-    let name = &function.name;
+    let name = function.name();
     let mut child = tokio::process::Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
@@ -269,7 +249,7 @@ fn spawn_function(
 }
 
 /// Copies a child's output into the logs line by line, as it comes.
-fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<Function>) {
+fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<RuntimeApi>) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
@@ -281,141 +261,9 @@ fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<Function
     });
 }
 
-/// One function: its invocations, shared by its Runtime API handlers and the front server.
-#[derive(Default)]
-struct Function {
-    name: String,
-    logs: Arc<Mutex<String>>,
-    state: Mutex<Invocations>,
-    /// Wakes the long-polling `next` handler when an event is queued.
-    ready: Notify,
-}
-
-#[derive(Default)]
-struct Invocations {
-    /// Events not yet handed to the function, oldest first, with their request ids.
-    queued: VecDeque<(String, Bytes)>,
-    /// The reply channel of every queued or running invocation; dropping one fails it.
-    waiting: HashMap<String, oneshot::Sender<Bytes>>,
-    /// Set once the function failed to initialise or exited: it will answer nothing more.
-    failed: bool,
-}
-
-impl Function {
-    fn log(&self, line: &str) {
-        let line = format!("[{}] {line}\n", self.name);
-        eprint!("{line}");
-        self.logs
-            .lock()
-            .expect("log buffer poisoned")
-            .push_str(&line);
-    }
-
-    fn invocations(&self) -> MutexGuard<'_, Invocations> {
-        self.state.lock().expect("invocation state poisoned")
-    }
-
-    /// Queues an event; `None` if the function can no longer answer.
-    fn invoke(&self, event: Bytes) -> Option<oneshot::Receiver<Bytes>> {
-        let id = fresh_id();
-        let (reply, outcome) = oneshot::channel();
-        let mut state = self.invocations();
-        if state.failed {
-            return None;
-        }
-        state.queued.push_back((id.clone(), event));
-        state.waiting.insert(id, reply);
-        drop(state);
-        // notify_one stores a permit when nobody is polling yet, so no wake-up is lost.
-        self.ready.notify_one();
-        Some(outcome)
-    }
-
-    /// Delivers an invocation's reply, or fails it with `None`. The Runtime API's answer:
-    /// 400 when the id is unknown, e.g. already resolved.
-    fn resolve(&self, id: &str, reply: Option<Bytes>) -> StatusCode {
-        let Some(sender) = self.invocations().waiting.remove(id) else {
-            return StatusCode::BAD_REQUEST;
-        };
-        if let Some(reply) = reply {
-            // A send error only means the caller has gone (hung up or timed out).
-            let _ = sender.send(reply);
-        }
-        StatusCode::ACCEPTED
-    }
-
-    /// Marks the function dead and fails everything waiting on it, so callers get a 500 at
-    /// once rather than a 503 after the integration timeout.
-    fn fail(&self) {
-        let mut state = self.invocations();
-        state.failed = true;
-        state.queued.clear();
-        state.waiting.clear();
-    }
-}
-
-fn runtime_api(function: Arc<Function>) -> Router {
-    let invocation = "/2018-06-01/runtime/invocation";
-    Router::new()
-        .route(&format!("{invocation}/next"), get(next_invocation))
-        .route(&format!("{invocation}/{{id}}/response"), post(respond))
-        .route(&format!("{invocation}/{{id}}/error"), post(report_error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        // Replies are passed on whatever their size; Lambda's own limit is not modelled.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(function)
-}
-
-async fn next_invocation(State(function): State<Arc<Function>>) -> Response {
-    let (id, event) = loop {
-        let next = function.invocations().queued.pop_front();
-        match next {
-            Some(next) => break next,
-            None => function.ready.notified().await,
-        }
-    };
-    let deadline = epoch_millis(SystemTime::now() + INTEGRATION_TIMEOUT);
-    let arn = format!(
-        "arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{}",
-        function.name
-    );
-    let headers = [
-        ("lambda-runtime-aws-request-id", id),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", arn),
-        ("content-type", "application/json".to_string()),
-    ];
-    (headers, event).into_response()
-}
-
-async fn respond(
-    State(function): State<Arc<Function>>,
-    UrlPath(id): UrlPath<String>,
-    payload: Bytes,
-) -> StatusCode {
-    function.resolve(&id, Some(payload))
-}
-
-async fn report_error(
-    State(function): State<Arc<Function>>,
-    UrlPath(id): UrlPath<String>,
-    report: Bytes,
-) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    function.log(&format!("invocation error: {report}"));
-    function.resolve(&id, None)
-}
-
-async fn init_error(State(function): State<Arc<Function>>, report: Bytes) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    function.log(&format!("init error: {report}"));
-    function.fail();
-    StatusCode::ACCEPTED
-}
-
 struct Front {
     routes: Vec<Route>,
-    functions: HashMap<String, Arc<Function>>,
+    functions: HashMap<String, Arc<RuntimeApi>>,
 }
 
 async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) -> Response {
@@ -560,28 +408,5 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    #[tokio::test]
-    async fn queues_invocations_and_fails_them_when_the_function_dies() {
-        let function = Function::default();
-        let first = function.invoke(Bytes::from_static(b"1")).expect("queued");
-        let second = function.invoke(Bytes::from_static(b"2")).expect("queued");
-        let (id, event) = function
-            .invocations()
-            .queued
-            .pop_front()
-            .expect("first event");
-        assert_eq!(event, "1");
-        let reply = Some(Bytes::from_static(b"{}"));
-        assert_eq!(function.resolve(&id, reply), StatusCode::ACCEPTED);
-        assert_eq!(function.resolve(&id, None), StatusCode::BAD_REQUEST);
-        assert_eq!(first.await.expect("a reply"), "{}");
-        function.fail();
-        assert!(
-            second.await.is_err(),
-            "a dead function's callers are failed"
-        );
-        assert!(function.invoke(Bytes::new()).is_none());
     }
 }

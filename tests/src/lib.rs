@@ -9,4 +9,5 @@ pub mod event;
 pub mod functions;
 pub mod gateway;
 pub mod paths;
+pub mod runtime_api;
 pub mod seed;
