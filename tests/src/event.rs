@@ -235,19 +235,11 @@ pub fn epoch_millis(time: SystemTime) -> u64 {
 mod tests {
     use super::*;
 
-    fn route(method: &str, path: &str, function: &str) -> Route {
-        Route {
-            method: method.into(),
-            path: path.into(),
-            function: function.into(),
-        }
-    }
-
     #[test]
     fn matches_routes_like_api_gateway() {
         let routes = [
-            route("POST", "/api/{serviceId}/logout", "logout"),
-            route("ANY", "/health", "health"),
+            Route::new("POST", "/api/{serviceId}/logout", "logout"),
+            Route::new("ANY", "/health", "health"),
         ];
         let (found, params) = match_route(&routes, "POST", "/api/a%20b/logout").expect("match");
         assert_eq!(found.function, "logout");
@@ -264,7 +256,7 @@ mod tests {
 
     #[test]
     fn builds_a_v2_event() {
-        let routes = [route("POST", "/api/{serviceId}/logout", "logout")];
+        let routes = [Route::new("POST", "/api/{serviceId}/logout", "logout")];
         let request = HttpApiEvent::post("/api/7%2e/logout?a=1&a=2&b=%41")
             .header("Authorization", "Bearer t")
             .header("X-Many", "one")
@@ -309,7 +301,7 @@ mod tests {
 
     #[test]
     fn builds_the_default_route_and_named_stage_forms() {
-        let routes = [route("POST", "/api/{serviceId}/logout", "logout")];
+        let routes = [Route::new("POST", "/api/{serviceId}/logout", "logout")];
         let (_, event) = HttpApiEvent::post("/api/a%2Fb/logout")
             .default_route()
             .routed_by(&routes);

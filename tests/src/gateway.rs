@@ -41,6 +41,16 @@ pub struct Route {
     pub function: String,
 }
 
+impl Route {
+    pub fn new(method: &str, path: &str, function: &str) -> Self {
+        Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            function: function.to_owned(),
+        }
+    }
+}
+
 /// Reads routes from the workspace Cargo.toml: table [workspace.metadata.lambda.watch.router], entries like
 /// "/api/{serviceId}/nativesso/logout" = [{ method = "POST", function = "nativesso-logout" }]
 /// (a plain string value "path" = "bin" means all methods: use method "ANY").
@@ -68,11 +78,7 @@ fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
         .ok_or("no [workspace.metadata.lambda.watch.router] table")?;
     let mut routes = Vec::new();
     for (path, target) in router {
-        let route = |method: &str, function: &str| Route {
-            method: method.to_ascii_uppercase(),
-            path: path.clone(),
-            function: function.to_string(),
-        };
+        let route = |method: &str, function: &str| Route::new(method, path, function);
         match target {
             toml::Value::String(function) => routes.push(route("ANY", function)),
             toml::Value::Array(entries) => {
@@ -340,14 +346,6 @@ fn internal_error() -> Response {
 mod tests {
     use super::*;
 
-    fn route(method: &str, path: &str, function: &str) -> Route {
-        Route {
-            method: method.into(),
-            path: path.into(),
-            function: function.into(),
-        }
-    }
-
     async fn body_text(response: Response<Body>) -> String {
         let bytes = to_bytes(response.into_body(), usize::MAX)
             .await
@@ -363,12 +361,12 @@ mod tests {
             "/health" = "health"
         "#;
         let routes = parse_routes(manifest).expect("routes");
-        assert!(routes.contains(&route(
+        assert!(routes.contains(&Route::new(
             "POST",
             "/api/{serviceId}/nativesso/logout",
             "nativesso-logout"
         )));
-        assert!(routes.contains(&route("ANY", "/health", "health")));
+        assert!(routes.contains(&Route::new("ANY", "/health", "health")));
         assert!(parse_routes("[workspace]").is_err());
     }
 

@@ -8,6 +8,7 @@ pub mod db;
 pub mod event;
 pub mod functions;
 pub mod gateway;
+pub mod openapi;
 pub mod paths;
 pub mod runtime_api;
 pub mod seed;
