@@ -2,9 +2,10 @@
 //! API, so end-to-end tests drive the real compiled function binaries over HTTP the way an
 //! API Gateway client would: like `sam local start-api`, without Docker.
 //!
-//! Each function binary runs as a child process polling its own Runtime API server. The
-//! front server turns a request into a v2 event, queues it for the function that owns the
-//! route, and turns the reply into an HTTP response. Failures get API Gateway's own status
+//! Each function binary runs as a child process polling its own Runtime API server
+//! (`runtime_api.rs`). The front server turns a request into a v2 event (`event.rs`, the
+//! builder in-process tests use too), queues it for the function that owns the route, and
+//! turns the reply into an HTTP response. Failures get API Gateway's own status
 //! codes and bodies, because tests assert that bad input never causes a 5xx.
 
 use std::collections::{BTreeSet, HashMap};
