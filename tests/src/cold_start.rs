@@ -1,7 +1,8 @@
 //! One cold start of a function binary, measured the way Lambda's `REPORT` line would see
-//! it: a fresh process polling a minimal Lambda Runtime API of its own for exactly one
-//! event, with the DynamoDB emulator over HTTP behind it. Used by the cold-start benchmark
-//! (`tests/benches/cold_start.rs`) and, untimed, by a test that keeps it working.
+//! it: a fresh process polling a Lambda Runtime API of its own (`runtime_api.rs`, the one
+//! the local gateway runs too) for exactly one event, with the DynamoDB emulator over HTTP
+//! behind it. Used by the cold-start benchmark (`tests/benches/cold_start.rs`) and,
+//! untimed, by a test that keeps it working.
 //!
 //! What is measured, per start:
 //! - init: spawning the process until its first `GET /2018-06-01/runtime/invocation/next`
@@ -13,20 +14,15 @@
 //!   `/proc/<pid>/task/*/schedstat`. On a shared machine wall times wander with the load;
 //!   CPU time does not, and it is what a 128 MB Lambda (about 1/14 of a vCPU) stretches.
 
-use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use tokio::io::AsyncReadExt;
-use tokio::sync::oneshot;
+
+use crate::runtime_api::{Hooks, RuntimeApi};
 
 /// A function binary and the event its cold start is measured with.
 #[derive(Clone, Copy, Debug)]
@@ -134,18 +130,14 @@ pub async fn cold_start(
     event: Bytes,
     env: &[(String, String)],
 ) -> Result<Sample, String> {
-    let probe = Arc::new(Probe {
-        event,
-        pid: std::sync::OnceLock::new(),
-        state: Mutex::default(),
-    });
-    let (outcome_tx, outcome) = oneshot::channel();
-    probe.lock().outcome = Some(outcome_tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
-    let runtime_api = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(axum::serve(listener, router(probe.clone())).into_future());
+    let probe = Arc::new(Probe::default());
+    let logs = Arc::new(Mutex::new(String::new()));
+    let runtime = Arc::new(RuntimeApi::new(name, logs.clone()).with_hooks(probe.clone()));
+    // Queued before the process starts: its first poll gets it at once.
+    let outcome = runtime
+        .invoke(event)
+        .ok_or("the runtime API refused the event")?;
+    let (runtime_api, server) = runtime.serve().await?;
 
     let mut command = tokio::process::Command::new(binary);
     command
@@ -178,7 +170,7 @@ pub async fn cold_start(
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     let _ = probe.pid.set(child.id().unwrap_or_default());
-    probe.lock().spawned = Some(spawned);
+    let _ = probe.spawned.set(spawned);
     // The output is kept for the error message; reading it keeps the pipes from filling.
     let output = Arc::new(Mutex::new(Vec::new()));
     let readers = [
@@ -187,7 +179,11 @@ pub async fn cold_start(
     ];
 
     let result = tokio::select! {
-        outcome = outcome => outcome.unwrap_or_else(|_| Err("the runtime API stopped".into())),
+        outcome = outcome => match outcome {
+            Ok(payload) => probe.sample(&payload),
+            // An init or invocation error, noted in the logs.
+            Err(_) => Err(logs.lock().expect("log lock").trim_end().to_owned()),
+        },
         status = child.wait() => Err(format!("the process exited before answering ({status:?})")),
         _ = tokio::time::sleep(Duration::from_secs(30)) => Err("no answer within 30 s".into()),
     };
@@ -222,115 +218,64 @@ fn drain(
     })
 }
 
-/// The runtime API's view of the one invocation.
+/// What the runtime API saw of the one invocation, measured as it happened.
+#[derive(Default)]
 struct Probe {
-    event: Bytes,
-    pid: std::sync::OnceLock<u32>,
-    state: Mutex<ProbeState>,
+    pid: OnceLock<u32>,
+    spawned: OnceLock<Instant>,
+    /// At the first poll: spawn until then, and the CPU time by then.
+    first_poll: OnceLock<(Duration, Duration)>,
+    handed_out: OnceLock<Instant>,
+    /// When the response was posted, with `VmHWM` and the CPU time then.
+    responded: OnceLock<(Instant, u64, Duration)>,
 }
 
-#[derive(Default)]
-struct ProbeState {
-    spawned: Option<Instant>,
-    /// Whether the process has polled for an event.
-    polled: bool,
-    /// When the event was handed out, and the CPU time by the first poll.
-    handed_out: Option<(Instant, Duration, Duration)>,
-    outcome: Option<oneshot::Sender<Result<Sample, String>>>,
+impl Hooks for Probe {
+    fn polled(&self) {
+        let polled = Instant::now();
+        let pid = *self
+            .pid
+            .get()
+            .expect("the child is spawned before it can poll");
+        let init_cpu = cpu_time(pid);
+        if let Some(spawned) = self.spawned.get() {
+            // One invocation per process: a later poll waits until the process is killed.
+            let _ = self.first_poll.set((polled - *spawned, init_cpu));
+        }
+    }
+
+    fn handed_out(&self) {
+        let _ = self.handed_out.set(Instant::now());
+    }
+
+    fn responded(&self) {
+        let responded = Instant::now();
+        let pid = *self.pid.get().expect("spawned");
+        let _ = self
+            .responded
+            .set((responded, peak_kib(pid), cpu_time(pid)));
+    }
 }
 
 impl Probe {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
-        self.state.lock().expect("probe lock")
-    }
-
-    fn finish(&self, outcome: Result<Sample, String>) {
-        if let Some(sender) = self.lock().outcome.take() {
-            let _ = sender.send(outcome);
-        }
-    }
-}
-
-fn router(probe: Arc<Probe>) -> Router {
-    let invocation = "/2018-06-01/runtime/invocation";
-    Router::new()
-        .route(&format!("{invocation}/next"), get(next))
-        .route(&format!("{invocation}/{{id}}/response"), post(respond))
-        .route(
-            &format!("{invocation}/{{id}}/error"),
-            post(invocation_error),
-        )
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(probe)
-}
-
-const REQUEST_ID: &str = "00000000-0000-4000-8000-000000000001";
-
-async fn next(State(probe): State<Arc<Probe>>) -> Response {
-    let polled = Instant::now();
-    let pid = *probe
-        .pid
-        .get()
-        .expect("the child is spawned before it can poll");
-    let init_cpu = cpu_time(pid);
-    let spawned = {
-        let mut state = probe.lock();
-        let first = !std::mem::replace(&mut state.polled, true);
-        state.spawned.filter(|_| first)
-    };
-    let Some(spawned) = spawned else {
-        // One invocation per process: the next poll waits until the process is killed.
-        return std::future::pending().await;
-    };
-    let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
-    let deadline_ms = deadline
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let headers = [
-        ("lambda-runtime-aws-request-id", REQUEST_ID.to_owned()),
-        ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
-        (
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
-        ),
-        ("content-type", "application/json".to_owned()),
-    ];
-    probe.lock().handed_out = Some((Instant::now(), polled - spawned, init_cpu));
-    (headers, probe.event.clone()).into_response()
-}
-
-async fn respond(State(probe): State<Arc<Probe>>, payload: Bytes) -> StatusCode {
-    let responded = Instant::now();
-    let pid = *probe.pid.get().expect("spawned");
-    let (peak_kib, cpu) = (peak_kib(pid), cpu_time(pid));
-    let handed_out = probe.lock().handed_out;
-    let outcome = match handed_out {
-        None => Err("a response before any event was handed out".to_owned()),
-        Some((at, init, init_cpu)) => serde_json::from_slice(&payload)
+    /// The sample, once the response `payload` was posted.
+    fn sample(&self, payload: &[u8]) -> Result<Sample, String> {
+        let (Some((init, init_cpu)), Some(at)) = (self.first_poll.get(), self.handed_out.get())
+        else {
+            return Err("a response before any event was handed out".to_owned());
+        };
+        let (responded, peak_kib, cpu) = *self.responded.get().expect("posted");
+        serde_json::from_slice(payload)
             .map_err(|e| format!("the response is not JSON: {e}"))
             .map(|response| Sample {
-                init,
-                first_request: responded - at,
+                init: *init,
+                first_request: responded - *at,
                 peak_kib,
-                init_cpu,
-                request_cpu: cpu.saturating_sub(init_cpu),
+                init_cpu: *init_cpu,
+                request_cpu: cpu.saturating_sub(*init_cpu),
                 response,
-            }),
-    };
-    probe.finish(outcome);
-    StatusCode::ACCEPTED
-}
-
-async fn invocation_error(State(probe): State<Arc<Probe>>, report: Bytes) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    probe.finish(Err(format!("invocation error: {report}")));
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(State(probe): State<Arc<Probe>>, report: Bytes) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    probe.finish(Err(format!("init error: {report}")));
-    StatusCode::ACCEPTED
+            })
+    }
 }
 
 /// The process's peak resident set (`VmHWM`), in KiB; 0 if it cannot be read.

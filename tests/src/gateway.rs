@@ -2,36 +2,35 @@
 //! API, so end-to-end tests drive the real compiled function binaries over HTTP the way an
 //! API Gateway client would: like `sam local start-api`, without Docker.
 //!
-//! Each function binary runs as a child process polling its own Runtime API server. The
-//! front server turns a request into a v2 event, queues it for the function that owns the
-//! route, and turns the reply into an HTTP response. Failures get API Gateway's own status
+//! Each function binary runs as a child process polling its own Runtime API server
+//! (`runtime_api.rs`). The front server turns a request into a v2 event (`event.rs`, the
+//! builder in-process tests use too), queues it for the function that owns the route, and
+//! turns the reply into an HTTP response. Failures get API Gateway's own status
 //! codes and bodies, because tests assert that bad input never causes a 5xx.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+
+use crate::event::{match_route, HttpApiEvent};
+/// API Gateway's maximum integration timeout, also given to the function as its deadline.
+use crate::runtime_api::INVOCATION_TIMEOUT as INTEGRATION_TIMEOUT;
+use crate::runtime_api::{serve, RuntimeApi};
 
 use aws_smithy_types::base64;
-use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{header, request::Parts, Request, StatusCode};
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-const ACCOUNT_ID: &str = "123456789012";
 /// API Gateway's request payload limit.
 const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
-/// API Gateway's maximum integration timeout, also given to the function as its deadline.
-const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// One API route and the function binary that serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -43,6 +42,16 @@ pub struct Route {
     pub function: String,
 }
 
+impl Route {
+    pub fn new(method: &str, path: &str, function: &str) -> Self {
+        Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            function: function.to_owned(),
+        }
+    }
+}
+
 /// Reads routes from the workspace Cargo.toml: table [workspace.metadata.lambda.watch.router], entries like
 /// "/api/{serviceId}/nativesso/logout" = [{ method = "POST", function = "nativesso-logout" }]
 /// (a plain string value "path" = "bin" means all methods: use method "ANY").
@@ -50,6 +59,15 @@ pub fn routes_from_manifest(manifest: &Path) -> Result<Vec<Route>, String> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
     parse_routes(&text).map_err(|e| format!("{}: {e}", manifest.display()))
+}
+
+/// The workspace's router table, read once.
+pub fn router_table() -> &'static [Route] {
+    static TABLE: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        routes_from_manifest(&crate::paths::workspace().join("Cargo.toml"))
+            .expect("the router table in Cargo.toml parses")
+    })
 }
 
 fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
@@ -61,11 +79,7 @@ fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
         .ok_or("no [workspace.metadata.lambda.watch.router] table")?;
     let mut routes = Vec::new();
     for (path, target) in router {
-        let route = |method: &str, function: &str| Route {
-            method: method.to_ascii_uppercase(),
-            path: path.clone(),
-            function: function.to_string(),
-        };
+        let route = |method: &str, function: &str| Route::new(method, path, function);
         match target {
             toml::Value::String(function) => routes.push(route("ANY", function)),
             toml::Value::Array(entries) => {
@@ -88,7 +102,7 @@ pub struct Gateway {
     base_url: String,
     logs: Arc<Mutex<String>>,
     /// Every started function, routed or not, for [`Gateway::invoke`].
-    functions: HashMap<String, Arc<Function>>,
+    functions: HashMap<String, Arc<RuntimeApi>>,
     /// The servers, and per child the task that owns and watches it: aborting that task
     /// drops the child, which kills it (`kill_on_drop`).
     tasks: Vec<JoinHandle<()>>,
@@ -139,12 +153,8 @@ impl Gateway {
         };
         let mut functions = HashMap::new();
         for name in names {
-            let function = Arc::new(Function {
-                name: name.clone(),
-                logs: gateway.logs.clone(),
-                ..Function::default()
-            });
-            let (runtime_api, server) = serve(runtime_api(function.clone())).await?;
+            let function = Arc::new(RuntimeApi::new(&name, gateway.logs.clone()));
+            let (runtime_api, server) = function.serve().await?;
             gateway.tasks.push(server);
             let binary = binaries_dir.join(&name);
             let watcher = spawn_function(function.clone(), &binary, runtime_api, env)?;
@@ -205,26 +215,13 @@ impl Drop for Gateway {
     }
 }
 
-async fn serve(router: Router) -> Result<(SocketAddr, JoinHandle<()>), String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            eprintln!("gateway: server on {addr} failed: {e}");
-        }
-    });
-    Ok((addr, server))
-}
-
 fn spawn_function(
-    function: Arc<Function>,
+    function: Arc<RuntimeApi>,
     binary: &Path,
     runtime_api: SocketAddr,
     env: &[(String, String)],
 ) -> Result<JoinHandle<()>, String> {
-    let name = &function.name;
+    let name = function.name();
     let mut child = tokio::process::Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
@@ -259,7 +256,7 @@ fn spawn_function(
 }
 
 /// Copies a child's output into the logs line by line, as it comes.
-fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<Function>) {
+fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<RuntimeApi>) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
@@ -271,155 +268,29 @@ fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<Function
     });
 }
 
-/// One function: its invocations, shared by its Runtime API handlers and the front server.
-#[derive(Default)]
-struct Function {
-    name: String,
-    logs: Arc<Mutex<String>>,
-    state: Mutex<Invocations>,
-    /// Wakes the long-polling `next` handler when an event is queued.
-    ready: Notify,
-}
-
-#[derive(Default)]
-struct Invocations {
-    /// Events not yet handed to the function, oldest first, with their request ids.
-    queued: VecDeque<(String, Bytes)>,
-    /// The reply channel of every queued or running invocation; dropping one fails it.
-    waiting: HashMap<String, oneshot::Sender<Bytes>>,
-    /// Set once the function failed to initialise or exited: it will answer nothing more.
-    failed: bool,
-}
-
-impl Function {
-    fn log(&self, line: &str) {
-        let line = format!("[{}] {line}\n", self.name);
-        eprint!("{line}");
-        self.logs
-            .lock()
-            .expect("log buffer poisoned")
-            .push_str(&line);
-    }
-
-    fn invocations(&self) -> MutexGuard<'_, Invocations> {
-        self.state.lock().expect("invocation state poisoned")
-    }
-
-    /// Queues an event; `None` if the function can no longer answer.
-    fn invoke(&self, event: Bytes) -> Option<oneshot::Receiver<Bytes>> {
-        let id = fresh_id();
-        let (reply, outcome) = oneshot::channel();
-        let mut state = self.invocations();
-        if state.failed {
-            return None;
-        }
-        state.queued.push_back((id.clone(), event));
-        state.waiting.insert(id, reply);
-        drop(state);
-        // notify_one stores a permit when nobody is polling yet, so no wake-up is lost.
-        self.ready.notify_one();
-        Some(outcome)
-    }
-
-    /// Delivers an invocation's reply, or fails it with `None`. The Runtime API's answer:
-    /// 400 when the id is unknown, e.g. already resolved.
-    fn resolve(&self, id: &str, reply: Option<Bytes>) -> StatusCode {
-        let Some(sender) = self.invocations().waiting.remove(id) else {
-            return StatusCode::BAD_REQUEST;
-        };
-        if let Some(reply) = reply {
-            // A send error only means the caller has gone (hung up or timed out).
-            let _ = sender.send(reply);
-        }
-        StatusCode::ACCEPTED
-    }
-
-    /// Marks the function dead and fails everything waiting on it, so callers get a 500 at
-    /// once rather than a 503 after the integration timeout.
-    fn fail(&self) {
-        let mut state = self.invocations();
-        state.failed = true;
-        state.queued.clear();
-        state.waiting.clear();
-    }
-}
-
-fn runtime_api(function: Arc<Function>) -> Router {
-    let invocation = "/2018-06-01/runtime/invocation";
-    Router::new()
-        .route(&format!("{invocation}/next"), get(next_invocation))
-        .route(&format!("{invocation}/{{id}}/response"), post(respond))
-        .route(&format!("{invocation}/{{id}}/error"), post(report_error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        // Replies are passed on whatever their size; Lambda's own limit is not modelled.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(function)
-}
-
-async fn next_invocation(State(function): State<Arc<Function>>) -> Response {
-    let (id, event) = loop {
-        let next = function.invocations().queued.pop_front();
-        match next {
-            Some(next) => break next,
-            None => function.ready.notified().await,
-        }
-    };
-    let deadline = epoch_millis(SystemTime::now() + INTEGRATION_TIMEOUT);
-    let arn = format!(
-        "arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{}",
-        function.name
-    );
-    let headers = [
-        ("lambda-runtime-aws-request-id", id),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", arn),
-        ("content-type", "application/json".to_string()),
-    ];
-    (headers, event).into_response()
-}
-
-async fn respond(
-    State(function): State<Arc<Function>>,
-    UrlPath(id): UrlPath<String>,
-    payload: Bytes,
-) -> StatusCode {
-    function.resolve(&id, Some(payload))
-}
-
-async fn report_error(
-    State(function): State<Arc<Function>>,
-    UrlPath(id): UrlPath<String>,
-    report: Bytes,
-) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    function.log(&format!("invocation error: {report}"));
-    function.resolve(&id, None)
-}
-
-async fn init_error(State(function): State<Arc<Function>>, report: Bytes) -> StatusCode {
-    let report = String::from_utf8_lossy(&report);
-    function.log(&format!("init error: {report}"));
-    function.fail();
-    StatusCode::ACCEPTED
-}
-
 struct Front {
     routes: Vec<Route>,
-    functions: HashMap<String, Arc<Function>>,
+    functions: HashMap<String, Arc<RuntimeApi>>,
 }
 
 async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
-    // HTTP APIs decode the path before routing; the event carries it decoded too.
-    let path = percent_decode(parts.uri.path());
-    let Some((route, params)) = match_route(&front.routes, parts.method.as_str(), &path) else {
+    let target = parts.uri.path_and_query().map_or("/", |t| t.as_str());
+    let mut event = HttpApiEvent::new(parts.method.as_str(), target);
+    for (name, value) in &parts.headers {
+        event = event.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
+    // HTTP APIs route by the path and hand over the decoded parameters of the route.
+    if match_route(&front.routes, parts.method.as_str(), parts.uri.path()).is_none() {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
-    };
+    }
     // Also reached when the client hangs up mid-body, and then nobody reads the answer.
     let Ok(body) = to_bytes(body, MAX_REQUEST_BODY).await else {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let event = build_event(route, &path, &params, &parts, &body);
+    let (Some(route), event) = event.body(body.to_vec()).routed_by(&front.routes) else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
     // Every routed function was started, so indexing cannot fail.
     let Some(reply) = front.functions[&route.function].invoke(event.to_string().into()) else {
         return internal_error();
@@ -431,114 +302,6 @@ async fn front_request(State(front): State<Arc<Front>>, request: Request<Body>) 
         // The invocation still runs to its end, as it does in Lambda.
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     }
-}
-
-/// Finds the route for a request, and its path parameters: a template's `{name}` matches
-/// one non-empty segment. API Gateway would prefer the most specific of several matching
-/// routes; ours never overlap, so the first match is the only one.
-fn match_route<'a>(
-    routes: &'a [Route],
-    method: &str,
-    path: &str,
-) -> Option<(&'a Route, BTreeMap<String, String>)> {
-    routes
-        .iter()
-        .filter(|route| route.method == "ANY" || route.method == method)
-        .find_map(|route| Some((route, path_params(&route.path, path)?)))
-}
-
-fn path_params(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    if template.split('/').count() != path.split('/').count() {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    for (pattern, segment) in template.split('/').zip(path.split('/')) {
-        match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !segment.is_empty() => {
-                params.insert(name.to_string(), segment.to_string());
-            }
-            None if pattern == segment => {}
-            _ => return None,
-        }
-    }
-    Some(params)
-}
-
-/// Builds the API Gateway HTTP API payload format 2.0 event for a request to the decoded
-/// `path`, which matched `route` with `params`.
-fn build_event(
-    route: &Route,
-    path: &str,
-    params: &BTreeMap<String, String>,
-    parts: &Parts,
-    body: &[u8],
-) -> Value {
-    let route_key = format!("{} {}", route.method, route.path);
-    let mut headers = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        // Format 2.0 moves cookies to a field of their own.
-        if name == header::COOKIE {
-            let values = value.split(';').map(str::trim).filter(|c| !c.is_empty());
-            cookies.extend(values.map(String::from));
-        } else {
-            push_joined(&mut headers, name.to_string(), &value);
-        }
-    }
-    let raw_query = parts.uri.query().unwrap_or("");
-    let mut query = BTreeMap::new();
-    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        push_joined(&mut query, percent_decode(key), &percent_decode(value));
-    }
-    let (body, encoded) = match std::str::from_utf8(body) {
-        Ok("") => (None, false),
-        Ok(text) => (Some(text.to_string()), false),
-        Err(_) => (Some(base64::encode(body)), true),
-    };
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "local",
-            "domainName": "127.0.0.1",
-            "http": {
-                "method": parts.method.as_str(),
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": headers.get("user-agent").map_or("", String::as_str),
-            },
-            "requestId": fresh_id(),
-            "routeKey": route_key,
-            "stage": "$default",
-            "timeEpoch": epoch_millis(SystemTime::now()),
-        },
-        "cookies": (!cookies.is_empty()).then_some(cookies),
-        "queryStringParameters": (!query.is_empty()).then_some(query),
-        "pathParameters": (!params.is_empty()).then_some(params),
-        "body": body,
-        "isBase64Encoded": encoded,
-    });
-    // Format 2.0 leaves out the fields it has nothing for.
-    let fields = event.as_object_mut().expect("built as an object");
-    fields.retain(|_, value| !value.is_null());
-    event
-}
-
-/// Format 2.0 joins repeated headers and query parameters with commas.
-fn push_joined(map: &mut BTreeMap<String, String>, key: String, value: &str) {
-    map.entry(key)
-        .and_modify(|joined| {
-            joined.push(',');
-            joined.push_str(value);
-        })
-        .or_insert_with(|| value.to_string());
 }
 
 /// The HTTP response API Gateway (format 2.0) makes of a function's reply; `None` when the
@@ -580,54 +343,9 @@ fn internal_error() -> Response {
     gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
 
-/// A UUID-shaped request id, unique within the process.
-fn fresh_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let count = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("00000000-0000-4000-8000-{count:012x}")
-}
-
-fn epoch_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Decodes `%XX` escapes; a malformed escape is kept as written.
-fn percent_decode(text: &str) -> String {
-    let hex = |byte: &u8| char::from(*byte).to_digit(16).map(|digit| digit as u8);
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes.get(i + 1).and_then(hex),
-            bytes.get(i + 2).and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push(high << 4 | low);
-                i += 3;
-            }
-            (byte, ..) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn route(method: &str, path: &str, function: &str) -> Route {
-        Route {
-            method: method.into(),
-            path: path.into(),
-            function: function.into(),
-        }
-    }
 
     async fn body_text(response: Response<Body>) -> String {
         let bytes = to_bytes(response.into_body(), usize::MAX)
@@ -644,70 +362,13 @@ mod tests {
             "/health" = "health"
         "#;
         let routes = parse_routes(manifest).expect("routes");
-        assert!(routes.contains(&route(
+        assert!(routes.contains(&Route::new(
             "POST",
             "/api/{serviceId}/nativesso/logout",
             "nativesso-logout"
         )));
-        assert!(routes.contains(&route("ANY", "/health", "health")));
+        assert!(routes.contains(&Route::new("ANY", "/health", "health")));
         assert!(parse_routes("[workspace]").is_err());
-    }
-
-    #[test]
-    fn matches_routes_like_api_gateway() {
-        let routes = [
-            route("POST", "/api/{serviceId}/logout", "logout"),
-            route("ANY", "/health", "health"),
-        ];
-        let (found, params) = match_route(&routes, "POST", "/api/a b/logout").expect("match");
-        assert_eq!(found.function, "logout");
-        assert_eq!(params, BTreeMap::from([("serviceId".into(), "a b".into())]));
-        let (found, params) = match_route(&routes, "DELETE", "/health").expect("ANY");
-        assert_eq!((found.function.as_str(), params.len()), ("health", 0));
-        assert!(match_route(&routes, "GET", "/api/1/logout").is_none());
-        assert!(match_route(&routes, "POST", "/api//logout").is_none());
-        assert!(match_route(&routes, "POST", "/api/1/logout/more").is_none());
-    }
-
-    #[test]
-    fn builds_a_v2_event() {
-        let request = Request::post("/api/7%2e/logout?a=1&a=2&b=%41")
-            .header("Authorization", "Bearer t")
-            .header("X-Many", "one")
-            .header("X-Many", "two")
-            .header("Cookie", "c1=x; c2=y")
-            .header("User-Agent", "test")
-            .body(())
-            .expect("request");
-        let (parts, ()) = request.into_parts();
-        let route = route("POST", "/api/{serviceId}/logout", "logout");
-        let params = BTreeMap::from([("serviceId".to_string(), "7.".to_string())]);
-        let event = build_event(&route, "/api/7./logout", &params, &parts, b"{\"k\":1}");
-        assert_eq!(event["routeKey"], "POST /api/{serviceId}/logout");
-        assert_eq!(event["rawPath"], "/api/7./logout");
-        assert_eq!(event["requestContext"]["http"]["path"], "/api/7./logout");
-        assert_eq!(event["rawQueryString"], "a=1&a=2&b=%41");
-        assert_eq!(
-            event["queryStringParameters"],
-            json!({ "a": "1,2", "b": "A" })
-        );
-        assert_eq!(event["pathParameters"], json!({ "serviceId": "7." }));
-        assert_eq!(event["headers"]["authorization"], "Bearer t");
-        assert_eq!(event["headers"]["x-many"], "one,two");
-        assert!(event["headers"].get("cookie").is_none());
-        assert_eq!(event["cookies"], json!(["c1=x", "c2=y"]));
-        assert_eq!(event["requestContext"]["http"]["userAgent"], "test");
-        assert_eq!(event["body"], "{\"k\":1}");
-        assert_eq!(event["isBase64Encoded"], false);
-
-        let (parts, ()) = Request::get("/x").body(()).expect("request").into_parts();
-        let none = BTreeMap::new();
-        let event = build_event(&route, "/x", &none, &parts, &[0xff, 0]);
-        assert_eq!(event["body"], "/wA=");
-        assert_eq!(event["isBase64Encoded"], true);
-        assert!(event.get("pathParameters").is_none() && event.get("cookies").is_none());
-        let event = build_event(&route, "/x", &none, &parts, b"");
-        assert!(event.get("body").is_none() && event.get("queryStringParameters").is_none());
     }
 
     #[tokio::test]
@@ -746,35 +407,5 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("a%20b%2Fc%e2%82%ac"), "a b/c\u{20ac}");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%+1%4"), "%zz%+1%4");
-    }
-
-    #[tokio::test]
-    async fn queues_invocations_and_fails_them_when_the_function_dies() {
-        let function = Function::default();
-        let first = function.invoke(Bytes::from_static(b"1")).expect("queued");
-        let second = function.invoke(Bytes::from_static(b"2")).expect("queued");
-        let (id, event) = function
-            .invocations()
-            .queued
-            .pop_front()
-            .expect("first event");
-        assert_eq!(event, "1");
-        let reply = Some(Bytes::from_static(b"{}"));
-        assert_eq!(function.resolve(&id, reply), StatusCode::ACCEPTED);
-        assert_eq!(function.resolve(&id, None), StatusCode::BAD_REQUEST);
-        assert_eq!(first.await.expect("a reply"), "{}");
-        function.fail();
-        assert!(
-            second.await.is_err(),
-            "a dead function's callers are failed"
-        );
-        assert!(function.invoke(Bytes::new()).is_none());
     }
 }

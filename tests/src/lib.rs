@@ -1,10 +1,15 @@
 //! Support for Signoff's tests and benchmarks: a fresh DynamoDB-compatible database per
 //! test (embedded dynoxide, or DynamoDB Local when an endpoint variable points there),
-//! request counting, fault injection, and a local API Gateway + Lambda runtime emulator
-//! that serves the real function binaries.
+//! request counting, fault injection, the one builder of API Gateway (HTTP API) events, the
+//! handlers by binary name, a local API Gateway + Lambda Runtime API emulator that serves
+//! the real function binaries (and times cold starts), and the docs/openapi.yaml checker.
 
 pub mod cold_start;
 pub mod db;
+pub mod event;
+pub mod functions;
 pub mod gateway;
+pub mod openapi;
 pub mod paths;
+pub mod runtime_api;
 pub mod seed;

@@ -2,6 +2,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request};
+
+use crate::event::HttpApiEvent;
 use signoff_store::bulk::IndexKey;
 use signoff_store::credentials::{CredentialScope, Tenant};
 use signoff_store::item_key::TokenHash;
@@ -280,25 +282,34 @@ pub async fn count_all_tokens(store: &Store) -> usize {
     }
 }
 
-/// A POST request as API Gateway hands it to a function.
+/// A POST request as API Gateway hands it to a function: an HTTP API event for `path`,
+/// routed by the router table, as the runtime turns it into a request.
 pub fn post(
     path: &str,
     authorization: Option<&str>,
     content_type: Option<&str>,
     body: &str,
 ) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(path);
-    if let Some(value) = authorization {
-        builder = builder.header("authorization", value);
+    post_event(path, authorization, content_type, body).request()
+}
+
+/// The event of [`post`], to change before it becomes a request (a named stage, another
+/// method, more headers).
+pub fn post_event(
+    path: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> HttpApiEvent {
+    let event = HttpApiEvent::post(path).body(body);
+    let event = match authorization {
+        Some(value) => event.header("authorization", value),
+        None => event,
+    };
+    match content_type {
+        Some(value) => event.header("content-type", value),
+        None => event,
     }
-    if let Some(value) = content_type {
-        builder = builder.header("content-type", value);
-    }
-    builder
-        .body(Body::Text(body.to_owned()))
-        .expect("request builds")
 }
 
 /// Status and JSON body of a function response.

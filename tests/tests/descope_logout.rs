@@ -15,6 +15,7 @@ use signoff_store::item_key::TokenHash;
 use signoff_store::model::{TokenRecord, TokenType};
 use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::db::{ErrorInjector, TestDb};
+use signoff_tests::event::HttpApiEvent;
 use signoff_tests::seed::{self, parts, post};
 
 const PROJECT: &str = "P2test";
@@ -294,8 +295,11 @@ async fn bodies_and_bearers_descope_clients_send() {
     assert!(p.live(&jwt).await);
 
     // Wrong method, unknown path.
-    let mut request = post("/v1/auth/logout", auth.as_deref(), None, "");
-    *request.method_mut() = lambda_http::http::Method::GET;
+    let request = match auth.as_deref() {
+        Some(value) => HttpApiEvent::get("/v1/auth/logout").header("authorization", value),
+        None => HttpApiEvent::get("/v1/auth/logout"),
+    }
+    .request();
     let response = handle(&p.db.store, &Settings::default(), request)
         .await
         .unwrap();
@@ -589,13 +593,8 @@ async fn the_keys_endpoint_serves_the_public_jwks() {
         .add_project_keys(PROJECT, &[rsa.public_jwk()])
         .await
         .unwrap();
-    let get = |project: &str| -> Request {
-        lambda_http::http::Request::builder()
-            .method("GET")
-            .uri(format!("/v2/keys/{project}"))
-            .body(Body::Empty)
-            .unwrap()
-    };
+    let get =
+        |project: &str| -> Request { HttpApiEvent::get(&format!("/v2/keys/{project}")).request() };
     let response = handle(&p.db.store, &Settings::default(), get(PROJECT))
         .await
         .unwrap();

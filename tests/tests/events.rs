@@ -6,36 +6,10 @@ use std::path::PathBuf;
 
 use signoff_store::demo;
 use signoff_tests::db::TestDb;
+use signoff_tests::functions;
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::workspace;
 use signoff_tests::seed::{self, parts};
-
-/// Runs `request` through the handler of the binary named `function`.
-async fn invoke(
-    db: &TestDb,
-    function: &str,
-    request: lambda_http::Request,
-) -> (u16, serde_json::Value) {
-    let response = match function {
-        "nativesso-logout" => signoff_nativesso::handle(&db.store, request).await,
-        "token-register" => signoff_register::handle(&db.store, request).await,
-        "descope-auth" => {
-            let settings = signoff_descope::settings::Settings::default();
-            signoff_descope::handle(&db.store, &settings, request).await
-        }
-        // As `scripts/dev` serves it: the demo tenant, the default device policy.
-        "token-revoke" => {
-            let config = signoff_revoke::settings::Settings::from_lookup(|name| {
-                (name == signoff_revoke::settings::REVOCATION_TENANT_VAR)
-                    .then(|| demo::SERVICE_ID.into())
-            })
-            .expect("revocation settings");
-            signoff_revoke::handle(&db.store, &config, request).await
-        }
-        other => panic!("no handler known for function {other}: add it to this test"),
-    };
-    parts(response.expect("handlers never fail"))
-}
 
 /// Runs a scheduled event through the housekeeping handler, with a minute to go.
 async fn run_housekeeping(
@@ -70,6 +44,8 @@ async fn every_event_runs_through_its_handler() {
     // logout event does not end.
     files.sort();
     files.sort_by_key(|p| !p.ends_with("token-register.json"));
+    // As `scripts/dev` serves it: the demo tenant, the default device policy.
+    let settings = functions::Settings::demo();
     let mut covered = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable event");
@@ -88,7 +64,8 @@ async fn every_event_runs_through_its_handler() {
             .find(|r| format!("{} {}", r.method, r.path) == route_key)
             .unwrap_or_else(|| panic!("{}: no route {route_key} in Cargo.toml", file.display()));
         let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
-        let (status, body) = invoke(&db, &route.function, request).await;
+        let response = functions::handle(&route.function, &db.store, &settings, request).await;
+        let (status, body) = parts(response);
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         match name.as_str() {
             "nativesso-logout.json" => {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use signoff_tests::db::{ErrorInjector, IndexLagInjector, TestDb, UnprocessedInjector};
-use signoff_tests::seed::{self, parts, post};
+use signoff_tests::event::HttpApiEvent;
+use signoff_tests::seed::{self, parts, post, post_event};
 
 const JSON: Option<&str> = Some("application/json");
 
@@ -114,15 +115,9 @@ async fn missing_authorization_is_401_a001202_naming_the_real_path() {
 #[tokio::test]
 async fn messages_show_the_api_path_even_behind_a_named_stage() {
     let db = TestDb::start().await;
-    // As API Gateway sends it from a stage named `prod`: the stage prefixes rawPath.
-    let request = lambda_http::request::from_str(
-        r#"{"version":"2.0","routeKey":"$default","rawPath":"/prod/api/42/nativesso/logout",
-        "rawQueryString":"","headers":{"content-type":"application/json"},"body":"{}",
-        "isBase64Encoded":false,"requestContext":{"http":{"method":"POST",
-        "path":"/prod/api/42/nativesso/logout","protocol":"HTTP/1.1","sourceIp":"127.0.0.1",
-        "userAgent":"t"},"routeKey":"$default","stage":"prod","requestId":"r","timeEpoch":0}}"#,
-    )
-    .unwrap();
+    let request = post_event("/api/42/nativesso/logout", None, JSON, "{}")
+        .stage("prod")
+        .request();
     let (status, body) = parts(handle(&db.store, request).await.unwrap());
     assert_eq!(status, 401);
     assert_eq!(
@@ -173,10 +168,12 @@ async fn credentials_are_checked_and_scoped() {
     // A service that does not exist, and a malformed service id.
     assert_eq!(logout(&db, "999", &org_a, body).await.0, 403);
     assert_eq!(logout(&db, "a%23b", &token_100, body).await.0, 403);
-    // A decoded path parameter with key syntax in it cannot reach another tenant's keys.
-    use lambda_http::RequestExt;
-    let crafted = post(&path("x"), Some(&bearer(&token_100)), JSON, body).with_path_parameters(
-        std::collections::HashMap::from([("serviceId".to_string(), "100#x".to_string())]),
+    // A decoded path parameter with key syntax in it cannot reach another tenant's keys:
+    // API Gateway hands `100%23x` over as `100#x`.
+    let crafted = post(&path("100%23x"), Some(&bearer(&token_100)), JSON, body);
+    assert_eq!(
+        lambda_http::RequestExt::path_parameters_ref(&crafted).and_then(|p| p.first("serviceId")),
+        Some("100#x")
     );
     assert_eq!(parts(handle(&db.store, crafted).await.unwrap()).0, 403);
 
@@ -279,12 +276,9 @@ async fn bad_input_is_a_400_caller_error_that_names_the_problem() {
         assert!(message.contains(words), "{shown}: {message}");
     }
 
-    let request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(path("100"))
+    let request = HttpApiEvent::get(&path("100"))
         .header("authorization", &auth)
-        .body(lambda_http::Body::Empty)
-        .unwrap();
+        .request();
     let response = handle(&db.store, request).await.unwrap();
     assert_eq!(response.headers()["allow"], "POST");
     let (status, body) = parts(response);

@@ -13,6 +13,7 @@ use signoff_revoke::settings::{DeviceRevocationAuth, Settings as RevocationConfi
 use signoff_store::model::TokenType;
 use signoff_store::Store;
 use signoff_tests::db::{ErrorInjector, TestDb, UnprocessedInjector};
+use signoff_tests::event::HttpApiEvent;
 use signoff_tests::seed::{self, basic, form, parts, post, token_stored};
 
 const TENANT: &str = "nam";
@@ -440,20 +441,14 @@ async fn malformed_requests_are_invalid_request_naming_the_problem() {
         assert!(description.contains(words), "{shown}: {description}");
     }
     // A body that arrives base64-encoded (binary) and is not UTF-8.
-    let request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(RFC7009)
+    let request = HttpApiEvent::post(RFC7009)
         .header("authorization", &auth)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::Binary(vec![b't', b'o', b'k', b'e', b'n', b'=', 0xff]))
-        .unwrap();
+        .body(vec![b't', b'o', b'k', b'e', b'n', b'=', 0xff])
+        .request();
     assert_error(&parts(f.send(request).await), 400, "invalid_request");
 
-    let get = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(NETIQ)
-        .body(Body::Empty)
-        .unwrap();
+    let get = HttpApiEvent::get(NETIQ).request();
     let response = f.send(get).await;
     assert_eq!(response.headers()["allow"], "OPTIONS, POST");
     assert_error(&parts(response), 405, "invalid_request");
@@ -580,16 +575,10 @@ fn no_device_tokens() -> Value {
 
 /// NetIQ's documented request, as its documentation shows it: a form body with
 /// `userstore_name` and a percent-encoded `user_dn`, no Content-Type, no credentials.
-fn netiq_sample(device_id: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!(
-            "https://idp.example.com/nidp/oauth/nam/revoke/{device_id}"
-        ))
-        .body(Body::Text(
-            "userstore_name=Local&user_dn=cn%3Dadmin%2Co%3Dnovell".into(),
-        ))
-        .unwrap()
+fn netiq_sample(device_id: &str) -> HttpApiEvent {
+    HttpApiEvent::post(&format!("/nidp/oauth/nam/revoke/{device_id}"))
+        .header("host", "idp.example.com")
+        .body("userstore_name=Local&user_dn=cn%3Dadmin%2Co%3Dnovell")
 }
 
 #[tokio::test]
@@ -619,7 +608,7 @@ async fn the_netiq_sample_device_request_works_when_the_policy_allows_it() {
     .await;
     let open = config(DeviceRevocationAuth::None);
 
-    let response = send(&f.db.store, &open, netiq_sample("5c1a9e")).await;
+    let response = send(&f.db.store, &open, netiq_sample("5c1a9e").request()).await;
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(parts(response), (200, json!({ "status": DEVICE_OK })));
     let count = |dn| seed::count_device_tokens(&f.db.store, TENANT, "5c1a9e", "Local", dn);
@@ -630,13 +619,13 @@ async fn the_netiq_sample_device_request_works_when_the_policy_allows_it() {
 
     // Nothing left for that user, and a device nobody knows: NetIQ's 404.
     for device in ["5c1a9e", "no-such-device"] {
-        let response = parts(send(&f.db.store, &open, netiq_sample(device)).await);
+        let response = parts(send(&f.db.store, &open, netiq_sample(device).request()).await);
         assert_eq!(response, (404, no_device_tokens()), "{device}");
     }
 
     // Under the default policy the same request needs client authentication...
     let default = config(DeviceRevocationAuth::Client);
-    let response = parts(send(&f.db.store, &default, netiq_sample("5c1a9e")).await);
+    let response = parts(send(&f.db.store, &default, netiq_sample("5c1a9e").request()).await);
     assert_error(&response, 400, "invalid_client");
     // ...by a confidential client: a public client's id is no secret (it ships in apps).
     let body = "client_id=app&userstore_name=Local&user_dn=cn%3Dbob%2Co%3Dnovell";
@@ -645,12 +634,10 @@ async fn the_netiq_sample_device_request_works_when_the_policy_allows_it() {
     assert_error(&response, 400, "invalid_client");
     assert_eq!(count("cn=bob,o=novell").await, 2);
     // ...which it may send by Basic or in the body, still without a Content-Type.
-    let mut request = netiq_sample("5c1a9e");
-    request
-        .headers_mut()
-        .insert("authorization", basic("web", &f.secret).parse().unwrap());
-    let body = "userstore_name=Local&user_dn=cn%3Dbob%2Co%3Dnovell";
-    *request.body_mut() = Body::Text(body.into());
+    let request = netiq_sample("5c1a9e")
+        .header("authorization", &basic("web", &f.secret))
+        .body("userstore_name=Local&user_dn=cn%3Dbob%2Co%3Dnovell")
+        .request();
     assert_eq!(
         parts(send(&f.db.store, &default, request).await),
         (200, json!({ "status": DEVICE_OK }))
@@ -815,17 +802,14 @@ async fn browsers_from_allowed_origins_get_cors_headers_on_preflights_and_answer
         ..config(DeviceRevocationAuth::Client)
     };
     let preflight = |origin: &str| {
-        lambda_http::http::Request::builder()
-            .method("OPTIONS")
-            .uri(RFC7009)
+        HttpApiEvent::new("OPTIONS", RFC7009)
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
                 "authorization, content-type",
             )
-            .body(Body::Empty)
-            .unwrap()
+            .request()
     };
     let response = send(&f.db.store, &config, preflight("https://app.example.com")).await;
     assert_eq!(response.status(), 204);
@@ -983,18 +967,16 @@ async fn the_open_device_policy_refuses_other_sites_and_decodes_the_device_id() 
     };
     let count =
         || seed::count_device_tokens(&f.db.store, TENANT, "tab 1", "Local", "cn=admin,o=novell");
-    let mut cross_site = netiq_sample("tab%201");
-    cross_site
-        .headers_mut()
-        .insert("origin", "https://evil.example.com".parse().unwrap());
+    let cross_site = netiq_sample("tab%201")
+        .header("origin", "https://evil.example.com")
+        .request();
     let response = parts(send(&f.db.store, &open, cross_site).await);
     assert_error(&response, 400, "invalid_request");
     assert_eq!(count().await, 2);
 
-    let mut allowed = netiq_sample("tab%201");
-    allowed
-        .headers_mut()
-        .insert("origin", "https://app.example.com".parse().unwrap());
+    let allowed = netiq_sample("tab%201")
+        .header("origin", "https://app.example.com")
+        .request();
     let response = parts(send(&f.db.store, &open, allowed).await);
     assert_eq!(response, (200, json!({ "status": DEVICE_OK })));
     assert_eq!(count().await, 0);

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::{json, Value};
 use signoff_store::model::TokenType;
 use signoff_tests::db::{IamActionRecorder, TestDb};
+use signoff_tests::event::HttpApiEvent;
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::workspace;
 use signoff_tests::seed::{self, post};
@@ -316,11 +317,7 @@ async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
             .unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
-    let keys = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(format!("/v2/keys/{}", demo::PROJECT_ID))
-        .body(lambda_http::Body::Empty)
-        .unwrap();
+    let keys = HttpApiEvent::get(&format!("/v2/keys/{}", demo::PROJECT_ID)).request();
     let response = signoff_descope::handle(&db.store, &settings, keys)
         .await
         .unwrap();

@@ -1,0 +1,54 @@
+//! The function binaries' handlers, called in-process: given a binary's name (as the router
+//! table in Cargo.toml names it), a store and the functions' settings, run the request
+//! through what that binary runs.
+
+use lambda_http::{Body, Request, Response};
+use signoff_store::Store;
+
+/// The settings of the HTTP functions that have any.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub descope: signoff_descope::settings::Settings,
+    pub revocation: signoff_revoke::settings::Settings,
+}
+
+impl Settings {
+    /// The defaults, with `revocation` for the revocation function (which has no default
+    /// tenant).
+    pub fn with_revocation(revocation: signoff_revoke::settings::Settings) -> Self {
+        Self {
+            descope: signoff_descope::settings::Settings::default(),
+            revocation,
+        }
+    }
+
+    /// As `scripts/dev` serves the demo data: the demo tenant for revocation, the default
+    /// device policy, no CORS.
+    pub fn demo() -> Self {
+        let revocation = signoff_revoke::settings::Settings::from_lookup(|name| {
+            (name == signoff_revoke::settings::REVOCATION_TENANT_VAR)
+                .then(|| signoff_store::demo::SERVICE_ID.into())
+        })
+        .expect("revocation settings");
+        Self::with_revocation(revocation)
+    }
+}
+
+/// Runs `request` through the handler of the binary named `function`.
+pub async fn handle(
+    function: &str,
+    store: &Store,
+    settings: &Settings,
+    request: Request,
+) -> Response<Body> {
+    match function {
+        "nativesso-logout" => signoff_nativesso::handle(store, request).await,
+        "token-register" => signoff_register::handle(store, request).await,
+        "descope-auth" => signoff_descope::handle(store, &settings.descope, request).await,
+        "token-revoke" => signoff_revoke::handle(store, &settings.revocation, request).await,
+        other => {
+            panic!("no handler known for function {other}: add it to signoff_tests::functions")
+        }
+    }
+    .expect("handlers never fail")
+}
