@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use signoff_revoke::settings::DeviceRevocationAuth;
 use signoff_jose::{Algorithm, SigningKey};
+use signoff_revoke::settings::DeviceRevocationAuth;
 use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::openapi::{
     event, fresh_db, request, revocation_config, Api, Recorder, Spec, DESCOPE, JSON_TYPE,
