@@ -124,9 +124,8 @@ impl Sample {
     }
 }
 
-/// Starts `binary` with a Lambda-like environment (no variables of this process but
-/// `SSL_CERT_FILE`/`SSL_CERT_DIR`, which choose the root certificates), plus `env`; hands
-/// it `event`; measures; and kills it. An init error, an invocation error, an exit or no
+/// Starts `binary` with a Lambda-like environment (no variables of this process; see
+/// [`lambda_command`]), plus `env`; hands it `event`; measures; and kills it. An init error, an invocation error, an exit or no
 /// answer within 30 s is an `Err` carrying the process's output.
 pub async fn cold_start(
     name: &str,
@@ -184,8 +183,10 @@ pub async fn cold_start(
 }
 
 /// `command` (a function binary, or a tool that runs one) with a Lambda-like environment:
-/// no variables of this process but `SSL_CERT_FILE`/`SSL_CERT_DIR`, which choose the root
-/// certificates, then `env`; output piped, killed when dropped.
+/// no variables of this process, then `env`; output piped, killed when dropped. Not even
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR`: Lambda sets neither, cargo sets both for what it runs
+/// (its `openssl-probe`), and with either set the functions load the system's root
+/// certificates instead of their compiled-in ones (`signoff::config::store_from_env`).
 fn lambda_command(
     mut command: tokio::process::Command,
     name: &str,
@@ -205,11 +206,6 @@ fn lambda_command(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]bench")
         .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
-    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        if let Ok(value) = std::env::var(var) {
-            command.env(var, value);
-        }
-    }
     command
         .envs(env.iter().cloned())
         .stdin(Stdio::null())
