@@ -120,9 +120,8 @@ impl Sample {
     }
 }
 
-/// Starts `binary` with a Lambda-like environment (no variables of this process but
-/// `SSL_CERT_FILE`/`SSL_CERT_DIR`, which choose the root certificates), plus `env`; hands
-/// it `event`; measures; and kills it. An init error, an invocation error, an exit or no
+/// Starts `binary` with a Lambda-like environment (no variables of this process; see
+/// [`lambda_command`]), plus `env`; hands it `event`; measures; and kills it. An init error, an invocation error, an exit or no
 /// answer within 30 s is an `Err` carrying the process's output.
 pub async fn cold_start(
     name: &str,
@@ -139,32 +138,7 @@ pub async fn cold_start(
         .ok_or("the runtime API refused the event")?;
     let (runtime_api, server) = runtime.serve().await?;
 
-    let mut command = tokio::process::Command::new(binary);
-    command
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("LANG", "en_US.UTF-8")
-        .env("TZ", ":UTC")
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]bench")
-        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
-    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        if let Ok(value) = std::env::var(var) {
-            command.env(var, value);
-        }
-    }
-    command
-        .envs(env.iter().cloned())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-
+    let mut command = lambda_command(tokio::process::Command::new(binary), name, runtime_api, env);
     let spawned = Instant::now();
     let mut child = command
         .spawn()
@@ -202,6 +176,39 @@ pub async fn cold_start(
         let output = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
         format!("{}: {e}\n{output}", binary.display())
     })
+}
+
+/// `command` (a function binary, or a tool that runs one) with a Lambda-like environment:
+/// no variables of this process, then `env`; output piped, killed when dropped. Not even
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR`: Lambda sets neither, cargo sets both for what it runs
+/// (its `openssl-probe`), and with either set the functions load the system's root
+/// certificates instead of their compiled-in ones (`signoff_store::config::store_from_env`).
+fn lambda_command(
+    mut command: tokio::process::Command,
+    name: &str,
+    runtime_api: std::net::SocketAddr,
+    env: &[(String, String)],
+) -> tokio::process::Command {
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]bench")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+    command
+        .envs(env.iter().cloned())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
 }
 
 fn drain(
@@ -275,6 +282,161 @@ impl Probe {
                 request_cpu: cpu.saturating_sub(*init_cpu),
                 response,
             })
+    }
+}
+
+/// Where an instruction count stops: at the process's first or second poll for an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// The first `GET /2018-06-01/runtime/invocation/next`: init, as Lambda bills it.
+    FirstPoll,
+    /// The second: init, then the event handed out, handled and its response posted.
+    SecondPoll,
+}
+
+/// What one instruction count found.
+#[derive(Clone, Debug)]
+pub struct InstructionCount {
+    /// Instructions of all the process's threads together.
+    pub instructions: u64,
+    /// The response posted before the second poll ([`Until::SecondPoll`] only).
+    pub response: Option<serde_json::Value>,
+}
+
+/// Counts the instructions `binary` executes, all threads together, from its first
+/// instruction until it polls for an event the first or second time ([`Until`]), with
+/// valgrind's callgrind (`valgrind` on the `PATH`). Unlike times, instruction counts do not
+/// move with the machine's load, so a shared machine measures them as well as a quiet one.
+///
+/// Method: the process runs as `valgrind --tool=callgrind <binary>` with the environment
+/// of [`cold_start`] against a Runtime API of its own that never answers the poll it stops
+/// at. Once that poll has arrived and the process has blocked on it (a process waiting for
+/// an answer runs no code), it gets SIGTERM, on which callgrind writes its totals. The
+/// first request's instructions are the difference between the two stops, each counted in
+/// a fresh process.
+pub async fn count_instructions(
+    name: &str,
+    binary: &Path,
+    event: Bytes,
+    env: &[(String, String)],
+    until: Until,
+) -> Result<InstructionCount, String> {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let (reached_tx, reached) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let stop = Arc::new(PollStop {
+        stop_at: match until {
+            Until::FirstPoll => 1,
+            Until::SecondPoll => 2,
+        },
+        polls: Default::default(),
+        reached: Mutex::new(Some(reached_tx)),
+    });
+    let logs = Arc::new(Mutex::new(String::new()));
+    let api = Arc::new(RuntimeApi::new(name, logs).with_hooks(stop.clone()));
+    // No event after the one counted: the poll the count stops at is never answered.
+    let answer = match until {
+        Until::FirstPoll => None,
+        Until::SecondPoll => api.invoke(event),
+    };
+    let (runtime_api, server) = api.serve().await?;
+
+    let out = std::env::temp_dir().join(format!(
+        "signoff-callgrind-{}-{}.out",
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut valgrind = tokio::process::Command::new("valgrind");
+    valgrind
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(binary);
+    let mut child = lambda_command(valgrind, name, runtime_api, env)
+        .spawn()
+        .map_err(|e| format!("cannot start valgrind (is it installed?): {e}"))?;
+    let pid = child.id().unwrap_or_default();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers = [
+        child.stdout.take().map(|p| drain(p, output.clone())),
+        child.stderr.take().map(|p| drain(p, output.clone())),
+    ];
+
+    let result = async {
+        tokio::select! {
+            reached = reached => reached.unwrap_or_else(|_| Err("the runtime API stopped".into()))?,
+            status = child.wait() => return Err(format!("the process exited before its poll ({status:?})")),
+            _ = tokio::time::sleep(Duration::from_secs(120)) => return Err("no poll within 120 s".into()),
+        }
+        // Let it finish sending and block on the answer; then callgrind's totals are final.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .map_err(|e| format!("kill: {e}"))?;
+        if !killed.success() {
+            return Err(format!("kill -TERM {pid} failed"));
+        }
+        tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .map_err(|_| "valgrind did not stop within 60 s of SIGTERM".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let totals = std::fs::read_to_string(&out)
+            .map_err(|e| format!("callgrind wrote no {}: {e}", out.display()))?;
+        let instructions = totals
+            .lines()
+            .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| format!("no totals in {}", out.display()))?;
+        let response = match answer {
+            Some(answer) => answer
+                .await
+                .ok()
+                .and_then(|reply| serde_json::from_slice(&reply).ok()),
+            None => None,
+        };
+        Ok(InstructionCount {
+            instructions,
+            response,
+        })
+    }
+    .await;
+    let _ = child.kill().await;
+    // SIGNOFF_CALLGRIND_KEEP=1 keeps callgrind's file, to see where the instructions went
+    // (`callgrind_annotate <file>`; an unstripped binary names the functions).
+    if std::env::var_os("SIGNOFF_CALLGRIND_KEEP").is_some() {
+        eprintln!("callgrind: {}", out.display());
+    } else {
+        let _ = std::fs::remove_file(&out);
+    }
+    server.abort();
+    for mut reader in readers.into_iter().flatten() {
+        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
+            .await
+            .is_err()
+        {
+            reader.abort();
+        }
+    }
+    result.map_err(|e| {
+        let output = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
+        format!("{}: {e}\n{output}", binary.display())
+    })
+}
+
+/// Tells an instruction count when the process has polled the number of times it stops at.
+struct PollStop {
+    stop_at: usize,
+    polls: std::sync::atomic::AtomicUsize,
+    reached: Mutex<Option<tokio::sync::oneshot::Sender<Result<(), String>>>>,
+}
+
+impl Hooks for PollStop {
+    fn polled(&self) {
+        let poll = self.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if poll >= self.stop_at {
+            if let Some(sender) = self.reached.lock().expect("poll stop lock").take() {
+                let _ = sender.send(Ok(()));
+            }
+        }
     }
 }
 

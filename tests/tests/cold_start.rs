@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use signoff_tests::cold_start::{bench_env, cold_start, find_binary, FUNCTIONS};
+use signoff_tests::cold_start::{
+    bench_env, cold_start, count_instructions, find_binary, Until, FUNCTIONS,
+};
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::routes_from_manifest;
 use signoff_tests::paths::{binaries_dir, workspace};
@@ -67,4 +69,43 @@ async fn every_function_binary_answers_its_event_from_a_cold_start() {
         assert!(sample.peak_kib > 0, "{}: no VmHWM", function.binary);
         assert!(!sample.init.is_zero() && !sample.first_request.is_zero());
     }
+}
+
+/// The instruction count (`scripts/init-instructions`) keeps working: it stops at the first
+/// and the second poll, and the second includes a handled event. Skipped without valgrind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instructions_are_counted_to_the_first_and_the_second_poll() {
+    if std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("valgrind is not installed: instruction counting not checked");
+        return;
+    }
+    let function = &FUNCTIONS[0];
+    let binary = find_binary(&binaries_dir(), function.binary)
+        .expect("built: run `cargo build --workspace --bins` first");
+    let event = std::fs::read(workspace().join("events").join(function.event)).expect("event");
+    let db = TestDb::start().await;
+    signoff_store::demo::seed(&db.store, 20, |_| {})
+        .await
+        .expect("demo data");
+    let mut env = db.function_env();
+    env.extend(bench_env());
+    let count =
+        |until| count_instructions(function.binary, &binary, event.clone().into(), &env, until);
+    let init = count(Until::FirstPoll)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = count(Until::SecondPoll)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(init.instructions > 0 && init.response.is_none());
+    assert!(first.instructions > init.instructions, "{init:?} {first:?}");
+    let status = first
+        .response
+        .as_ref()
+        .and_then(|r| r["statusCode"].as_u64());
+    assert!(status.is_some_and(|s| s < 400), "{:?}", first.response);
 }

@@ -181,12 +181,17 @@ pub fn is_local_endpoint(url: &str) -> bool {
     matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "[::1]"))
 }
 
-/// Loads the AWS SDK configuration from the standard sources (environment, profile) and
-/// checks that a region is known, so a misconfigured function fails at init.
+/// Loads the AWS SDK configuration from the standard sources (environment, profile, web
+/// identity, container and instance credentials) and checks that a region is known. For
+/// tools, which may run on an operator's machine with a profile; the functions use
+/// [`store_from_env`].
 pub async fn load_aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    checked(aws_config::defaults(aws_config::BehaviorVersion::latest())).await
+}
+
+/// Loads the SDK configuration and fails at init when no region is known.
+async fn checked(loader: aws_config::ConfigLoader) -> Result<aws_config::SdkConfig, ConfigError> {
+    let sdk = loader.load().await;
     if sdk.region().is_none() {
         return Err(ConfigError::Missing {
             name: "AWS_REGION",
@@ -198,9 +203,26 @@ pub async fn load_aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
 
 /// Everything a function needs at init: configuration from the environment and a store
 /// with its DynamoDB client. Call once, before the runtime loop starts.
+///
+/// Lean on purpose (issue 11): with the SDK's defaults a function spent 23.9 M instructions
+/// before its first poll, most of them reading and parsing the system's root certificates
+/// (the default HTTPS client does when the first client is built, here the default
+/// credentials chain's STS client, and parses them again for every connector). Here the
+/// HTTPS client trusts compiled-in roots ([`function_https_client`]), and the credentials
+/// come from the environment, where Lambda puts the function role's, whenever
+/// `AWS_ACCESS_KEY_ID` is set; without it (a local run with a profile, a container or
+/// web-identity role) the SDK's default chain applies as for tools. Measured with
+/// `scripts/init-instructions`: 2.2 M instructions to first poll.
 pub async fn store_from_env() -> Result<Store, ConfigError> {
     let config = Config::from_env()?;
-    let sdk = load_aws_config().await?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(function_https_client());
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    let sdk = checked(loader).await?;
     Ok(Store::new(aws_sdk_dynamodb::Client::new(&sdk), config))
 }
 
@@ -213,6 +235,44 @@ pub fn lookup_in(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         .collect();
     move |k| map.get(k).cloned()
 }
+
+/// The functions' HTTPS client: the SDK's own (hyper, rustls on aws-lc), verifying servers
+/// against [`AMAZON_TRUST_SERVICES_ROOTS`], compiled in, instead of the system's
+/// certificate files, read and parsed at init. Those roots issue every AWS service
+/// endpoint's certificate, DynamoDB's included. Setting `SSL_CERT_FILE` or `SSL_CERT_DIR`
+/// makes it trust the roots there instead (as the SDK's default client does), for an HTTPS
+/// endpoint under another authority.
+fn function_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{
+        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+    };
+    let chosen_roots = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some());
+    let trust_store = if chosen_roots {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+    };
+    let tls = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .expect("a TLS context of a trust store alone always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
+}
+
+/// The root certificates of Amazon Trust Services (<https://www.amazontrust.com/repository/>),
+/// from Mozilla's root store as Debian's ca-certificates ships it: Amazon Root CA 1 to 4 and
+/// Starfield Services Root Certificate Authority - G2, which cross-signs them. A test checks
+/// their SHA-256 fingerprints against the ones Amazon publishes.
+/// The root certificates of Amazon Trust Services (<https://www.amazontrust.com/repository/>),
+/// from Mozilla's root store as Debian's ca-certificates ships it: Amazon Root CA 1 to 4 and
+/// Starfield Services Root Certificate Authority - G2, which cross-signs them. A test checks
+/// their SHA-256 fingerprints against the ones Amazon publishes.
+const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
 
 #[cfg(test)]
 mod tests {
@@ -288,5 +348,33 @@ mod tests {
         assert_eq!(config.bulk.concurrency, 8);
         assert_eq!(config.bulk.page_size, 250);
         assert_eq!(config.session_marker_ttl, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_amazon_trust_services() {
+        use base64::Engine;
+        use sha2::Digest;
+        // SHA-256 of each certificate, as https://www.amazontrust.com/repository/ lists them.
+        let published = [
+            "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e", // Amazon Root CA 1
+            "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4", // Amazon Root CA 2
+            "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4", // Amazon Root CA 3
+            "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092", // Amazon Root CA 4
+            "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5", // Starfield Services G2
+        ];
+        let fingerprints: Vec<String> = AMAZON_TRUST_SERVICES_ROOTS
+            .split("-----END CERTIFICATE-----")
+            .filter_map(|block| block.split("-----BEGIN CERTIFICATE-----").nth(1))
+            .map(|body| {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(body.split_whitespace().collect::<String>())
+                    .expect("base64");
+                sha2::Sha256::digest(der)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(fingerprints, published);
     }
 }
