@@ -127,3 +127,78 @@ async fn an_issue_time_in_the_future_is_refused_beyond_the_skew() {
         .unwrap();
     assert_eq!(skewed.status(), 200);
 }
+
+/// Every HTTP function binary answers events lambda_http cannot read (a query string with
+/// bytes a URI may not hold, a header with a control byte, a base64 body that does not
+/// decode) with a 400 in its vendor's shape, through the local Lambda runtime, and is still
+/// alive to answer the next event. Before, the first kind panicked the process (with
+/// panic=abort: the sandbox dies) and the second failed the invocation (API Gateway: 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_answers_unreadable_events_with_a_400_in_its_vendors_shape() {
+    use signoff_tests::event::HttpApiEvent;
+    use signoff_tests::gateway::{router_table, Gateway};
+    use signoff_tests::paths::binaries_dir;
+
+    let db = TestDb::start().await;
+    let mut env = db.function_env();
+    env.push(("SIGNOFF_REVOCATION_TENANT".into(), TENANT.into()));
+    let gateway = Gateway::start(router_table().to_vec(), &binaries_dir(), &env)
+        .await
+        .expect("the function binaries start (build them with `cargo build --workspace --bins`)");
+    // One route per function, and the member of its vendor's error body that says what
+    // went wrong.
+    let functions = [
+        (
+            "nativesso-logout",
+            "/api/42/nativesso/logout",
+            "resultCode",
+            "A503212",
+        ),
+        (
+            "token-register",
+            "/signoff/v1/tenants/42/tokens",
+            "error",
+            "invalid_request",
+        ),
+        ("descope-auth", "/v1/auth/logout", "errorCode", "E011001"),
+        ("token-revoke", "/oauth2/revoke", "error", "invalid_request"),
+    ];
+    for (function, path, member, code) in functions {
+        let good = HttpApiEvent::post(path).to_json();
+        let mut bad_events = Vec::new();
+        for query in ["a=\"b\"", "a=<b>", "a b", "a=\tb", "a=\u{7f}"] {
+            let mut event = good.clone();
+            event["rawQueryString"] = json!(query);
+            bad_events.push((format!("query {query:?}"), event));
+        }
+        for value in ["a\u{1}b", "a\u{7f}", "a\r\nx-injected: 1"] {
+            let mut event = good.clone();
+            event["headers"]["x-test"] = json!(value);
+            bad_events.push((format!("header {value:?}"), event));
+        }
+        let mut event = good.clone();
+        event["isBase64Encoded"] = json!(true);
+        event["body"] = json!("%%% not base64");
+        bad_events.push(("base64 body".into(), event));
+
+        for (what, event) in bad_events {
+            let reply = gateway
+                .invoke(function, &event)
+                .await
+                .unwrap_or_else(|e| panic!("{function}, {what}: {e}\n{}", gateway.logs()));
+            assert_eq!(reply["statusCode"], 400, "{function}, {what}: {reply}");
+            let body: serde_json::Value =
+                serde_json::from_str(reply["body"].as_str().unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{function}, {what}: {e}: {reply}"));
+            assert_eq!(body[member], code, "{function}, {what}: {body}");
+        }
+        // Still alive: an ordinary event is answered (here without credentials: 4xx).
+        let reply = gateway
+            .invoke(function, &good)
+            .await
+            .expect("still answering");
+        let status = reply["statusCode"].as_u64().unwrap_or_default();
+        assert!((400..500).contains(&status), "{function}: {reply}");
+    }
+    gateway.shutdown().await;
+}

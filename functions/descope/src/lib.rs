@@ -25,6 +25,7 @@ use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::runtime::MalformedEvent;
 use signoff_jose::{self as jwt, JwtError, RefreshClaims};
 use signoff_store::bulk::DeleteReport;
 use signoff_store::item_key::{self, TokenHash};
@@ -85,6 +86,8 @@ pub enum DescopeError {
     Body(#[from] BodyError),
     #[error("invalid request body: {0}")]
     Validation(&'static str),
+    #[error(transparent)]
+    MalformedEvent(#[from] MalformedEvent),
     #[error("token store failure")]
     Store(#[from] StoreError),
 }
@@ -203,7 +206,9 @@ impl DescopeError {
                 "the refresh token's user (sub/dsub) is not the user it was registered for"
                     .to_owned(),
             ),
-            DescopeError::Body(_) => (S::BAD_REQUEST, "E011001", "Bad request", message),
+            DescopeError::Body(_) | DescopeError::MalformedEvent(_) => {
+                (S::BAD_REQUEST, "E011001", "Bad request", message)
+            }
             DescopeError::Validation(_) => (
                 S::BAD_REQUEST,
                 "E011003",
@@ -416,6 +421,11 @@ async fn project_jwks(store: &Store, project: &str) -> Result<Response<Body>, De
             .expect("a valid header value"),
     );
     Ok(response)
+}
+
+/// The answer to an event that cannot become a request (see [`signoff_edge::runtime`]).
+pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
+    response::error_response(&DescopeError::MalformedEvent(reason))
 }
 
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.

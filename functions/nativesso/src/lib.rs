@@ -15,6 +15,7 @@ use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::runtime::MalformedEvent;
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
 
@@ -249,6 +250,16 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
         ));
     }
     Ok(session_id)
+}
+
+/// The answer to an event that cannot become a request (see [`signoff_edge::runtime`]):
+/// a caller error, `A503212`, naming the API by its route.
+pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
+    let message = format!("The request could not be read: {reason}.");
+    response::error_response(&Failure {
+        path: ROUTE.to_owned(),
+        error: LogoutError::caller("A503212", message),
+    })
 }
 
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.

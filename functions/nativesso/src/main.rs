@@ -1,13 +1,12 @@
 //! Lambda entry point for `POST /api/{serviceId}/nativesso/logout`.
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::Error;
+use signoff_edge::runtime::serve;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     signoff_edge::telemetry::init();
     let store = signoff_store::config::store_from_env().await?;
-    run(service_fn(|request: Request| {
-        signoff_nativesso::handle(&store, request)
-    }))
-    .await
+    let handle = |request| signoff_nativesso::handle(&store, request);
+    serve(handle, signoff_nativesso::malformed_event).await
 }

@@ -16,6 +16,7 @@ use signoff_edge::cors::CorsPolicy;
 use signoff_edge::request::{self, AuthError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::runtime::MalformedEvent;
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
 use signoff_store::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
@@ -301,6 +302,11 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
 }
 
 /// Handles one request. Never fails: every outcome is a response.
+/// The answer to an event that cannot become a request (see [`signoff_edge::runtime`]).
+pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
+    response::error_response(&RegistrationError::InvalidRequest(reason.to_string()))
+}
+
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     let outcome = match route(ROUTES, &request) {
         Routed::Found { params, .. } => {

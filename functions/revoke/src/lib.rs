@@ -26,6 +26,7 @@ use signoff_edge::oauth::{
 };
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::runtime::MalformedEvent;
 use signoff_store::bulk::IndexKey;
 use signoff_store::credentials::{ClientAuthentication, ClientRejection};
 use signoff_store::item_key::TokenHash;
@@ -270,6 +271,11 @@ impl Revoked {
             }
         }
     }
+}
+
+/// The answer to an event that cannot become a request (see [`signoff_edge::runtime`]).
+pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
+    response::error_response(&RevokeError::InvalidRequest(reason.to_string()))
 }
 
 /// Handles one request. Never fails: every outcome is a response, with the CORS headers
