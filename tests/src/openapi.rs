@@ -42,7 +42,11 @@ pub const TRANSPORT_HEADERS: &[&str] =
 pub const CODE_FIELDS: &[&str] = &["resultCode", "errorCode", "error"];
 
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
-pub const FUTURE: i64 = 4_102_444_800; // 2100-01-01
+/// An expiry a registration accepts: a day from now (a token may not outlive the
+/// revocation marks, which last `SIGNOFF_SESSION_MARKER_TTL_DAYS`).
+pub fn future() -> i64 {
+    signoff_store::now_epoch_seconds() + 86_400
+}
 
 // ---- The document --------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ async fn the_served_functions_log_a_session_out_over_http() {
 
     // The authorization server registers one more token in the demo session.
     let token = json!({"token": raw_token, "type": "refresh", "clientId": demo::CLIENT_ID,
-        "sessionId": demo::SESSION_ID, "expiresAt": 4_102_444_800i64});
+        "sessionId": demo::SESSION_ID, "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)});
     let (status, body) = call(
         &client,
         register_url.clone(),

@@ -202,3 +202,72 @@ async fn every_function_answers_unreadable_events_with_a_400_in_its_vendors_shap
     }
     gateway.shutdown().await;
 }
+
+/// Revocation marks expire after the marker TTL (180 days by default): a token living
+/// longer would come back to life when the mark that revoked it expires. Registration
+/// refuses such lifetimes, and `expiresIn` (OAuth's relative form) is accepted.
+#[tokio::test]
+async fn a_token_may_not_outlive_the_marks_that_revoke_it() {
+    let db = TestDb::start().await;
+    let credential = seed::tenant(&db.store, TENANT, None).await;
+    let ttl = db.store.config().session_marker_ttl.as_secs() as i64;
+    let now = signoff_store::now_epoch_seconds();
+    let register = |body: serde_json::Value| {
+        seed::post(
+            &format!("/signoff/v1/tenants/{TENANT}/tokens"),
+            Some(&format!("Bearer {credential}")),
+            Some("application/json"),
+            &body.to_string(),
+        )
+    };
+    let base = |token: &str| json!({"token": token, "type": "refresh", "clientId": "app"});
+    let with = |token: &str, field: &str, value: i64| {
+        let mut body = base(token);
+        body[field] = json!(value);
+        body
+    };
+    for body in [
+        with("too-long", "expiresAt", now + ttl + 60),
+        with("too-long-in", "expiresIn", ttl + 60),
+        {
+            let mut b = with("old-issue", "expiresAt", now + 3600);
+            b["issuedAt"] = json!(now + 3600 - ttl - 1);
+            b
+        },
+    ] {
+        let response = signoff_register::handle(&db.store, register(body.clone()))
+            .await
+            .unwrap();
+        let (status, reply) = parts(response);
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert!(
+            reply["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with("expiresAt: is more than 180 days after issuedAt"),
+            "{reply}"
+        );
+    }
+    // Neither, or both, is refused; a lifetime within the bound in either form is taken.
+    let neither = signoff_register::handle(&db.store, register(base("neither")))
+        .await
+        .unwrap();
+    assert_eq!(neither.status(), 400);
+    let mut both = with("both", "expiresAt", now + 60);
+    both["expiresIn"] = json!(60);
+    let both = signoff_register::handle(&db.store, register(both))
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+    for body in [
+        with("at", "expiresAt", now + ttl),
+        with("in", "expiresIn", ttl),
+    ] {
+        let response = signoff_register::handle(&db.store, register(body))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert!(seed::token_stored(&db.store, TENANT, "in").await);
+    assert!(!seed::token_stored(&db.store, TENANT, "too-long").await);
+}

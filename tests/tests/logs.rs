@@ -99,7 +99,7 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
         ("user_dn", demo::DEVICE_USER_DN),
     ]);
     let register = json!({"token": REGISTERED_TOKEN, "type": "refresh",
-        "clientId": demo::CLIENT_ID, "sessionId": "logs-session", "expiresAt": 4_102_444_800i64})
+        "clientId": demo::CLIENT_ID, "sessionId": "logs-session", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)})
     .to_string();
     let tampered_jwt = format!("{}x", demo::PROJECT_REFRESH_JWTS[0]);
 

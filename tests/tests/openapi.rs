@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use signoff_store::demo;
 use signoff_tests::gateway::Gateway;
 use signoff_tests::openapi::{
-    documented_operations, escape, fresh_db, load_document, manifest_routes, Coverage, Exchange,
-    Recorder, Spec, ALLOWED_ORIGIN, FORM_TYPE, FROM_APP, FUTURE, JSON_TYPE, VENDORS,
+    documented_operations, escape, fresh_db, future, load_document, manifest_routes, Coverage,
+    Exchange, Recorder, Spec, ALLOWED_ORIGIN, FORM_TYPE, FROM_APP, JSON_TYPE, VENDORS,
 };
 use signoff_tests::paths::binaries_dir;
 use signoff_tests::seed::{basic, form};
@@ -368,7 +368,7 @@ async fn responses_over_http_through_the_gateway_match_the_document() {
         )
         .body(
             json!({"token": "gw-1", "type": "access", "clientId": demo::CLIENT_ID,
-                "expiresAt": FUTURE})
+                "expiresAt": future()})
             .to_string(),
         ),
         call("POST", &logout, &[service, JSON_TYPE]).body(&session),

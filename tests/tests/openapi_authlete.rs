@@ -7,7 +7,7 @@
 use serde_json::json;
 use signoff_revoke::settings::DeviceRevocationAuth;
 use signoff_tests::openapi::{
-    event, fresh_db, request, revocation_config, Api, Recorder, Spec, AUTHLETE, FUTURE, JSON_TYPE,
+    event, fresh_db, future, request, revocation_config, Api, Recorder, Spec, AUTHLETE, JSON_TYPE,
 };
 use signoff_tests::seed;
 
@@ -91,7 +91,7 @@ async fn native_sso_and_registration(rec: &mut Recorder) {
     // Token registration.
     let tokens = "/signoff/v1/tenants/100/tokens";
     let one = json!({"token": "r1", "type": "refresh", "clientId": "app", "subject": "alice",
-        "sessionId": "live", "grantId": "g1", "issuedAt": 1_700_000_000, "expiresAt": FUTURE});
+        "sessionId": "live", "grantId": "g1", "issuedAt": signoff_store::now_epoch_seconds() - 60, "expiresAt": future()});
     rec.expect(
         &api,
         post(tokens, &[auth, JSON_TYPE], &one.to_string()),
@@ -100,8 +100,8 @@ async fn native_sso_and_registration(rec: &mut Recorder) {
     .await;
     let batch = json!({"tokens": [
         {"tokenHash": signoff_store::item_key::TokenHash::of("a1").encoded(), "type": "access", "clientId": "app",
-         "deviceId": "d1", "userStore": "Local", "userDn": "cn=alice", "expiresAt": FUTURE},
-        {"token": "a2", "type": "access", "clientId": "app", "expiresAt": FUTURE},
+         "deviceId": "d1", "userStore": "Local", "userDn": "cn=alice", "expiresAt": future()},
+        {"token": "a2", "type": "access", "clientId": "app", "expiresAt": future()},
     ]});
     let x = rec
         .expect(
@@ -112,7 +112,7 @@ async fn native_sso_and_registration(rec: &mut Recorder) {
         .await;
     assert_eq!(x.json()["registered"], 2);
     let misspelt = json!({"token": "r2", "type": "refresh", "clientId": "app",
-        "sessionID": "s", "expiresAt": FUTURE});
+        "sessionID": "s", "expiresAt": future()});
     rec.expect(
         &api,
         post(tokens, &[auth, JSON_TYPE], &misspelt.to_string()),
@@ -143,7 +143,7 @@ async fn native_sso_and_registration(rec: &mut Recorder) {
     .await;
     // "s1" was logged out above.
     let late = json!({"token": "late", "type": "access", "clientId": "app", "sessionId": "s1",
-        "expiresAt": FUTURE});
+        "expiresAt": future()});
     let x = rec
         .expect(
             &api,

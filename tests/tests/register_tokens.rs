@@ -9,7 +9,11 @@ use signoff_store::item_key::TokenHash;
 use signoff_tests::db::{ErrorInjector, TestDb};
 use signoff_tests::seed::{self, parts, post};
 
-const FUTURE: i64 = 4_102_444_800; // 2100-01-01
+/// An expiry a registration accepts: a day from now (a token may not outlive the
+/// revocation marks, which last `SIGNOFF_SESSION_MARKER_TTL_DAYS`).
+fn future() -> i64 {
+    signoff_store::now_epoch_seconds() + 86_400
+}
 
 async fn register(db: &TestDb, tenant: &str, token: &str, body: &Value) -> (u16, Value) {
     let request = post(
@@ -26,7 +30,7 @@ async fn register(db: &TestDb, tenant: &str, token: &str, body: &Value) -> (u16,
 }
 
 fn token(value: &str, session: Option<&str>) -> Value {
-    let mut t = json!({"token": value, "type": "refresh", "clientId": "app", "subject": "alice", "expiresAt": FUTURE});
+    let mut t = json!({"token": value, "type": "refresh", "clientId": "app", "subject": "alice", "expiresAt": future()});
     if let Some(s) = session {
         t["sessionId"] = json!(s);
     }

@@ -219,11 +219,10 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     recorder.take();
 
     // Registration: a lone token (PutItem) and a session-bound batch (a transaction).
-    let single =
-        json!({"token": "a", "type": "access", "clientId": "c", "expiresAt": 4_102_444_800i64});
+    let single = json!({"token": "a", "type": "access", "clientId": "c", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)});
     let batch = json!({"tokens": [
-        {"token": "b", "type": "refresh", "clientId": "c", "sessionId": "s", "expiresAt": 4_102_444_800i64},
-        {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": 4_102_444_800i64},
+        {"token": "b", "type": "refresh", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)},
+        {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)},
     ]});
     for body in [single, batch] {
         let request = post(

@@ -47,7 +47,10 @@ struct TokenInput {
     user_store: Option<String>,
     user_dn: Option<String>,
     issued_at: Option<i64>,
-    expires_at: i64,
+    /// Epoch seconds; or `expires_in`, seconds after the issue time (OAuth's `expires_in`,
+    /// which a static event can carry without going stale).
+    expires_at: Option<i64>,
+    expires_in: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +288,17 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
             ))
         }
     };
+    let issued_at = input.issued_at.unwrap_or(now);
+    let expires_at =
+        match (input.expires_at, input.expires_in) {
+            (Some(at), None) => at,
+            (None, Some(seconds)) if seconds > 0 => issued_at.saturating_add(seconds),
+            (None, Some(_)) => return Err(FieldError::new("expiresIn", "must be positive")),
+            _ => return Err(FieldError::new(
+                "expiresAt",
+                "send expiresAt (epoch seconds) or expiresIn (seconds after issuedAt), one of them",
+            )),
+        };
     let record = TokenRecord {
         tenant: tenant.to_owned(),
         hash,
@@ -294,8 +308,8 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
         session_id: input.session_id,
         grant_id: input.grant_id,
         device,
-        issued_at: input.issued_at.unwrap_or(now),
-        expires_at: input.expires_at,
+        issued_at,
+        expires_at,
     };
     record.validate(now)?;
     Ok(record)
@@ -349,7 +363,9 @@ async fn register(
             return Err(RegistrationError::SessionEnded(sessions))
         }
         Err(RegisterError::Store(e)) => return Err(e.into()),
-        Err(e @ RegisterError::BatchSize(_)) => return Err(invalid(e.to_string())),
+        Err(e @ (RegisterError::BatchSize(_) | RegisterError::Invalid(_))) => {
+            return Err(invalid(e.to_string()))
+        }
     }
     tracing::info!(tenant = %tenant, registered = records.len(), "tokens registered");
     Ok(records)

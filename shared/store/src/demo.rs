@@ -295,7 +295,7 @@ pub async fn seed_project(store: &Store) -> Result<(), SeedError> {
             client_id: CLIENT_ID.to_owned(),
             issuer: None,
             issued_at: now,
-            expires_at: 4_102_444_800,
+            expires_at: now + 90 * 86_400,
         };
         let mut records = vec![spec.record(jwt)];
         records.extend((0..PROJECT_ACCESS_TOKENS_PER_SESSION).map(|i| TokenRecord {

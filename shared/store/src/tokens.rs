@@ -28,6 +28,10 @@ pub enum RegisterError {
     /// Nothing to register, or more than [`MAX_REGISTRATION_BATCH`] tokens at once.
     #[error("register 1 to {MAX_REGISTRATION_BATCH} tokens at a time, not {0}")]
     BatchSize(usize),
+    /// A token would outlive the revocation marks that could kill it (see
+    /// [`Store::register_tokens`]). Nothing was registered.
+    #[error(transparent)]
+    Invalid(#[from] crate::model::FieldError),
     /// Some tokens belong to sessions that have been logged out. Nothing was registered.
     #[error("session(s) already ended: {}", .sessions.join(", "))]
     SessionEnded { sessions: Vec<String> },
@@ -50,6 +54,23 @@ impl Store {
     pub async fn register_tokens(&self, records: &[TokenRecord]) -> Result<(), RegisterError> {
         if records.is_empty() || records.len() > MAX_REGISTRATION_BATCH {
             return Err(RegisterError::BatchSize(records.len()));
+        }
+        // A revocation mark (session end, logout-all, grant or device) kills the tokens
+        // issued at or before it and expires after `session_marker_ttl`. A token living
+        // longer than that from its issue would come back to life when the mark expires.
+        let max_lifetime = self.config().session_marker_ttl.as_secs() as i64;
+        if let Some(record) = records
+            .iter()
+            .find(|r| r.expires_at.saturating_sub(r.issued_at) > max_lifetime)
+        {
+            let days = max_lifetime / 86_400;
+            return Err(RegisterError::Invalid(crate::model::FieldError::new(
+                "expiresAt",
+                format!(
+                    "is more than {days} days after issuedAt: revocation marks last {days} days (SIGNOFF_SESSION_MARKER_TTL_DAYS), so a longer-lived token would outlive the mark that revokes it (record {})",
+                    record.hash
+                ),
+            )));
         }
         // (tenant, session) pairs; ordered, so cancellation reasons line up with them.
         let sessions: BTreeSet<(&str, &str)> = records
