@@ -185,8 +185,32 @@ pub fn is_local_endpoint(url: &str) -> bool {
 /// identity, container and instance credentials) and checks that a region is known. For
 /// tools, which may run on an operator's machine with a profile; the functions use
 /// [`store_from_env`].
+///
+/// Against a local emulator (`AWS_ENDPOINT_URL_DYNAMODB` on this machine's loopback) a
+/// region and credentials mean nothing, so where none are configured the tool uses
+/// `us-east-1` and placeholder credentials rather than failing on a missing region or
+/// asking the instance metadata service: `AWS_ENDPOINT_URL_DYNAMODB` alone is enough.
 pub async fn load_aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
-    checked(aws_config::defaults(aws_config::BehaviorVersion::latest())).await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let local = var("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|| var("AWS_ENDPOINT_URL"))
+        .is_some_and(|endpoint| is_local_endpoint(&endpoint));
+    if local {
+        if var("AWS_REGION").is_none() && var("AWS_DEFAULT_REGION").is_none() {
+            loader = loader.region(aws_config::Region::from_static("us-east-1"));
+        }
+        if var("AWS_ACCESS_KEY_ID").is_none() && var("AWS_PROFILE").is_none() {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "local-emulator",
+            ));
+        }
+    }
+    checked(loader).await
 }
 
 /// Loads the SDK configuration and fails at init when no region is known.
