@@ -1,9 +1,11 @@
 //! What the functions log over a full run, with Lambda's JSON log format on (as the
 //! template sets it) at the most verbose level: every endpoint called with good and bad
-//! input, and a housekeeping run. Every line is one JSON object with a level and a
-//! message; every INFO, WARN and ERROR line carries its invocation's request id; and no
-//! token, secret or credential used in the run appears anywhere in the output, even at
-//! TRACE (where the Lambda runtime would print raw events if it were not capped).
+//! input, and a housekeeping run. Every line is one JSON object: a log line with a level
+//! and a message, or a metrics (EMF) line, one per request and one per housekeeping run;
+//! every INFO, WARN and ERROR line and every request's metrics line carries its
+//! invocation's request id; and no token, secret or credential used in the run appears
+//! anywhere in the output, even at TRACE (where the Lambda runtime would print raw events
+//! if it were not capped).
 //!
 //! Needs `cargo build --workspace --bins` first (`scripts/test` does it).
 
@@ -58,7 +60,26 @@ impl Call {
             ..Call::post(path, None, None, "", status)
         }
     }
+
+    /// The binary that serves the call (the template's and the router's routes).
+    fn function(&self) -> &'static str {
+        match self.path.as_str() {
+            p if p.starts_with("/signoff/") => "token-register",
+            p if p.starts_with("/api/") => "nativesso-logout",
+            p if p.starts_with("/v1/auth/") || p.starts_with("/v2/keys/") => "descope-auth",
+            _ => "token-revoke",
+        }
+    }
+
+    /// Whether a success of the call is a logout or revocation, which reports the tokens
+    /// it deleted.
+    fn revokes(&self) -> bool {
+        !self.path.starts_with("/signoff/") && !self.path.starts_with("/v2/keys/")
+    }
 }
+
+/// Metrics lines per function and outcome, and how many of them carry `TokensRevoked`.
+type MetricLines = BTreeMap<(String, String), (usize, usize)>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
@@ -200,10 +221,11 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
     let logs = gateway.logs();
     gateway.shutdown().await;
 
-    // Every line each function printed is a JSON object: a log line, or housekeeping's
-    // metrics (EMF). Lines of the gateway itself (process exits) are not the function's.
+    // Every line each function printed is a JSON object: a log line, or metrics (EMF).
+    // Lines of the gateway itself (process exits) are not the function's.
     let mut lines_per_function: BTreeMap<String, usize> = BTreeMap::new();
     let mut emf_lines = 0;
+    let mut request_metrics = MetricLines::new();
     let mut trace_lines = 0;
     for line in logs.lines() {
         let Some((function, text)) = line
@@ -218,9 +240,38 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
         let value: Value = serde_json::from_str(text)
             .unwrap_or_else(|e| panic!("{function} printed a line that is not JSON ({e}): {text}"));
         if value.get("_aws").is_some() {
-            assert_eq!(function, "housekeeping", "{text}");
-            assert_eq!(value["ExpiredRecordsDeleted"], demo::EXPIRED_TOKENS);
-            emf_lines += 1;
+            if function == "housekeeping" {
+                assert_eq!(value["ExpiredRecordsDeleted"], demo::EXPIRED_TOKENS);
+                emf_lines += 1;
+                continue;
+            }
+            // A request's line: its dimensions are the function and the outcome only,
+            // nothing taken from the request.
+            let directive = &value["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(
+                directive["Dimensions"],
+                json!([["FunctionName", "Outcome"]]),
+                "{text}"
+            );
+            assert!(!value["FunctionName"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty());
+            assert_eq!(value["Requests"], 1, "{text}");
+            assert!(
+                value["Latency"].as_f64().is_some_and(|ms| ms >= 0.0),
+                "{text}"
+            );
+            let request_id = value["requestId"].as_str().unwrap_or_default();
+            assert!(!request_id.is_empty(), "{function}: no requestId: {text}");
+            let outcome = value["Outcome"].as_str().expect("Outcome").to_owned();
+            let entry = request_metrics
+                .entry((function.to_owned(), outcome))
+                .or_default();
+            entry.0 += 1;
+            if value["TokensRevoked"].is_u64() {
+                entry.1 += 1;
+            }
             continue;
         }
         if value["level"] == "TRACE" {
@@ -239,6 +290,23 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
         }
     }
     assert_eq!(emf_lines, 1, "one metrics line per housekeeping run");
+    // One metrics line per request, with its outcome; successful logouts and revocations
+    // say how many tokens they deleted.
+    let mut expected = MetricLines::new();
+    for call in &calls {
+        let outcome = if call.status < 400 { "ok" } else { "refused" };
+        let entry = expected
+            .entry((call.function().to_owned(), outcome.to_owned()))
+            .or_default();
+        entry.0 += 1;
+        if outcome == "ok" && call.revokes() {
+            entry.1 += 1;
+        }
+    }
+    assert_eq!(
+        request_metrics, expected,
+        "(lines, lines with TokensRevoked)"
+    );
     // TRACE took effect (the secrets check below is not vacuous), short of the runtime's
     // own raw-event dump.
     assert!(trace_lines > 0, "no TRACE line: the level was not applied");

@@ -349,3 +349,498 @@ async fn the_housekeeping_function_role_allows_every_dynamodb_call_its_code_make
         .expect("sweep");
     assert_role_covers(&template, "housekeeping", &recorder).await;
 }
+
+// ---- Alarms and the dashboard ----
+
+/// What a short-form intrinsic (`!Ref X`, `!GetAtt X.Y`) refers to, or a plain string as is.
+fn reference(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Object(map) if map.len() == 1 => {
+            let (tag, inner) = map.iter().next().unwrap();
+            match (tag.as_str(), inner) {
+                ("!Ref", Value::String(name)) => format!("Ref {name}"),
+                ("!GetAtt", Value::String(name)) => format!("GetAtt {name}"),
+                _ => value.to_string(),
+            }
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// One metric an alarm watches: namespace, name and dimensions (values as [`reference`]s).
+#[derive(Debug)]
+struct Watched {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+    /// The id in a metric-math alarm, if any.
+    id: Option<String>,
+}
+
+fn dimensions(list: &Value) -> Vec<(String, String)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["Name"].as_str().expect("dimension Name").to_owned(),
+                reference(&d["Value"]),
+            )
+        })
+        .collect()
+}
+
+/// The metrics `alarm` watches, directly or through metric math.
+fn watched(alarm: &Value) -> Vec<Watched> {
+    let p = &alarm["Properties"];
+    if let Some(name) = p["MetricName"].as_str() {
+        return vec![Watched {
+            namespace: p["Namespace"].as_str().expect("Namespace").to_owned(),
+            name: name.to_owned(),
+            dimensions: dimensions(&p["Dimensions"]),
+            id: None,
+        }];
+    }
+    p["Metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let metric = &m["MetricStat"]["Metric"];
+            Some(Watched {
+                namespace: metric["Namespace"].as_str()?.to_owned(),
+                name: metric["MetricName"].as_str()?.to_owned(),
+                dimensions: dimensions(&metric["Dimensions"]),
+                id: m["Id"].as_str().map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+fn alarms(template: &Value) -> Vec<(&String, &Value)> {
+    template["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect()
+}
+
+/// The alarms with a metric in `namespace` named `name` whose dimension `dimension` is
+/// `value`.
+fn alarms_on<'a>(
+    template: &'a Value,
+    namespace: &str,
+    name: &str,
+    dimension: &str,
+    value: &str,
+) -> Vec<(&'a String, &'a Value)> {
+    alarms(template)
+        .into_iter()
+        .filter(|(_, alarm)| {
+            watched(alarm).iter().any(|w| {
+                w.namespace == namespace
+                    && w.name == name
+                    && w.dimensions
+                        .iter()
+                        .any(|(k, v)| k == dimension && v == value)
+            })
+        })
+        .collect()
+}
+
+/// A metric-math alarm returns one expression, which uses every metric it fetches (a
+/// metric left out of the expression is watched by nobody).
+fn assert_expression_uses_every_metric(name: &str, alarm: &Value) {
+    let metrics = alarm["Properties"]["Metrics"].as_array();
+    let Some(metrics) = metrics else { return };
+    let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1, "{name} must return exactly one series");
+    let expression = returned[0]["Expression"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} returns a metric, not an expression"));
+    for w in watched(alarm) {
+        let id = w.id.expect("metric id");
+        let used = expression
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|token| token == id);
+        assert!(used, "{name}: {expression} leaves out {id} ({})", w.name);
+    }
+}
+
+#[test]
+fn every_function_has_an_errors_alarm_and_a_throttles_alarm() {
+    let template = template();
+    let functions: Vec<&String> = template["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(functions.len(), 5);
+    for function in functions {
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms_on(
+                &template,
+                "AWS/Lambda",
+                metric,
+                "FunctionName",
+                &format!("Ref {function}"),
+            );
+            let (name, alarm) = found
+                .first()
+                .unwrap_or_else(|| panic!("{function} has no {metric} alarm"));
+            // One error or throttle is enough to look: anything higher hides a few.
+            let p = &alarm["Properties"];
+            assert_eq!(
+                p["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+                "{name}"
+            );
+            assert_eq!(p["Threshold"], 1, "{name}");
+            assert_eq!(p["TreatMissingData"], "notBreaching", "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_table_alarms_cover_throttling_and_system_errors_of_every_operation_the_roles_allow() {
+    let template = template();
+    let table = "Ref TokenTable";
+    for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+        assert!(
+            !alarms_on(&template, "AWS/DynamoDB", metric, "TableName", table).is_empty(),
+            "no {metric} alarm on the table"
+        );
+    }
+    // DynamoDB reports these per operation: an operation left out is not watched.
+    let mut operations: BTreeSet<String> = template["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .flat_map(|r| r["Properties"]["Policies"].as_array().into_iter().flatten())
+        .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
+        .flat_map(|statement| match &statement["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(list) => list
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            _ => vec![],
+        })
+        .filter_map(|action| action.strip_prefix("dynamodb:").map(str::to_owned))
+        .collect();
+    // Registration's transaction, authorized as PutItem and UpdateItem (see the template).
+    operations.insert("TransactWriteItems".into());
+    for metric in ["ThrottledRequests", "SystemErrors"] {
+        let found = alarms_on(&template, "AWS/DynamoDB", metric, "TableName", table);
+        let (name, alarm) = found
+            .first()
+            .unwrap_or_else(|| panic!("no {metric} alarm on the table"));
+        let watched_operations: BTreeSet<String> = watched(alarm)
+            .into_iter()
+            .filter(|w| w.name == metric)
+            .filter_map(|w| {
+                w.dimensions
+                    .into_iter()
+                    .find(|(k, _)| k == "Operation")
+                    .map(|(_, v)| v)
+            })
+            .collect();
+        let missing: Vec<_> = operations.difference(&watched_operations).collect();
+        assert!(missing.is_empty(), "{name} does not watch {missing:?}");
+        assert_expression_uses_every_metric(name, alarm);
+    }
+}
+
+#[test]
+fn the_api_5xx_alarm_is_a_rate_over_the_templates_api() {
+    let template = template();
+    let found = alarms_on(&template, "AWS/ApiGateway", "5xx", "ApiId", "Ref HttpApi");
+    let (name, alarm) = found.first().expect("no 5xx alarm on HttpApi");
+    let metrics = watched(alarm);
+    let id_of = |metric: &str| {
+        metrics
+            .iter()
+            .find(|w| {
+                w.name == metric && w.dimensions == [("ApiId".to_owned(), "Ref HttpApi".to_owned())]
+            })
+            .and_then(|w| w.id.clone())
+            .unwrap_or_else(|| panic!("{name} fetches no {metric} of HttpApi"))
+    };
+    let (errors, requests) = (id_of("5xx"), id_of("Count"));
+    assert_expression_uses_every_metric(name, alarm);
+    let expression = alarm["Properties"]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|m| m["Expression"].as_str())
+        .unwrap();
+    assert!(
+        expression.contains(&format!("{errors} / {requests}")),
+        "{name} is not the 5xx count over the request count: {expression}"
+    );
+}
+
+#[test]
+fn the_failure_queue_alarm_watches_the_housekeeping_failure_destination() {
+    let template = template();
+    let on_failure = &template["Resources"]["HousekeepingFunction"]["Properties"]
+        ["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"];
+    // The destination is the queue's ARN; CloudWatch names the queue by its name.
+    let queue = reference(on_failure)
+        .strip_prefix("GetAtt ")
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .map(str::to_owned)
+        .expect("the destination is a queue of the template");
+    let found = alarms_on(
+        &template,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        &format!("GetAtt {queue}.QueueName"),
+    );
+    let (name, alarm) = found.first().expect("no alarm on the failure queue");
+    let p = &alarm["Properties"];
+    assert_eq!(
+        p["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+        "{name}"
+    );
+    assert_eq!(p["Threshold"], 1, "{name}: one failed run is enough");
+}
+
+#[test]
+fn with_a_topic_every_alarm_notifies_it_and_without_one_none_does() {
+    let template = template();
+    let parameter = &template["Parameters"]["AlarmTopicArn"];
+    assert_eq!(parameter["Default"], "", "notifications are optional");
+    // The condition is true exactly when the parameter is set.
+    let condition = json!({"!Not": [{"!Equals": [{"!Ref": "AlarmTopicArn"}, ""]}]});
+    let conditions = template["Conditions"].as_object().expect("conditions");
+    let (condition_name, _) = conditions
+        .iter()
+        .find(|(_, c)| **c == condition)
+        .expect("a condition that AlarmTopicArn is set");
+    let all = alarms(&template);
+    assert!(all.len() >= 16, "{} alarms", all.len());
+    for (name, alarm) in all {
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = &alarm["Properties"][key];
+            let branches = actions["!If"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}.{key} is not conditional: {actions}"));
+            assert_eq!(branches.len(), 3, "{name}.{key}");
+            assert_eq!(branches[0], condition_name.as_str(), "{name}.{key}");
+            // Set: the topic, and only it. Not set: no actions at all.
+            assert_eq!(
+                branches[1],
+                json!([{"!Ref": "AlarmTopicArn"}]),
+                "{name}.{key}"
+            );
+            assert_eq!(branches[2], json!({"!Ref": "AWS::NoValue"}), "{name}.{key}");
+        }
+    }
+}
+
+/// The metrics each emitter declares in its EMF lines, from the code itself: the HTTP
+/// functions' (signoff_edge::metrics) and housekeeping's. Each with its dimension names.
+fn emitted_metrics() -> Vec<(&'static str, BTreeSet<String>, Vec<String>)> {
+    use signoff_edge::metrics::{emf_line, Outcome};
+    use signoff_store::housekeeping::{SweepEnd, SweepReport};
+    let directive = |line: &Value| {
+        let d = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(d["Namespace"], signoff_edge::metrics::NAMESPACE);
+        let names: BTreeSet<String> = d["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap().to_owned())
+            .collect();
+        let dims: Vec<String> = d["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect();
+        (names, dims)
+    };
+    // With a token count, an HTTP line declares every metric it can.
+    let http = emf_line(
+        "f",
+        Outcome::Ok,
+        std::time::Duration::ZERO,
+        Some(1),
+        None,
+        std::time::UNIX_EPOCH,
+    );
+    let (http_names, http_dims) = directive(&http);
+    let report = SweepReport {
+        read: 0,
+        deleted: 0,
+        skipped: 0,
+        queries: 0,
+        hours_finished: 0,
+        next_hour: 0,
+        backlog_hours: 0,
+        end: SweepEnd::Complete,
+    };
+    let housekeeping = signoff_housekeeping::Metrics {
+        function_name: "f".into(),
+    }
+    .emf_line(&report, false, std::time::UNIX_EPOCH);
+    assert_eq!(
+        housekeeping["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        signoff_housekeeping::METRICS_NAMESPACE
+    );
+    let (hk_names, hk_dims) = directive(&housekeeping);
+    vec![
+        ("http", http_names, http_dims),
+        ("housekeeping", hk_names, hk_dims),
+    ]
+}
+
+/// AWS metrics the dashboard may plot, with the dimensions each is plotted by.
+const AWS_METRICS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "AWS/Lambda",
+        &["Errors", "Throttles", "Invocations", "Duration"],
+        &["FunctionName"],
+    ),
+    (
+        "AWS/ApiGateway",
+        &["5xx", "4xx", "Count", "Latency"],
+        &["ApiId"],
+    ),
+    (
+        "AWS/DynamoDB",
+        &["ReadThrottleEvents", "WriteThrottleEvents"],
+        &["TableName"],
+    ),
+    (
+        "AWS/SQS",
+        &["ApproximateNumberOfMessagesVisible"],
+        &["QueueName"],
+    ),
+];
+
+#[test]
+fn the_dashboard_is_json_and_plots_only_metrics_that_exist() {
+    let template = template();
+    let resources = template["Resources"].as_object().expect("resources");
+    let dashboards: Vec<&Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Dashboard")
+        .collect();
+    assert_eq!(dashboards.len(), 1);
+    let body = dashboards[0]["Properties"]["DashboardBody"]["!Sub"]
+        .as_str()
+        .expect("DashboardBody is a !Sub string");
+    // Every ${…} names a resource (or its attribute) or a pseudo parameter; each becomes a
+    // placeholder that keeps the name, so the JSON can be parsed and its references read.
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').expect("closed ${") + start;
+        let name = &rest[start + 2..end];
+        let resource = name.split('.').next().unwrap();
+        assert!(
+            resources.contains_key(resource) || name.starts_with("AWS::"),
+            "the dashboard refers to {name}, which the template does not define"
+        );
+        text.push_str(&rest[..start]);
+        text.push_str(&format!("<{name}>"));
+        rest = &rest[end + 1..];
+    }
+    text.push_str(rest);
+    let dashboard: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{text}"));
+
+    let emitted = emitted_metrics();
+    let http_functions: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| {
+            r["Properties"]["Events"]
+                .as_object()
+                .is_some_and(|e| e.values().any(|e| e["Type"] == "HttpApi"))
+        })
+        .map(|(name, _)| format!("<{name}>"))
+        .collect();
+    assert_eq!(http_functions.len(), 4);
+    let outcomes: Vec<&str> = signoff_edge::metrics::Outcome::ALL
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    let mut plotted: Vec<(String, String)> = vec![];
+    let widgets = dashboard["widgets"].as_array().expect("widgets");
+    for widget in widgets {
+        let title = widget["properties"]["title"].as_str().unwrap_or_default();
+        let metrics = widget["properties"]["metrics"].as_array();
+        assert!(
+            widget["type"] != "metric" || metrics.is_some_and(|m| !m.is_empty()),
+            "{title}: no metrics"
+        );
+        for metric in metrics.into_iter().flatten() {
+            let parts = metric.as_array().expect("a metric is an array");
+            let strings: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+            let options = parts.last().filter(|p| p.is_object());
+            let stat = options
+                .and_then(|o| o["stat"].as_str())
+                .unwrap_or("Average")
+                .to_owned();
+            let (namespace, name) = (strings[0], strings[1]);
+            let dims: Vec<(&str, &str)> = strings[2..]
+                .chunks(2)
+                .map(|pair| (pair[0], pair[1]))
+                .collect();
+            let dim_names: Vec<&str> = dims.iter().map(|(k, _)| *k).collect();
+            if namespace == signoff_edge::metrics::NAMESPACE {
+                let (emitter, _, expected_dims) = emitted
+                    .iter()
+                    .find(|(_, names, _)| names.contains(name))
+                    .unwrap_or_else(|| panic!("{title}: no function emits {namespace}/{name}"));
+                assert_eq!(&dim_names, expected_dims, "{title}: {name}");
+                for (key, value) in &dims {
+                    match (*emitter, *key) {
+                        ("http", "FunctionName") => assert!(
+                            http_functions.contains(*value),
+                            "{title}: {name} of {value}, which is no HTTP function"
+                        ),
+                        ("housekeeping", "FunctionName") => {
+                            assert_eq!(*value, "<HousekeepingFunction>", "{title}: {name}")
+                        }
+                        (_, "Outcome") => {
+                            assert!(outcomes.contains(value), "{title}: Outcome {value}")
+                        }
+                        _ => panic!("{title}: unexpected dimension {key}"),
+                    }
+                }
+            } else {
+                let known = AWS_METRICS
+                    .iter()
+                    .find(|(ns, names, _)| *ns == namespace && names.contains(&name));
+                let (_, _, expected_dims) =
+                    known.unwrap_or_else(|| panic!("{title}: {namespace}/{name} is not known"));
+                assert_eq!(&dim_names, expected_dims, "{title}: {name}");
+            }
+            plotted.push((name.to_owned(), stat));
+        }
+    }
+    // What the dashboard is for: logouts (sample counts of TokensRevoked), tokens revoked,
+    // latency at p50 and p99, and errors.
+    use signoff_edge::metrics::{LATENCY, REQUESTS, TOKENS_REVOKED};
+    for (name, stat) in [
+        (TOKENS_REVOKED, "SampleCount"),
+        (TOKENS_REVOKED, "Sum"),
+        (LATENCY, "p50"),
+        (LATENCY, "p99"),
+        (REQUESTS, "Sum"),
+        ("Errors", "Sum"),
+        ("5xx", "Sum"),
+    ] {
+        assert!(
+            plotted.iter().any(|(n, s)| n == name && s == stat),
+            "the dashboard plots no {stat} of {name}"
+        );
+    }
+}

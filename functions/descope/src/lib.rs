@@ -22,6 +22,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
 use signoff_edge::cors::CorsPolicy;
+use signoff_edge::metrics::Meter;
 use signoff_edge::request::{self, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
@@ -278,7 +279,7 @@ async fn keys_of(
 
 /// Verifies the bearer's refresh JWT and revokes per `all`: its session and grant, or
 /// every token of its user.
-async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), DescopeError> {
+async fn logout(store: &Store, request: &Request, all: bool) -> Result<u64, DescopeError> {
     let (project, token) = project_and_jwt(request)?;
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
@@ -322,7 +323,7 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<(), Desco
         batch_calls = report.batch_calls,
         "descope logout"
     );
-    Ok(())
+    Ok(report.deleted)
 }
 
 /// The user logout-all acts on: the subject the token was registered under, which must
@@ -434,24 +435,25 @@ pub async fn handle(
     settings: &Settings,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let mut meter = Meter::start();
+    let mut logged_out = |deleted: u64| {
+        meter.tokens_revoked(deleted);
+        logged_out_response(settings)
+    };
     let (action, outcome) = match route(ROUTES, &request) {
         Routed::Found {
             endpoint: Endpoint::Logout,
             ..
         } => (
             "descope logout",
-            logout(store, &request, false)
-                .await
-                .map(|_| logged_out_response(settings)),
+            logout(store, &request, false).await.map(&mut logged_out),
         ),
         Routed::Found {
             endpoint: Endpoint::LogoutAll,
             ..
         } => (
             "descope logout-all",
-            logout(store, &request, true)
-                .await
-                .map(|_| logged_out_response(settings)),
+            logout(store, &request, true).await.map(&mut logged_out),
         ),
         Routed::Found {
             endpoint: Endpoint::Keys,
@@ -465,7 +467,13 @@ pub async fn handle(
         }
         Routed::NotFound => ("descope", Err(DescopeError::NotFound)),
     };
-    Ok(respond(action, &request, &CorsPolicy::Disabled, outcome))
+    Ok(respond(
+        action,
+        &request,
+        &CorsPolicy::Disabled,
+        &meter,
+        outcome,
+    ))
 }
 
 #[cfg(test)]

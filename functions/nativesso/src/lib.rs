@@ -12,6 +12,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 use signoff_edge::cors::CorsPolicy;
+use signoff_edge::metrics::Meter;
 use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
@@ -264,6 +265,7 @@ pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
 
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let mut meter = Meter::start();
     let (service_id, outcome) = match route(ROUTES, &request) {
         Routed::Found { params, .. } => {
             let service_id = params.get("serviceId").unwrap_or_default().to_owned();
@@ -276,6 +278,9 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
         }
         Routed::NotFound => (String::new(), Err(LogoutError::NotFound)),
     };
+    if let Ok(count) = outcome {
+        meter.tokens_revoked(count);
+    }
     let outcome = outcome
         .map(|count| {
             response::json_response(
@@ -298,6 +303,7 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
         "native SSO logout",
         &request,
         &CorsPolicy::Disabled,
+        &meter,
         outcome,
     ))
 }

@@ -13,6 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use signoff_edge::cors::CorsPolicy;
+use signoff_edge::metrics::Meter;
 use signoff_edge::request::{self, AuthError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
@@ -322,6 +323,7 @@ pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
 }
 
 pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let meter = Meter::start();
     let outcome = match route(ROUTES, &request) {
         Routed::Found { params, .. } => {
             let tenant = params.get("tenantId").unwrap_or_default();
@@ -345,6 +347,7 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
         "token registration",
         &request,
         &CorsPolicy::Disabled,
+        &meter,
         outcome,
     ))
 }

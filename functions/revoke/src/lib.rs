@@ -21,6 +21,7 @@ use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
+use signoff_edge::metrics::Meter;
 use signoff_edge::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
 };
@@ -250,23 +251,31 @@ impl From<CredentialsError> for RevokeError {
 
 /// What a successful request did.
 enum Revoked {
-    /// The token is gone (or never was): RFC 7009's empty 200.
-    Token,
-    /// NetIQ's device answer.
-    Device,
+    /// The token is gone (or never was): RFC 7009's empty 200. Holds the token records
+    /// deleted (the token's own and its grant's; 0 if there was nothing to revoke).
+    Token(u64),
+    /// NetIQ's device answer, with the token records deleted.
+    Device(u64),
 }
 
 impl Revoked {
+    /// Token records deleted.
+    fn deleted(&self) -> u64 {
+        match self {
+            Revoked::Token(deleted) | Revoked::Device(deleted) => *deleted,
+        }
+    }
+
     fn into_response(self) -> Response<Body> {
         match self {
-            Revoked::Token => {
+            Revoked::Token(_) => {
                 let mut response = Response::new(Body::Empty);
                 response
                     .headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
-            Revoked::Device => {
+            Revoked::Device(_) => {
                 response::json_response(StatusCode::OK, &json!({ "status": DEVICE_REVOKED }))
             }
         }
@@ -285,6 +294,7 @@ pub async fn handle(
     config: &Settings,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let mut meter = Meter::start();
     let outcome = match route(ROUTES, &request) {
         Routed::Found {
             endpoint: Endpoint::Preflight,
@@ -301,8 +311,17 @@ pub async fn handle(
         Routed::MethodNotAllowed { allow, .. } => Err(RevokeError::MethodNotAllowed { allow }),
         Routed::NotFound => Err(RevokeError::UnknownPath),
     };
+    if let Ok(revoked) = &outcome {
+        meter.tokens_revoked(revoked.deleted());
+    }
     let outcome = outcome.map(Revoked::into_response);
-    Ok(respond("token revocation", &request, &config.cors, outcome))
+    Ok(respond(
+        "token revocation",
+        &request,
+        &config.cors,
+        &meter,
+        outcome,
+    ))
 }
 
 /// RFC 7009 2.1, on either path: authenticate the client, find the token, check it is the
@@ -335,7 +354,7 @@ async fn revoke_token(
             client_id,
             "nothing to revoke: the token is unknown, expired or already revoked"
         );
-        return Ok(Revoked::Token);
+        return Ok(Revoked::Token(0));
     };
     if record.client_id != client_id {
         return Err(RevokeError::OtherClientsToken);
@@ -357,7 +376,7 @@ async fn revoke_token(
         batch_calls = report.batch_calls,
         "token revoked"
     );
-    Ok(Revoked::Token)
+    Ok(Revoked::Token(report.deleted))
 }
 
 /// NetIQ device revocation: every token of the device issued to the named user, through
@@ -417,7 +436,7 @@ async fn revoke_device(
         batch_calls = report.batch_calls,
         "device tokens revoked"
     );
-    Ok(Revoked::Device)
+    Ok(Revoked::Device(report.deleted))
 }
 
 /// Which clients an endpoint accepts.

@@ -6,12 +6,14 @@
 //! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
 //! - [`route`]: which endpoint a request is for, from the function's route table.
 //! - [`response`]: the pieces every response shares.
+//! - [`metrics`]: one CloudWatch embedded-metric-format line per request, from `respond`.
 //! - [`runtime`]: the Lambda loop, which answers events lambda_http cannot read.
 //! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
 //!
 //! DynamoDB access stays in [`signoff_store`]; nothing here issues a query of its own.
 
 pub mod cors;
+pub mod metrics;
 pub mod oauth;
 pub mod request;
 pub mod response;

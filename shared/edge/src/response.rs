@@ -1,7 +1,8 @@
 //! One response pipeline for every HTTP function: each function's error type says what
 //! its vendor answers ([`ErrorReply`]), and [`respond`] turns an outcome into the response,
 //! logging it once and adding the headers every function shares (`Retry-After` on
-//! retryable failures, `Allow` on 405, `Cache-Control: no-store` on JSON, CORS).
+//! retryable failures, `Allow` on 405, `Cache-Control: no-store` on JSON, CORS) and
+//! writing the request's metrics line ([`crate::metrics`]).
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -9,6 +10,7 @@ use serde::Serialize;
 use signoff_store::StoreError;
 
 use crate::cors::CorsPolicy;
+use crate::metrics::{Meter, Outcome};
 
 /// What a function's error answers. Implemented once per function: the one place that
 /// maps its failures to statuses and vendor bodies.
@@ -43,13 +45,16 @@ pub const RETRY_AFTER_SECONDS: &str = "1";
 /// The response for `outcome` of `action` (a short name for the logs, e.g. "token
 /// revocation"), with the shared headers and `cors`'s headers for `request`. A failure is
 /// logged here and nowhere else: store trouble at ERROR with its cause, a refused request
-/// at INFO with its reason.
+/// at INFO with its reason. The request's one metrics line is written here too, from
+/// `meter` (started when the handler was) and the outcome.
 pub fn respond<E: ErrorReply>(
     action: &'static str,
     request: &Request,
     cors: &CorsPolicy,
+    meter: &Meter,
     outcome: Result<Response<Body>, E>,
 ) -> Response<Body> {
+    let kind = outcome_of(&outcome);
     let mut response = match outcome {
         Ok(response) => response,
         Err(err) => {
@@ -61,7 +66,17 @@ pub fn respond<E: ErrorReply>(
         }
     };
     cors.decorate(request, &mut response);
+    meter.emit(request, kind);
     response
+}
+
+/// The metrics' [`Outcome`] of a handler's result: store trouble, else a refusal, else ok.
+pub fn outcome_of<T, E: ErrorReply>(outcome: &Result<T, E>) -> Outcome {
+    match outcome {
+        Ok(_) => Outcome::Ok,
+        Err(err) if err.store_error().is_some() => Outcome::StoreError,
+        Err(_) => Outcome::Refused,
+    }
 }
 
 /// The response of one error, with the shared headers; [`respond`] adds logging and CORS.
@@ -96,4 +111,43 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that is store trouble or not.
+    #[derive(Debug)]
+    struct Failure(Option<StoreError>);
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("failure")
+        }
+    }
+
+    impl ErrorReply for Failure {
+        type Body<'a> = &'static str;
+        fn status(&self) -> StatusCode {
+            StatusCode::BAD_REQUEST
+        }
+        fn body(&self) -> &'static str {
+            "failure"
+        }
+        fn store_error(&self) -> Option<&StoreError> {
+            self.0.as_ref()
+        }
+    }
+
+    #[test]
+    fn outcomes_are_ok_refused_or_store_error() {
+        assert_eq!(outcome_of::<_, Failure>(&Ok(())), Outcome::Ok);
+        assert_eq!(outcome_of::<(), _>(&Err(Failure(None))), Outcome::Refused);
+        let store = StoreError::Corrupt("x".into());
+        assert_eq!(
+            outcome_of::<(), _>(&Err(Failure(Some(store)))),
+            Outcome::StoreError
+        );
+    }
 }
