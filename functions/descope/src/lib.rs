@@ -234,8 +234,9 @@ impl DescopeError {
 }
 
 /// The project id and refresh JWT of `Authorization: Bearer <ProjectID>:<RefreshJWT>`,
-/// with or without a trailing `:<key>`.
-fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
+/// with or without a trailing `:<key>`. Public for the fuzz targets (tests/fuzz), which
+/// feed it arbitrary `Authorization` headers.
+pub fn project_and_jwt(request: &Request) -> Result<(&str, &str), DescopeError> {
     let token = request::bearer_token(request).map_err(|err| match err {
         request::AuthError::Missing => DescopeError::MissingAuthorization,
         _ => DescopeError::MalformedAuthorization,
