@@ -120,19 +120,7 @@ impl ErrorReply for DescopeError {
         }
     }
 
-    fn store_error(&self) -> Option<&StoreError> {
-        match self {
-            DescopeError::Store(err) => Some(err),
-            _ => None,
-        }
-    }
-
-    fn allow(&self) -> Option<&str> {
-        match self {
-            DescopeError::MethodNotAllowed { allow } => Some(allow),
-            _ => None,
-        }
-    }
+    signoff_edge::store_and_allow_accessors!();
 }
 
 impl DescopeError {

@@ -99,19 +99,7 @@ impl ErrorReply for RegistrationError {
         }
     }
 
-    fn store_error(&self) -> Option<&StoreError> {
-        match self {
-            RegistrationError::Store(err) => Some(err),
-            _ => None,
-        }
-    }
-
-    fn allow(&self) -> Option<&str> {
-        match self {
-            RegistrationError::MethodNotAllowed { allow } => Some(allow),
-            _ => None,
-        }
-    }
+    signoff_edge::store_and_allow_accessors!();
 
     fn extra_headers(&self, headers: &mut HeaderMap) {
         if self.status() == StatusCode::UNAUTHORIZED {

@@ -141,19 +141,7 @@ impl ErrorReply for RevokeError {
         }
     }
 
-    fn store_error(&self) -> Option<&StoreError> {
-        match self {
-            RevokeError::Store(err) => Some(err),
-            _ => None,
-        }
-    }
-
-    fn allow(&self) -> Option<&str> {
-        match self {
-            RevokeError::MethodNotAllowed { allow } => Some(allow),
-            _ => None,
-        }
-    }
+    signoff_edge::store_and_allow_accessors!();
 
     fn extra_headers(&self, headers: &mut HeaderMap) {
         // RFC 6749 5.2: a client that tried the Authorization header gets a challenge.

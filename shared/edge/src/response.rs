@@ -39,6 +39,28 @@ pub trait ErrorReply: std::fmt::Display {
     fn extra_headers(&self, _headers: &mut HeaderMap) {}
 }
 
+/// The two [`ErrorReply`] accessors every function's error enum answers the same way, for
+/// an enum with a `Store(StoreError)` variant and a `MethodNotAllowed { allow: String }`
+/// one: write `signoff_edge::store_and_allow_accessors!();` inside its `impl ErrorReply`.
+#[macro_export]
+macro_rules! store_and_allow_accessors {
+    () => {
+        fn store_error(&self) -> Option<&::signoff_store::StoreError> {
+            match self {
+                Self::Store(err) => Some(err),
+                _ => None,
+            }
+        }
+
+        fn allow(&self) -> Option<&str> {
+            match self {
+                Self::MethodNotAllowed { allow } => Some(allow),
+                _ => None,
+            }
+        }
+    };
+}
+
 /// Seconds a client should wait before retrying after a retryable store failure.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 
