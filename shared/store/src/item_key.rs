@@ -183,6 +183,16 @@ mod tests {
     fn malformed_hashes_are_refused() {
         assert_eq!(TokenHash::parse("short"), Err(InvalidTokenHash));
         assert_eq!(TokenHash::parse(&"+".repeat(43)), Err(InvalidTokenHash));
+        // Non-canonical: 32 bytes leave the last character 2 unused bits, which must be
+        // zero (the OpenAPI document's pattern says so too). The next character of the
+        // alphabet sets the lowest of them.
+        const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let canonical = TokenHash::of("x").encoded();
+        let (head, last) = canonical.split_at(42);
+        assert!("AEIMQUYcgkosw048".contains(last), "{canonical}");
+        let index = ALPHABET.find(last).unwrap();
+        let bent = format!("{head}{}", &ALPHABET[index + 1..index + 2]);
+        assert_eq!(TokenHash::parse(&bent), Err(InvalidTokenHash), "{bent}");
     }
 
     #[test]
