@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use signoff_store::housekeeping::{SweepError, SweepLimits, SweepReport};
 use signoff_store::Store;
 
-/// The CloudWatch namespace of Signoff's metrics.
-pub const METRICS_NAMESPACE: &str = "Signoff";
+/// The CloudWatch namespace of Signoff's metrics: the HTTP functions' (one definition).
+pub const METRICS_NAMESPACE: &str = signoff_edge::metrics::NAMESPACE;
 
 /// Where and how the run's metrics are reported.
 #[derive(Clone, Debug)]
@@ -61,15 +61,15 @@ impl Metrics {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
+                    "Dimensions": [[signoff_edge::metrics::FUNCTION_DIMENSION]],
                     "Metrics": metrics
                         .iter()
                         .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
                         .collect::<Vec<_>>(),
                 }],
             },
-            "FunctionName": self.function_name,
         });
+        line[signoff_edge::metrics::FUNCTION_DIMENSION] = self.function_name.clone().into();
         for (name, value) in metrics {
             line[name] = value.into();
         }
