@@ -14,11 +14,12 @@
 //! Binaries are looked up in `SIGNOFF_BENCH_BINARIES` (default `target/lambda`), as
 //! `<dir>/<name>/bootstrap` (cargo lambda) or `<dir>/<name>` (cargo).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use signoff_tests::cold_start::{bench_env, cold_start, find_binary, spread, Sample, FUNCTIONS};
+use signoff_tests::cold_start::{
+    bench_binaries, bench_env, cold_start, count_from_env, find_binary, spread, Sample, FUNCTIONS,
+};
 use signoff_tests::db::TestDb;
 use signoff_tests::paths::workspace;
 
@@ -58,19 +59,8 @@ async fn one_run(name: &str, binary: &std::path::Path, event: &[u8]) -> Result<S
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let dir = std::env::var("SIGNOFF_BENCH_BINARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target/lambda"));
-    let dir = if dir.is_relative() {
-        workspace().join(dir)
-    } else {
-        dir
-    };
-    let runs: usize = std::env::var("SIGNOFF_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(20);
+    let dir = bench_binaries("target/lambda");
+    let runs = count_from_env("SIGNOFF_BENCH_RUNS", 20);
     println!(
         "cold starts: {runs} per binary from {}; goals: init < {} ms, peak memory < {PEAK_GOAL_MIB} MiB",
         dir.display(),

@@ -13,10 +13,11 @@
 //! `SIGNOFF_INSTRUCTION_RUNS` (1) counts each binary that many times and prints medians;
 //! repeated counts of one binary agree to well under 1%.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use signoff_tests::cold_start::{bench_env, count_instructions, find_binary, Until, FUNCTIONS};
+use signoff_tests::cold_start::{
+    bench_binaries, bench_env, count_from_env, count_instructions, find_binary, Until, FUNCTIONS,
+};
 use signoff_tests::db::TestDb;
 use signoff_tests::paths::workspace;
 
@@ -61,19 +62,8 @@ async fn one_run(name: &str, binary: &std::path::Path, event: &[u8]) -> Result<(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let dir = std::env::var("SIGNOFF_BENCH_BINARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target/release"));
-    let dir = if dir.is_relative() {
-        workspace().join(dir)
-    } else {
-        dir
-    };
-    let runs: usize = std::env::var("SIGNOFF_INSTRUCTION_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(1);
+    let dir = bench_binaries("target/release");
+    let runs = count_from_env("SIGNOFF_INSTRUCTION_RUNS", 1);
     println!(
         "instructions (callgrind, all threads), {runs} run(s) per binary from {}; goal: init <= {}",
         dir.display(),

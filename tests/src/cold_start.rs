@@ -146,11 +146,7 @@ pub async fn cold_start(
     let _ = probe.pid.set(child.id().unwrap_or_default());
     let _ = probe.spawned.set(spawned);
     // The output is kept for the error message; reading it keeps the pipes from filling.
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers = [
-        child.stdout.take().map(|p| drain(p, output.clone())),
-        child.stderr.take().map(|p| drain(p, output.clone())),
-    ];
+    let output = CapturedOutput::of(&mut child);
 
     let result = tokio::select! {
         outcome = outcome => match outcome {
@@ -163,19 +159,7 @@ pub async fn cold_start(
     };
     let _ = child.kill().await;
     server.abort();
-    // A process the function started may still hold the pipes: give up on them soon.
-    for mut reader in readers.into_iter().flatten() {
-        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
-            .await
-            .is_err()
-        {
-            reader.abort();
-        }
-    }
-    result.map_err(|e| {
-        let output = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
-        format!("{}: {e}\n{output}", binary.display())
-    })
+    output.attach_to(result, binary).await
 }
 
 /// `command` (a function binary, or a tool that runs one) with a Lambda-like environment:
@@ -209,6 +193,67 @@ fn lambda_command(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// The directory of the binaries a benchmark measures: `SIGNOFF_BENCH_BINARIES`, else
+/// `default`; relative paths are the workspace's.
+pub fn bench_binaries(default: &str) -> PathBuf {
+    let dir = std::env::var("SIGNOFF_BENCH_BINARIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(default));
+    if dir.is_relative() {
+        crate::paths::workspace().join(dir)
+    } else {
+        dir
+    }
+}
+
+/// A positive whole number from the environment variable `var`, else `default`.
+pub fn count_from_env(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// A child process's stdout and stderr, read as it runs (which keeps the pipes from
+/// filling) and kept for an error message.
+struct CapturedOutput {
+    text: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl CapturedOutput {
+    fn of(child: &mut tokio::process::Child) -> Self {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let readers = [
+            child.stdout.take().map(|p| drain(p, text.clone())),
+            child.stderr.take().map(|p| drain(p, text.clone())),
+        ];
+        Self {
+            text,
+            readers: readers.into_iter().flatten().collect(),
+        }
+    }
+
+    /// `result`, with the output appended to its error. A process the function started may
+    /// still hold the pipes: the readers are given up on soon.
+    async fn attach_to<T>(self, result: Result<T, String>, binary: &Path) -> Result<T, String> {
+        for mut reader in self.readers {
+            if tokio::time::timeout(Duration::from_secs(1), &mut reader)
+                .await
+                .is_err()
+            {
+                reader.abort();
+            }
+        }
+        result.map_err(|e| {
+            let output =
+                String::from_utf8_lossy(&self.text.lock().expect("output lock")).into_owned();
+            format!("{}: {e}\n{output}", binary.display())
+        })
+    }
 }
 
 fn drain(
@@ -354,11 +399,7 @@ pub async fn count_instructions(
         .spawn()
         .map_err(|e| format!("cannot start valgrind (is it installed?): {e}"))?;
     let pid = child.id().unwrap_or_default();
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers = [
-        child.stdout.take().map(|p| drain(p, output.clone())),
-        child.stderr.take().map(|p| drain(p, output.clone())),
-    ];
+    let output = CapturedOutput::of(&mut child);
 
     let result = async {
         tokio::select! {
@@ -408,18 +449,7 @@ pub async fn count_instructions(
         let _ = std::fs::remove_file(&out);
     }
     server.abort();
-    for mut reader in readers.into_iter().flatten() {
-        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
-            .await
-            .is_err()
-        {
-            reader.abort();
-        }
-    }
-    result.map_err(|e| {
-        let output = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
-        format!("{}: {e}\n{output}", binary.display())
-    })
+    output.attach_to(result, binary).await
 }
 
 /// Tells an instruction count when the process has polled the number of times it stops at.
