@@ -11,12 +11,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::operation::batch_execute_statement::BatchExecuteStatementOutput;
+use aws_sdk_dynamodb::types::{
+    BatchStatementError, BatchStatementErrorCodeEnum, BatchStatementResponse,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
-    BeforeTransmitInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
@@ -197,9 +201,10 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// Makes BatchWriteItem behave as DynamoDB does under load, which the emulators never do:
+/// Makes batch writes behave as DynamoDB does under load, which the emulators never do:
 /// for the next `times` calls, the second half of each batch is not sent to the server and
-/// comes back in `UnprocessedItems` instead.
+/// comes back unprocessed instead: in `UnprocessedItems` for BatchWriteItem, as statements
+/// answered `ThrottlingError` for BatchExecuteStatement.
 #[derive(Clone, Debug)]
 pub struct UnprocessedInjector {
     remaining: Arc<AtomicU32>,
@@ -257,9 +262,14 @@ fn replace_response_body(response: &mut HttpResponse, body: Vec<u8>) {
     *response.body_mut() = SdkBody::from(body);
 }
 
-/// The writes held back from one BatchWriteItem attempt: (table, requests).
+/// What one batch attempt held back from the server.
 #[derive(Debug, Clone)]
-struct HeldBack(String, Vec<Value>);
+enum HeldBack {
+    /// BatchWriteItem: (table, requests).
+    Writes(String, Vec<Value>),
+    /// BatchExecuteStatement: how many statements, all at the end of the batch.
+    Statements(usize),
+}
 
 impl Storable for HeldBack {
     type Storer = StoreReplace<Self>;
@@ -276,22 +286,32 @@ impl Intercept for UnprocessedInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if operation(cfg) != "BatchWriteItem" || !take_one(&self.remaining) {
+        let operation = operation(cfg);
+        if !matches!(
+            operation.as_str(),
+            "BatchWriteItem" | "BatchExecuteStatement"
+        ) || !take_one(&self.remaining)
+        {
             return Ok(());
         }
         let request = context.request_mut();
         let mut body = json_body(request.body())?;
-        let items = body["RequestItems"]
-            .as_object_mut()
-            .ok_or("no RequestItems")?;
-        let (table, writes) = items.iter_mut().next().ok_or("empty RequestItems")?;
-        let writes = writes
-            .as_array_mut()
-            .ok_or("RequestItems entry is not a list")?;
-        let keep = writes.len().div_ceil(2);
-        let held = writes.split_off(keep);
-        cfg.interceptor_state()
-            .store_put(HeldBack(table.clone(), held));
+        let held = if operation == "BatchWriteItem" {
+            let items = body["RequestItems"]
+                .as_object_mut()
+                .ok_or("no RequestItems")?;
+            let (table, writes) = items.iter_mut().next().ok_or("empty RequestItems")?;
+            let writes = writes
+                .as_array_mut()
+                .ok_or("RequestItems entry is not a list")?;
+            let keep = writes.len().div_ceil(2);
+            HeldBack::Writes(table.clone(), writes.split_off(keep))
+        } else {
+            let statements = body["Statements"].as_array_mut().ok_or("no Statements")?;
+            let keep = statements.len().div_ceil(2);
+            HeldBack::Statements(statements.split_off(keep).len())
+        };
+        cfg.interceptor_state().store_put(held);
         replace_request_body(request, serde_json::to_vec(&body)?);
         Ok(())
     }
@@ -302,15 +322,55 @@ impl Intercept for UnprocessedInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(HeldBack(table, held)) = cfg.load::<HeldBack>().cloned() else {
+        let Some(held) = cfg.load::<HeldBack>().cloned() else {
             return Ok(());
         };
         cfg.interceptor_state().unset::<HeldBack>();
-        if held.is_empty() || context.response().status().as_u16() != 200 {
+        if context.response().status().as_u16() != 200 {
             return Ok(());
         }
-        let body = serde_json::json!({ "UnprocessedItems": { table: held } });
+        let HeldBack::Writes(table, writes) = held else {
+            // Statements: the response body is still a stream here; the throttled answers
+            // are added to the parsed output (modify_before_attempt_completion).
+            cfg.interceptor_state().store_put(held);
+            return Ok(());
+        };
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let body = serde_json::json!({ "UnprocessedItems": { table: writes } });
         replace_response_body(context.response_mut(), serde_json::to_vec(&body)?);
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(HeldBack::Statements(count)) = cfg.load::<HeldBack>().cloned() else {
+            return Ok(());
+        };
+        cfg.interceptor_state().unset::<HeldBack>();
+        let Some(Ok(output)) = context.output_or_error_mut() else {
+            return Ok(());
+        };
+        let output = output
+            .downcast_mut::<BatchExecuteStatementOutput>()
+            .ok_or("not a BatchExecuteStatement output")?;
+        let throttled = BatchStatementResponse::builder()
+            .error(
+                BatchStatementError::builder()
+                    .code(BatchStatementErrorCodeEnum::ThrottlingError)
+                    .message("Throughput exceeds the current capacity of your table or index.")
+                    .build(),
+            )
+            .build();
+        output
+            .responses
+            .get_or_insert_with(Vec::new)
+            .extend(std::iter::repeat_n(throttled, count));
         Ok(())
     }
 }
@@ -647,6 +707,24 @@ impl Intercept for IamActionRecorder {
                         actions.push((format!("dynamodb:{action}"), None));
                     }
                 }
+            }
+        } else if operation == "BatchExecuteStatement" {
+            // Each statement needs the PartiQL action of its verb (dynamodb:PartiQLDelete
+            // for a DELETE); the batch call itself needs none.
+            for statement in body["Statements"].as_array().into_iter().flatten() {
+                let verb = statement["Statement"]
+                    .as_str()
+                    .and_then(|text| text.split_whitespace().next())
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let mut verb = verb.chars();
+                let verb: String = verb
+                    .next()
+                    .map(|first| first.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(verb)
+                    .collect();
+                actions.push((format!("dynamodb:PartiQL{verb}"), None));
             }
         } else {
             let index = body["IndexName"].as_str().map(str::to_owned);

@@ -533,6 +533,10 @@ fn the_table_alarms_cover_throttling_and_system_errors_of_every_operation_the_ro
         .collect();
     // Registration's transaction, authorized as PutItem and UpdateItem (see the template).
     operations.insert("TransactWriteItems".into());
+    // Housekeeping's PartiQL deletes, which it only ever sends in batches.
+    if operations.remove("PartiQLDelete") {
+        operations.insert("BatchExecuteStatement".into());
+    }
     for metric in ["ThrottledRequests", "SystemErrors"] {
         let found = alarms_on(&template, "AWS/DynamoDB", metric, "TableName", table);
         let (name, alarm) = found
@@ -680,6 +684,7 @@ fn emitted_metrics() -> Vec<(&'static str, BTreeSet<String>, Vec<String>)> {
         deleted: 0,
         skipped: 0,
         queries: 0,
+        delete_requests: 0,
         hours_finished: 0,
         next_hour: 0,
         backlog_hours: 0,

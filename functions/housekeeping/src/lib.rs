@@ -49,6 +49,7 @@ impl Metrics {
             ("ExpiredRecordsDeleted", report.deleted),
             ("ExpiredRecordsSkipped", report.skipped),
             ("HousekeepingQueries", report.queries),
+            ("HousekeepingDeleteRequests", report.delete_requests),
             ("HousekeepingBacklogHours", report.backlog_hours as u64),
             (
                 "HousekeepingRunsCutShort",
@@ -136,6 +137,7 @@ pub async fn handle(
             deleted = report.deleted,
             skipped = report.skipped,
             queries = report.queries,
+            delete_requests = report.delete_requests,
             hours_finished = report.hours_finished,
             next_hour = report.next_hour,
             backlog_hours = report.backlog_hours,
@@ -182,6 +184,7 @@ mod tests {
             deleted: 5,
             skipped: 2,
             queries: 16,
+            delete_requests: 1,
             hours_finished: 1,
             next_hour: 493_000,
             backlog_hours: 3,

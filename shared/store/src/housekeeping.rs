@@ -18,17 +18,23 @@
 //!   expiry moved forward meanwhile (an ended session logged out again), fails that
 //!   condition and is counted as skipped, not deleted. The cursor only moves forward.
 //!
-//! Deletes are single conditional DeleteItem calls rather than BatchWriteItem, which cannot
-//! carry a condition: a marker refreshed between the read and the delete must survive. It
-//! costs round trips, not capacity (a delete costs the same write units either way).
+//! Deletes go 25 to a request as PartiQL `BatchExecuteStatement`, each statement a
+//! `DELETE ... WHERE pk = ? AND expires_at <= ? RETURNING ALL OLD *`: the extra predicate
+//! is a condition, as on DeleteItem, so a marker refreshed between the read and the delete
+//! survives (`ConditionalCheckFailed`), and the old item handed back tells a delete from
+//! one of a record already gone (which DynamoDB answers with success and no item).
+//! BatchWriteItem cannot carry a condition, and one DeleteItem per record costs 25 times
+//! the round trips. Each statement succeeds or fails alone; statements DynamoDB throttled
+//! are sent again with backoff. Write units are the same either way.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest};
 use futures_util::stream::{self, StreamExt};
 
+use crate::bulk::{pause_before_retry, BATCH_SIZE};
 use crate::error::{classify, StoreError};
 use crate::item_key;
 use crate::model::Item;
@@ -48,6 +54,33 @@ const INDEX_SETTLE_SECONDS: i64 = 15 * 60;
 /// Buckets are separate index partitions, so they do not compete for one partition's
 /// write capacity.
 const BUCKETS_IN_FLIGHT: usize = 8;
+
+/// What sweeping one bucket left.
+struct BucketSweep {
+    /// The bucket was read to its end and its full batches deleted.
+    finished: bool,
+    /// Expired records listed but not deleted: fewer than a batch, for the caller to send
+    /// with other buckets' leftovers.
+    leftovers: Vec<AttributeValue>,
+}
+
+impl BucketSweep {
+    /// The run's deadline or cap stopped the bucket early.
+    fn stopped() -> Self {
+        Self {
+            finished: false,
+            leftovers: Vec::new(),
+        }
+    }
+}
+
+/// One statement of a batch that DynamoDB refused for a reason retrying cannot fix.
+#[derive(Debug, thiserror::Error)]
+#[error("statement failed: {code}: {message}")]
+struct StatementError {
+    code: String,
+    message: String,
+}
 
 /// What bounds one run.
 #[derive(Clone, Debug)]
@@ -101,6 +134,8 @@ pub struct SweepReport {
     pub skipped: u64,
     /// Index queries made (one per bucket at least, then one per further page).
     pub queries: u64,
+    /// Delete requests sent (BatchExecuteStatement calls of up to 25 deletes each).
+    pub delete_requests: u64,
     /// Hours finished and put behind the cursor by this run.
     pub hours_finished: u64,
     /// The cursor after the run: the first hour still to sweep completely.
@@ -117,19 +152,23 @@ struct Tally {
     deleted: AtomicU64,
     skipped: AtomicU64,
     queries: AtomicU64,
+    delete_requests: AtomicU64,
     /// Deletes started: what the cap is checked against.
     started: AtomicU64,
 }
 
 impl Tally {
-    /// Counts one more delete against the cap; false once the cap is reached, so
-    /// concurrent deletes never overshoot it.
-    fn take_delete(&self, cap: u64) -> bool {
-        self.started
+    /// Counts up to `wanted` more deletes against the cap and returns how many it granted,
+    /// so concurrent batches never overshoot it.
+    fn take_deletes(&self, cap: u64, wanted: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .started
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < cap).then_some(n + 1)
-            })
-            .is_ok()
+                granted = cap.saturating_sub(n).min(wanted as u64);
+                (granted > 0).then_some(n + granted)
+            });
+        granted as usize
     }
 
     fn report(
@@ -144,6 +183,7 @@ impl Tally {
             deleted: self.deleted.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
             queries: self.queries.load(Ordering::Relaxed),
+            delete_requests: self.delete_requests.load(Ordering::Relaxed),
             hours_finished,
             next_hour,
             backlog_hours: (current_hour - next_hour).max(0),
@@ -192,6 +232,9 @@ impl Store {
         let mut next_hour = first_hour;
         let mut end = SweepEnd::Complete;
         let mut failure = None;
+        // Records listed but not deleted yet, with their hour: buckets hand over what does
+        // not fill a batch of their own.
+        let mut carried: Vec<(i64, AttributeValue)> = Vec::new();
         // Every bucket from the cursor's hour on, swept BUCKETS_IN_FLIGHT at a time across
         // hour boundaries (most buckets of past hours are empty: one cheap Query each), with
         // results taken in order, so that an hour counts as finished only once it and every
@@ -229,20 +272,40 @@ impl Store {
             let Some((hour, outcome)) = next else { break };
             let halting = halted.load(Ordering::Relaxed);
             match outcome {
-                Ok(true) if !halting => {}
-                Ok(_) => {
-                    if !halting {
-                        end = self
-                            .stop_reason(limits, &tally)
-                            .unwrap_or(SweepEnd::Deadline);
-                        halted.store(true, Ordering::Relaxed);
+                Ok(bucket) => {
+                    carried.extend(bucket.leftovers.into_iter().map(|pk| (hour, pk)));
+                    if !bucket.finished || halting {
+                        if !halting {
+                            end = self
+                                .stop_reason(limits, &tally)
+                                .unwrap_or(SweepEnd::Deadline);
+                            halted.store(true, Ordering::Relaxed);
+                        }
+                        continue;
                     }
-                    continue;
                 }
                 Err(e) => {
                     failure.get_or_insert(e);
                     halted.store(true, Ordering::Relaxed);
                     continue;
+                }
+            }
+            // Records left over from sparse buckets fill batches together.
+            match self
+                .flush_carried(&mut carried, BATCH_SIZE, now, limits, &tally)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(stop)) => {
+                    end = stop;
+                    halted.store(true, Ordering::Relaxed);
+                    if stop == SweepEnd::Deadline {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    halted.store(true, Ordering::Relaxed);
                 }
             }
             shards_done += 1;
@@ -257,6 +320,22 @@ impl Store {
             }
         }
         drop(swept);
+        if end == SweepEnd::Complete && failure.is_none() {
+            match self
+                .flush_carried(&mut carried, 1, now, limits, &tally)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(stop)) => end = stop,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        // An hour whose records are still carried, not deleted, is not finished.
+        if let Some(hour) = carried.iter().map(|(hour, _)| *hour).min() {
+            next_hour = next_hour.min(hour);
+        }
         if next_hour > first_hour {
             if let Err(e) = self.advance_housekeeping_cursor(next_hour).await {
                 failure.get_or_insert(e);
@@ -283,18 +362,20 @@ impl Store {
         }
     }
 
-    /// Sweeps one bucket, page by page. True if it was swept to the end.
+    /// Sweeps one bucket, page by page, deleting its expired records in full batches; what
+    /// does not fill a batch is handed back as leftovers.
     async fn sweep_bucket(
         &self,
         bucket: String,
         now: i64,
         limits: &SweepLimits,
         tally: &Tally,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<BucketSweep, StoreError> {
         let mut start: Option<Item> = None;
+        let mut listed: Vec<AttributeValue> = Vec::new();
         loop {
             if self.stop_reason(limits, tally).is_some() {
-                return Ok(false);
+                return Ok(BucketSweep::stopped());
             }
             tally.queries.fetch_add(1, Ordering::Relaxed);
             let page = self
@@ -316,23 +397,24 @@ impl Store {
             tally
                 .read
                 .fetch_add(entries.len() as u64, Ordering::Relaxed);
-            let pks: Vec<AttributeValue> = entries
-                .into_iter()
-                .filter_map(|mut entry| entry.remove(attr::PK))
-                .collect();
-            let mut deletes = stream::iter(pks)
-                .map(|pk| async move {
-                    if Instant::now() >= limits.deadline || !tally.take_delete(limits.max_deletes) {
+            listed.extend(
+                entries
+                    .into_iter()
+                    .filter_map(|mut entry| entry.remove(attr::PK)),
+            );
+            let full = listed.len() - listed.len() % BATCH_SIZE;
+            let batches: Vec<AttributeValue> = listed.drain(..full).collect();
+            let mut deletes = stream::iter(batches.chunks(BATCH_SIZE))
+                .map(|chunk| async move {
+                    if Instant::now() >= limits.deadline {
                         return Ok(false);
                     }
-                    let deleted = self.delete_if_expired(pk, now).await?;
-                    let counter = if deleted {
-                        &tally.deleted
-                    } else {
-                        &tally.skipped
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    Ok::<bool, StoreError>(true)
+                    let granted = tally.take_deletes(limits.max_deletes, chunk.len());
+                    if granted == 0 {
+                        return Ok(false);
+                    }
+                    self.delete_counted(&chunk[..granted], now, tally).await?;
+                    Ok::<bool, StoreError>(granted == chunk.len())
                 })
                 .buffer_unordered(self.config().bulk.concurrency);
             // Every delete sent is awaited and counted, even after one fails.
@@ -350,40 +432,187 @@ impl Store {
                 return Err(e);
             }
             if !all_handled {
-                return Ok(false);
+                return Ok(BucketSweep::stopped());
             }
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(true),
+                _ => {
+                    return Ok(BucketSweep {
+                        finished: true,
+                        leftovers: listed,
+                    })
+                }
             }
         }
     }
 
-    /// Deletes the record keyed `pk` if its expiry is still at or before `now`. False if it
-    /// was gone already or its expiry moved forward.
-    async fn delete_if_expired(&self, pk: AttributeValue, now: i64) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .delete_item()
-            .table_name(self.table_name())
-            .key(attr::PK, pk)
-            .condition_expression("#exp <= :now")
-            .expression_attribute_names("#exp", attr::EXPIRES_AT)
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
+    /// Deletes `carried` records a batch at a time while at least `min_batch` remain. The
+    /// reason if the run must stop: its deadline or cap, or its hard stop while a batch was
+    /// in flight (that batch stays carried, so its hour stays in front of the cursor).
+    async fn flush_carried(
+        &self,
+        carried: &mut Vec<(i64, AttributeValue)>,
+        min_batch: usize,
+        now: i64,
+        limits: &SweepLimits,
+        tally: &Tally,
+    ) -> Result<Option<SweepEnd>, StoreError> {
+        let hard_stop = tokio::time::Instant::from_std(limits.hard_stop);
+        while carried.len() >= min_batch.max(1) {
+            let batch = self.delete_carried(carried, now, limits, tally);
+            match tokio::time::timeout_at(hard_stop, batch).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => {
+                    return Ok(Some(
+                        self.stop_reason(limits, tally)
+                            .unwrap_or(SweepEnd::Deadline),
+                    ))
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(Some(SweepEnd::Deadline)),
             }
-            // A registration is reviving this session item right now: it is not expired
-            // any more, or the next run finds it again.
-            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(classify("DeleteItem", e)),
         }
+        Ok(None)
+    }
+
+    /// Deletes the first batch of `carried` records (up to 25, as the cap allows). False if
+    /// the deadline or the cap left some of them undeleted; those, and on an error the
+    /// whole batch, stay in `carried`.
+    async fn delete_carried(
+        &self,
+        carried: &mut Vec<(i64, AttributeValue)>,
+        now: i64,
+        limits: &SweepLimits,
+        tally: &Tally,
+    ) -> Result<bool, StoreError> {
+        let wanted = carried.len().min(BATCH_SIZE);
+        let granted = if Instant::now() >= limits.deadline {
+            0
+        } else {
+            tally.take_deletes(limits.max_deletes, wanted)
+        };
+        if granted == 0 {
+            return Ok(false);
+        }
+        let pks: Vec<AttributeValue> = carried[..granted]
+            .iter()
+            .map(|(_, pk)| pk.clone())
+            .collect();
+        self.delete_counted(&pks, now, tally).await?;
+        carried.drain(..granted);
+        Ok(granted == wanted)
+    }
+
+    /// [`Store::delete_if_expired`], counted in the run's tally.
+    async fn delete_counted(
+        &self,
+        pks: &[AttributeValue],
+        now: i64,
+        tally: &Tally,
+    ) -> Result<(), StoreError> {
+        let deleted = self.delete_if_expired(pks, now, tally).await?;
+        tally.deleted.fetch_add(deleted, Ordering::Relaxed);
+        tally
+            .skipped
+            .fetch_add(pks.len() as u64 - deleted, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deletes each record keyed in `pks` (at most 25) whose expiry is still at or before
+    /// `now`, in one BatchExecuteStatement, sending again with backoff the statements
+    /// DynamoDB throttled. Returns how many it deleted; the others were gone already, had
+    /// their expiry moved forward, or were being revived by a registration right then.
+    async fn delete_if_expired(
+        &self,
+        pks: &[AttributeValue],
+        now: i64,
+        tally: &Tally,
+    ) -> Result<u64, StoreError> {
+        debug_assert!(pks.len() <= BATCH_SIZE, "callers chunk by {BATCH_SIZE}");
+        // Table names are [A-Za-z0-9_.-]+, so quoting cannot be broken out of.
+        let statement = format!(
+            r#"DELETE FROM "{}" WHERE "{}" = ? AND "{}" <= ? RETURNING ALL OLD *"#,
+            self.table_name(),
+            attr::PK,
+            attr::EXPIRES_AT
+        );
+        let now = AttributeValue::N(now.to_string());
+        let settings = &self.config().bulk;
+        let mut pending: Vec<&AttributeValue> = pks.iter().collect();
+        let mut deleted = 0;
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            if attempt > 0 {
+                pause_before_retry(settings, attempt, pending.len()).await?;
+            }
+            attempt += 1;
+            let statements = pending
+                .iter()
+                .map(|pk| {
+                    BatchStatementRequest::builder()
+                        .statement(&statement)
+                        .parameters((*pk).clone())
+                        .parameters(now.clone())
+                        .build()
+                        .expect("a statement is set")
+                })
+                .collect();
+            tally.delete_requests.fetch_add(1, Ordering::Relaxed);
+            let responses = self
+                .client()
+                .batch_execute_statement()
+                .set_statements(Some(statements))
+                .send()
+                .await
+                .map_err(|e| classify("BatchExecuteStatement", e))?
+                .responses
+                .unwrap_or_default();
+            if responses.len() != pending.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "BatchExecuteStatement answered {} of {} statements",
+                    responses.len(),
+                    pending.len()
+                )));
+            }
+            let mut throttled = Vec::new();
+            // Responses come in the order of the statements.
+            for (pk, response) in pending.into_iter().zip(responses) {
+                let Some(error) = response.error else {
+                    // A DELETE of a missing item succeeds too, with no old item: only
+                    // one that hands the item back removed something.
+                    if response.item.is_some() {
+                        deleted += 1;
+                    }
+                    continue;
+                };
+                match error.code {
+                    Some(
+                        BatchStatementErrorCodeEnum::ConditionalCheckFailed
+                        | BatchStatementErrorCodeEnum::TransactionConflict,
+                    ) => {}
+                    Some(
+                        BatchStatementErrorCodeEnum::ThrottlingError
+                        | BatchStatementErrorCodeEnum::ProvisionedThroughputExceeded
+                        | BatchStatementErrorCodeEnum::RequestLimitExceeded
+                        | BatchStatementErrorCodeEnum::InternalServerError,
+                    ) => throttled.push(pk),
+                    code => {
+                        let code = code.as_ref().map_or("Unknown", |c| c.as_str()).to_owned();
+                        return Err(StoreError::Dynamo {
+                            operation: "BatchExecuteStatement",
+                            source: Box::new(StatementError {
+                                code: code.clone(),
+                                message: error.message.unwrap_or_default(),
+                            }),
+                            code,
+                            retryable: false,
+                        });
+                    }
+                }
+            }
+            pending = throttled;
+        }
+        Ok(deleted)
     }
 
     /// The first hour not yet swept completely, if housekeeping ever ran.
