@@ -111,8 +111,45 @@ fn show(requests: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
+/// Median time of one small DynamoDB request (a GetItem of a missing key) through `db`.
+async fn median_round_trip(db: &TestDb) -> Duration {
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let started = Instant::now();
+        db.store
+            .client()
+            .get_item()
+            .table_name(db.store.table_name())
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("missing#{i}")),
+            )
+            .send()
+            .await
+            .expect("get");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// What the latency proxy really adds to a round trip, so the tables below say what they
+/// measured.
+async fn proxy_overhead(one_way: Duration) {
+    let direct = median_round_trip(&TestDb::start().await).await;
+    let proxied = median_round_trip(&TestDb::start_with_latency(one_way).await).await;
+    println!(
+        "GetItem round trip, median of 200: direct {:.2} ms, through the proxy at {} ms each way {:.2} ms (+{:.2} ms)",
+        direct.as_secs_f64() * 1e3,
+        one_way.as_millis(),
+        proxied.as_secs_f64() * 1e3,
+        (proxied.saturating_sub(direct)).as_secs_f64() * 1e3,
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    proxy_overhead(Duration::from_millis(1)).await;
     for one_way in [Duration::ZERO, Duration::from_millis(1)] {
         println!("\nround trip added: {} ms", (one_way * 2).as_millis());
         println!("| tokens | Signoff logout | requests | budget | naive loop | naive requests | speed-up |");

@@ -606,62 +606,64 @@ impl Intercept for ErrorInjector {
 /// A TCP proxy on 127.0.0.1:0 in front of `upstream` that holds every chunk of data for
 /// `one_way` in each direction, so a benchmark can see what a real network round trip
 /// (in-region DynamoDB: a few milliseconds) does to a design. Returns its endpoint URL.
+///
+/// The delay runs on plain threads with `std::thread::sleep`, which wakes within tens of
+/// microseconds of its deadline. tokio's timer rounds every sleep up to its 1 ms wheel, so
+/// "1 ms each way" through it came to about +4.2 ms per round trip instead of +2.
 pub async fn latency_proxy(upstream: &str, one_way: std::time::Duration) -> String {
     let upstream = upstream.trim_start_matches("http://").to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port is free");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
     let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            for (from, to) in [(&client, &server), (&server, &client)] {
+                let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
+                    continue;
                 };
-                let (client_read, client_write) = client.into_split();
-                let (server_read, server_write) = server.into_split();
-                tokio::join!(
-                    delayed_copy(client_read, server_write, one_way),
-                    delayed_copy(server_read, client_write, one_way)
-                );
-            });
+                delayed_copy(from, to, one_way);
+            }
         }
     });
     endpoint
 }
 
-/// Forwards bytes, each chunk delivered `delay` after it arrived: pure latency, no
-/// bandwidth limit (a chunk does not wait for the previous chunk's delay).
-async fn delayed_copy(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+/// Forwards bytes from `from` to `to`, each chunk delivered `delay` after it arrived: pure
+/// latency, no bandwidth limit (a chunk does not wait for the previous chunk's delay). One
+/// thread reads, one writes; both end when either side closes.
+fn delayed_copy(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
     delay: std::time::Duration,
 ) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (chunks, mut delivered) =
-        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
-    let reader = async move {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let _ = from.set_nodelay(true);
+    let _ = to.set_nodelay(true);
+    let (chunks, delivered) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n @ 1..) = from.read(&mut buf).await {
+        while let Ok(n @ 1..) = from.read(&mut buf) {
             if chunks
-                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .send((Instant::now() + delay, buf[..n].to_vec()))
                 .is_err()
             {
                 break;
             }
         }
-    };
-    let writer = async move {
-        while let Some((due, chunk)) = delivered.recv().await {
-            tokio::time::sleep_until(due).await;
-            if to.write_all(&chunk).await.is_err() {
+    });
+    std::thread::spawn(move || {
+        for (due, chunk) in delivered {
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if to.write_all(&chunk).is_err() {
                 break;
             }
         }
-        let _ = to.shutdown().await;
-    };
-    tokio::join!(reader, writer);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }
 
 /// Records the IAM action each DynamoDB request needs, as `(action, index)`: a transaction
