@@ -1,0 +1,82 @@
+"""Schemathesis extensions for the contract fuzz run (tests/tests/contract_fuzz.rs).
+
+- A fresh Descope refresh JWT for every schema-valid Descope request: each logout revokes
+  the JWT it was given, so one configured token would turn every later request into a 401.
+- `refusals_are_documented`: a schema-valid request may be refused only for a reason the
+  operation's description in docs/openapi.yaml gives.
+"""
+import json
+import os
+import re
+
+import schemathesis
+
+_JWTS = open(os.environ["SIGNOFF_FUZZ_DESCOPE_JWTS"]).read().split()
+_PROJECT = os.environ["SIGNOFF_FUZZ_DESCOPE_PROJECT"]
+
+
+@schemathesis.hook.apply_to(operation_id=["descopeLogout", "descopeLogoutAll"])
+def before_call(ctx, case, **kwargs):
+    """A schema-valid Descope request carries a fresh, registered refresh JWT (schema-invalid
+    ones keep whatever credential was generated for them)."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    if not _JWTS:
+        raise RuntimeError("out of minted refresh JWTs: mint more in contract_fuzz.rs")
+    case.headers = case.headers or {}
+    if case.headers.get("Authorization") != f"Bearer {_PROJECT}:replaced-per-request":
+        return  # a credential a check altered or generated on purpose
+    case.headers["Authorization"] = f"Bearer {_PROJECT}:{_JWTS.pop()}"
+
+
+# Why a schema-valid request may still be refused, per operation: (status, body field, the
+# code, a pattern its description must match). Each line is stated in the operation's
+# description in docs/openapi.yaml.
+_SHAPE_ONLY = re.compile(r".*", re.S)
+DOCUMENTED_REFUSALS = {
+    "registerTokens": [
+        (400, "error", "invalid_request", re.compile(r"issuedAt.*ahead|expiresAt.*(future|after|before)|expiresIn|must be 1 to 16384 bytes|longer than|bytes", re.S)),
+        (409, "error", "session_ended", _SHAPE_ONLY),
+    ],
+    "revokeToken": [
+        (400, "error", "invalid_request", re.compile(r"both|twice|bytes", re.S)),
+        (400, "error", "invalid_client", _SHAPE_ONLY),
+        (400, "error", "invalid_grant", _SHAPE_ONLY),
+    ],
+    "netiqRevokeToken": [
+        (400, "error", "invalid_request", re.compile(r"both|twice|bytes", re.S)),
+        (400, "error", "invalid_client", _SHAPE_ONLY),
+        (400, "error", "invalid_grant", _SHAPE_ONLY),
+        (400, "error", "unsupported_token_type", _SHAPE_ONLY),
+    ],
+    "netiqRevokeDevice": [
+        (400, "error", "invalid_request", re.compile(r"both|twice|bytes", re.S)),
+        (400, "error", "invalid_client", _SHAPE_ONLY),
+    ],
+    "nativeSsoLogout": [
+        (400, "resultCode", "A503204", _SHAPE_ONLY),
+    ],
+}
+
+
+@schemathesis.check
+def refusals_are_documented(ctx, response, case):
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 400:
+        return None
+    operation = case.operation.definition.raw.get("operationId")
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        raise AssertionError("a 400 without a JSON body")
+    for status, field, code, reason in DOCUMENTED_REFUSALS.get(operation, []):
+        if response.status_code != status or body.get(field) != code:
+            continue
+        description = " ".join(
+            str(body.get(k, "")) for k in ("error_description", "resultMessage", "errorDescription")
+        )
+        if reason.search(description):
+            return True
+    raise AssertionError(
+        f"{operation}: a schema-valid request was refused for a reason the contract does not give: {body}"
+    )
