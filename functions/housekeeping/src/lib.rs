@@ -210,12 +210,13 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(declared.len(), 7);
+        assert_eq!(declared.len(), 8);
         for name in declared {
             assert!(line[name].is_u64(), "{name} has no value");
         }
         assert_eq!(line["ExpiredRecordsDeleted"], 5);
         assert_eq!(line["ExpiredRecordsSkipped"], 2);
+        assert_eq!(line["HousekeepingDeleteRequests"], 1);
         assert_eq!(line["HousekeepingRunsCutShort"], 1);
         assert_eq!(line["HousekeepingFailures"], 0);
     }
