@@ -35,7 +35,17 @@ def before_call(ctx, case, **kwargs):
 _SHAPE_ONLY = re.compile(r".*", re.S)
 DOCUMENTED_REFUSALS = {
     "registerTokens": [
-        (400, "error", "invalid_request", re.compile(r"issuedAt.*ahead|expiresAt.*(future|after|before)|expiresIn|must be 1 to 16384 bytes|longer than|bytes", re.S)),
+        (400, "error", "invalid_request", re.compile(
+            r"^(tokens\[\d+\]: )?("
+            r"issuedAt: is more than 30 seconds in the future"
+            r"|issuedAt: is after expiresAt"
+            r"|expiresAt: is not in the future"
+            r"|expiresAt: is more than \d+ days after issuedAt"
+            r"|token: must be 1 to 16384 bytes"
+            r"|\w+: must be at most \d+ bytes"
+            r"|the same token appears twice in the batch"
+            r")"
+        )),
         (409, "error", "session_ended", _SHAPE_ONLY),
     ],
     "revokeToken": [

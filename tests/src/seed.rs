@@ -122,6 +122,8 @@ pub fn token(tenant: &str, value: &str, token_type: TokenType, client_id: &str) 
         device: None,
         issued_at: now,
         expires_at: now + 86_400,
+        scope: None,
+        audience: Vec::new(),
     }
 }
 

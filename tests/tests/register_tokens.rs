@@ -312,3 +312,108 @@ async fn transaction_conflicts_are_retried_then_reported_as_retryable() {
     );
     assert_eq!(seed::count_all_tokens(&db.store).await, 0);
 }
+
+/// Scope and audience are recorded as sent, for introspection to report; one audience may
+/// be a plain string, as RFC 7662 writes `aud`.
+#[tokio::test]
+async fn scope_and_audience_are_recorded() {
+    let db = TestDb::start().await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    let mut many = token("rt-with-audiences", None);
+    many["scope"] = json!("openid profile api:read");
+    many["audience"] = json!(["https://api.example.com", "billing"]);
+    let mut one = token("at-with-audience", None);
+    one["type"] = json!("access");
+    one["audience"] = json!("https://api.example.com");
+    let (status, body) = register(&db, "100", &credential, &json!({"tokens": [many, one]})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let many = stored(&db, "rt-with-audiences").await;
+    assert_eq!(many.scope.as_deref(), Some("openid profile api:read"));
+    assert_eq!(many.audience, ["https://api.example.com", "billing"]);
+    let one = stored(&db, "at-with-audience").await;
+    assert_eq!(
+        (one.scope, one.audience),
+        (None, vec!["https://api.example.com".to_owned()])
+    );
+    // Without either, nothing is stored for them.
+    let (status, _) = register(&db, "100", &credential, &token("plain", None)).await;
+    assert_eq!(status, 200);
+    let plain = stored(&db, "plain").await;
+    assert_eq!((plain.scope, plain.audience), (None, Vec::<String>::new()));
+}
+
+#[tokio::test]
+async fn malformed_scope_or_audience_is_a_400_that_names_the_field() {
+    let db = TestDb::start().await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    for (field, value) in [
+        ("scope", json!("")),
+        ("scope", json!("two  spaces")),
+        ("scope", json!(" leading")),
+        ("scope", json!("quote\"d")),
+        ("scope", json!("back\\slash")),
+        ("scope", json!("caf\u{e9}")),
+        ("scope", json!("x".repeat(1025))),
+        ("scope", json!(["openid"])),
+        ("audience", json!([])),
+        ("audience", json!("")),
+        ("audience", json!(["ok", 7])),
+        ("audience", json!(["tab\there"])),
+        (
+            "audience",
+            json!((0..17).map(|i| format!("aud-{i}")).collect::<Vec<_>>()),
+        ),
+    ] {
+        let mut body = token("t", None);
+        body[field] = value.clone();
+        let (status, body) = register(&db, "100", &credential, &body).await;
+        assert_eq!(status, 400, "{field} = {value}: {body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(
+            description.starts_with(field),
+            "{field} = {value}: {description}"
+        );
+    }
+    assert_eq!(seed::count_all_tokens(&db.store).await, 0);
+}
+
+async fn stored(db: &TestDb, value: &str) -> signoff_store::model::TokenRecord {
+    db.store
+        .find_token("100", &TokenHash::of(value))
+        .await
+        .unwrap()
+        .expect("registered")
+}
+
+/// Times are integers as JSON Schema counts them: `3600.0` is the integer 3600, `1.5` is
+/// not an integer and is refused, naming the field.
+#[tokio::test]
+async fn integral_numbers_written_with_a_fraction_are_integers() {
+    let db = TestDb::start().await;
+    let credential = seed::tenant(&db.store, "100", None).await;
+    let now = signoff_store::now_epoch_seconds();
+    let body = json!({"token": "t", "type": "access", "clientId": "app",
+        "issuedAt": now as f64, "expiresIn": 3600.0});
+    let (status, response) = register(&db, "100", &credential, &body).await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(stored(&db, "t").await.expires_at, now + 3600);
+    for (field, value) in [
+        ("expiresIn", json!(1.5)),
+        ("issuedAt", json!(1e300)),
+        ("expiresAt", json!("1800")),
+    ] {
+        let mut body = json!({"token": "u", "type": "access", "clientId": "app", "expiresIn": 60});
+        body[field] = value.clone();
+        if field == "expiresAt" {
+            body.as_object_mut().unwrap().remove("expiresIn");
+        }
+        let (status, response) = register(&db, "100", &credential, &body).await;
+        assert_eq!(status, 400, "{field} = {value}: {response}");
+        let description = response["error_description"].as_str().unwrap();
+        assert!(
+            description.starts_with(field),
+            "{field} = {value}: {description}"
+        );
+    }
+}

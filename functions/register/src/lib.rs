@@ -47,11 +47,48 @@ struct TokenInput {
     device_id: Option<String>,
     user_store: Option<String>,
     user_dn: Option<String>,
+    #[serde(default, deserialize_with = "json_integer")]
     issued_at: Option<i64>,
     /// Epoch seconds; or `expires_in`, seconds after the issue time (OAuth's `expires_in`,
     /// which a static event can carry without going stale).
+    #[serde(default, deserialize_with = "json_integer")]
     expires_at: Option<i64>,
+    #[serde(default, deserialize_with = "json_integer")]
     expires_in: Option<i64>,
+    /// Granted scopes, space-separated, reported by introspection.
+    scope: Option<String>,
+    /// One audience or several (RFC 7662 `aud`), reported by introspection.
+    audience: Option<Audience>,
+}
+
+/// An integer as JSON Schema counts one: `1800` or `1800.0` (a number whose fraction is
+/// zero), within i64. serde alone refuses the second, which the contract admits.
+fn json_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        // 2^63 as f64 is just past i64::MAX; the range check keeps the cast exact.
+        Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
+            Ok(Some(f as i64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid value: {number}, expected an integer within 64 bits"
+        ))),
+    }
+}
+
+/// `audience` as RFC 7662 and RFC 7519 write `aud`: a string or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a string or an array of strings")]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +325,17 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
                 "send expiresAt (epoch seconds) or expiresIn (seconds after issuedAt), one of them",
             )),
         };
+    let audience = match input.audience {
+        None => Vec::new(),
+        Some(Audience::One(audience)) => vec![audience],
+        Some(Audience::Many(list)) if list.is_empty() => {
+            return Err(FieldError::new(
+                "audience",
+                "must name at least one audience (or be left out)",
+            ))
+        }
+        Some(Audience::Many(list)) => list,
+    };
     let record = TokenRecord {
         tenant: tenant.to_owned(),
         hash,
@@ -299,6 +347,8 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
         device,
         issued_at,
         expires_at,
+        scope: input.scope,
+        audience,
     };
     record.validate(now)?;
     Ok(record)

@@ -100,6 +100,8 @@ pub async fn register_session_tokens(
             device: None,
             issued_at: now,
             expires_at: now + 86_400,
+            scope: None,
+            audience: Vec::new(),
         })
         .collect();
     let hashes = records.iter().map(|r| r.hash).collect();
@@ -150,6 +152,8 @@ fn demo_record(value: &str, token_type: TokenType, client_id: &str) -> TokenReco
         device: None,
         issued_at: now,
         expires_at: now + 86_400,
+        scope: None,
+        audience: Vec::new(),
     }
 }
 

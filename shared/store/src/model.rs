@@ -14,6 +14,10 @@ pub type Item = HashMap<String, AttributeValue>;
 /// inside DynamoDB's key size limits (2048 bytes partition, 1024 bytes sort).
 pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_USER_DN_BYTES: usize = 512;
+/// Bounds on what registration records for introspection to report.
+pub const MAX_SCOPE_BYTES: usize = 1024;
+pub const MAX_AUDIENCES: usize = 16;
+pub const MAX_AUDIENCE_BYTES: usize = 256;
 /// DynamoDB's limit on a sort key, which the by-device index's user key must respect.
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// How far ahead of Signoff's clock a token's `issuedAt` may be. Revocation marks kill
@@ -61,6 +65,11 @@ pub struct TokenRecord {
     pub device: Option<DeviceBinding>,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The scopes the token was granted, space-separated (RFC 6749 3.3), for introspection
+    /// to report.
+    pub scope: Option<String>,
+    /// The token's intended audiences (RFC 7662 `aud`), for introspection to report.
+    pub audience: Vec<String>,
 }
 
 /// Whether `item` carries an expiry (`expires_at`, the TTL attribute) at or before `now`:
@@ -89,6 +98,29 @@ impl FieldError {
             reason: reason.into(),
         }
     }
+}
+
+/// Checks a `scope` value against RFC 6749 3.3: scope tokens of printable ASCII other than
+/// space, `"` and `\`, separated by single spaces.
+pub fn check_scope(scope: &str) -> Result<(), FieldError> {
+    if scope.len() > MAX_SCOPE_BYTES {
+        return Err(FieldError::new(
+            "scope",
+            format!("must be at most {MAX_SCOPE_BYTES} bytes"),
+        ));
+    }
+    let valid_token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    };
+    if !scope.split(' ').all(valid_token) {
+        return Err(FieldError::new(
+            "scope",
+            "must be scope tokens separated by single spaces (RFC 6749 3.3)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a caller-supplied identifier: present, at most `max` bytes, no control
@@ -147,6 +179,18 @@ impl TokenRecord {
                 ));
             }
         }
+        if let Some(scope) = &self.scope {
+            check_scope(scope)?;
+        }
+        if self.audience.len() > MAX_AUDIENCES {
+            return Err(FieldError::new(
+                "audience",
+                format!("must name at most {MAX_AUDIENCES} audiences"),
+            ));
+        }
+        for audience in &self.audience {
+            check_identifier("audience", audience, MAX_AUDIENCE_BYTES)?;
+        }
         if self.expires_at <= now {
             return Err(FieldError::new("expiresAt", "is not in the future"));
         }
@@ -199,6 +243,8 @@ impl TokenRecord {
                 .map(|d| item_key::device_user(&d.user_store, &d.user_dn)),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
+            scope: self.scope.clone(),
+            audience: self.audience.clone(),
             expiry_bucket: item_key::expiry_bucket(
                 self.expires_at,
                 self.hash.shard(item_key::EXPIRY_SHARDS),
@@ -231,6 +277,8 @@ impl TokenRecord {
             device,
             issued_at: stored.issued_at,
             expires_at: stored.expires_at,
+            scope: stored.scope,
+            audience: stored.audience,
         })
     }
 }
@@ -272,6 +320,10 @@ struct TokenItem {
     device_user: Option<String>,
     issued_at: i64,
     expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    audience: Vec<String>,
     expiry_bucket: String,
 }
 
@@ -295,6 +347,8 @@ mod tests {
             }),
             issued_at: 100,
             expires_at: 3700,
+            scope: None,
+            audience: Vec::new(),
         }
     }
 

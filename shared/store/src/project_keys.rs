@@ -235,6 +235,8 @@ mod minting {
                 device: None,
                 issued_at: self.issued_at,
                 expires_at: self.expires_at,
+                scope: None,
+                audience: Vec::new(),
             }
         }
     }

@@ -335,6 +335,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }),
                 issued_at: now,
                 expires_at: now + expires_in,
+                scope: None,
+                audience: Vec::new(),
             };
             record.validate(now).map_err(|e| e.to_string())?;
             store
