@@ -157,7 +157,7 @@ async fn start_dynoxide() -> (String, tokio::sync::oneshot::Sender<()>) {
     (endpoint, stop)
 }
 
-/// Counts the HTTP requests the client sends, by DynamoDB operation (retries included).
+/// Counts the HTTP requests an AWS SDK client sends, by operation (retries included).
 #[derive(Clone, Debug, Default)]
 pub struct RequestCounter(Arc<Mutex<BTreeMap<String, u64>>>);
 

@@ -135,17 +135,28 @@ impl Jwk {
             return Err(KeyError::Private);
         }
         let (label, der) = pem::decode(text)?;
-        let mut jwk = match label.as_str() {
+        let jwk = match label.as_str() {
             "PUBLIC KEY" => jwk_from_spki(&der)?,
             "RSA PUBLIC KEY" => jwk_from_pkcs1(&der)?,
             l => return Err(invalid(format!("PEM {l} is not a public key"))),
         };
-        jwk.check_material()?;
-        jwk.kid = match kid {
+        jwk.with_checked_kid(kid)
+    }
+
+    /// Reads a DER SubjectPublicKeyInfo (RSA or P-256), as AWS KMS `GetPublicKey` returns
+    /// it. `kid` defaults to the RFC 7638 thumbprint.
+    pub fn from_spki_der(der: &[u8], kid: Option<&str>) -> Result<Jwk, KeyError> {
+        jwk_from_spki(der)?.with_checked_kid(kid)
+    }
+
+    /// Checks the key material and sets `kid` (the thumbprint when none is given).
+    fn with_checked_kid(mut self, kid: Option<&str>) -> Result<Jwk, KeyError> {
+        self.check_material()?;
+        self.kid = match kid {
             Some(kid) => check_kid(kid)?.to_owned(),
-            None => jwk.thumbprint(),
+            None => self.thumbprint(),
         };
-        Ok(jwk)
+        Ok(self)
     }
 
     /// The algorithm the key is for, if it is one Signoff supports.

@@ -11,11 +11,16 @@ use serde_json::Value;
 use crate::Algorithm;
 
 /// Why a JWS could not be signed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SignError {
-    /// The signer could not sign (a KMS call failed, say); the text says why.
-    #[error("the signer failed: {0}")]
-    Signer(String),
+    /// The signer could not sign (a KMS call failed, say). `retryable`: the same call may
+    /// succeed later (throttling, a timeout), as opposed to a misconfigured or disabled key.
+    #[error("the signer failed")]
+    Signer {
+        retryable: bool,
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// The signer returned something that is not a JWS signature of its algorithm.
     #[error("the signature is not a valid JWS signature: {0}")]
     BadSignature(&'static str),
@@ -24,8 +29,21 @@ pub enum SignError {
     Header,
 }
 
+impl SignError {
+    /// True when signing again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SignError::Signer {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
 /// Whatever holds a private key and signs with it: a local key ([`SigningKey`], with the
-/// `signing` feature) or, later, a key in AWS KMS. Callers build tokens with
+/// `signing` feature) or a key in AWS KMS (`signoff-kms`). Callers build tokens with
 /// [`sign_compact`] and never see which.
 ///
 /// [`SigningKey`]: crate::SigningKey

@@ -217,7 +217,10 @@ impl JwsSigner for DerSigner {
         let der = self
             .key
             .sign(&aws_lc_rs::rand::SystemRandom::new(), signing_input)
-            .map_err(|_| SignError::Signer("signing failed".into()))?;
+            .map_err(|e| SignError::Signer {
+                retryable: false,
+                source: std::sync::Arc::new(std::io::Error::other(e.to_string())),
+            })?;
         Ok(if self.convert {
             ecdsa_der_to_jws(der.as_ref())?.to_vec()
         } else {
@@ -250,10 +253,10 @@ async fn any_signer_builds_a_compact_jws_that_verifies() {
         header,
         json!({"typ": "JWT", "alg": "ES256", "kid": "der-1"})
     );
-    assert_eq!(
+    assert!(matches!(
         sign_compact(&signer, &json!([]), &claims).await,
         Err(SignError::Header)
-    );
+    ));
     signer.convert = false;
     assert!(matches!(
         sign_compact(&signer, &json!({}), &claims).await,
@@ -366,4 +369,26 @@ mod signing {
             assert_eq!(JwsSigner::kid(&key), "local");
         }
     }
+}
+
+#[test]
+fn a_kms_style_spki_becomes_the_same_jwk_as_its_pem() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let der = key.public_key().as_der().unwrap();
+    let from_der = Jwk::from_spki_der(der.as_ref(), None).unwrap();
+    let pem = crate::pem::encode("PUBLIC KEY", der.as_ref());
+    assert_eq!(from_der, Jwk::from_pem(&pem, None).unwrap());
+    // The kid defaults to the RFC 7638 thumbprint, so it names the key, not a label.
+    assert_eq!(from_der.kid, from_der.thumbprint());
+    assert_eq!(
+        (from_der.kty.as_str(), from_der.alg.as_str()),
+        ("EC", "ES256")
+    );
+    // Trailing bytes, or a truncated key, are refused.
+    let mut longer = der.as_ref().to_vec();
+    longer.push(0);
+    assert!(Jwk::from_spki_der(&longer, None).is_err());
+    assert!(Jwk::from_spki_der(&der.as_ref()[..60], None).is_err());
 }
