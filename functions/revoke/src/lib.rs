@@ -448,7 +448,7 @@ async fn authenticate(
         )
         .await?;
     let rejection = match outcome {
-        ClientAuthentication::Authenticated { confidential }
+        ClientAuthentication::Authenticated { confidential, .. }
             if confidential || require == Require::AnyClient =>
         {
             return Ok(())

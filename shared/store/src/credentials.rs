@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,8 @@ pub enum ClientAuthentication {
     /// client's id alone proves nothing: it ships inside apps).
     Authenticated {
         confidential: bool,
+        /// An operator allowed this client to introspect tokens (a resource server).
+        may_introspect: bool,
     },
     Rejected(ClientRejection),
 }
@@ -110,6 +113,9 @@ struct ClientItem {
     client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     secret_hash: Option<String>,
+    /// Allowed to call the introspection endpoints (`signoff-admin allow-introspection`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    may_introspect: bool,
     created_at: i64,
 }
 
@@ -123,6 +129,8 @@ pub enum ProvisionError {
     AlreadyExists(String),
     #[error("no tenant {0}")]
     NoSuchTenant(String),
+    #[error("no client {client_id} of tenant {tenant}")]
+    NoSuchClient { tenant: String, client_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -233,6 +241,7 @@ impl Store {
             tenant: tenant.to_owned(),
             client_id: client_id.to_owned(),
             secret_hash: secret.map(|s| TokenHash::of(s).encoded()),
+            may_introspect: false,
             created_at: crate::now_epoch_seconds(),
         };
         self.put_new(
@@ -240,6 +249,53 @@ impl Store {
             || format!("client {client_id} of tenant {tenant}"),
         )
         .await
+    }
+
+    /// Allows (or no longer allows) a client of `tenant` to introspect tokens: the
+    /// resource servers that ask whether a token is still good.
+    pub async fn allow_introspection(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        allowed: bool,
+    ) -> Result<(), ProvisionError> {
+        let no_such_client = || ProvisionError::NoSuchClient {
+            tenant: tenant.to_owned(),
+            client_id: client_id.to_owned(),
+        };
+        if !item_key::valid_tenant_id(tenant)
+            || crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES)
+                .is_err()
+        {
+            return Err(no_such_client());
+        }
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table_name())
+            .key(
+                attr::PK,
+                AttributeValue::S(item_key::client_pk(tenant, client_id)),
+            )
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK);
+        let result = if allowed {
+            result
+                .update_expression("SET #may = :yes")
+                .expression_attribute_names("#may", "may_introspect")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        } else {
+            result
+                .update_expression("REMOVE #may")
+                .expression_attribute_names("#may", "may_introspect")
+        };
+        match result.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Err(no_such_client())
+            }
+            Err(e) => Err(classify("UpdateItem", e).into()),
+        }
     }
 
     /// Authenticates an OAuth client of `tenant` (RFC 6749 2.3): a confidential client must
@@ -270,9 +326,11 @@ impl Store {
             .map(TokenHash::parse)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
+        let may_introspect = client.may_introspect;
         Ok(match (stored, secret) {
             (None, None) => Authenticated {
                 confidential: false,
+                may_introspect,
             },
             (None, Some(_)) => Rejected(ClientRejection::UnexpectedSecret),
             (Some(_), None) => Rejected(ClientRejection::SecretMissing),
@@ -280,7 +338,10 @@ impl Store {
                 if presented.len() <= MAX_CREDENTIAL_BYTES
                     && stored.ct_eq(&TokenHash::of(presented))
                 {
-                    Authenticated { confidential: true }
+                    Authenticated {
+                        confidential: true,
+                        may_introspect,
+                    }
                 } else {
                     Rejected(ClientRejection::WrongSecret)
                 }

@@ -50,6 +50,9 @@ pub const PROJECT_ACCESS_TOKENS_PER_SESSION: usize = 4;
 pub const WEB_CLIENT_ID: &str = "demo-web";
 /// The demo client secret. For local use only: it is printed in the README.
 pub const WEB_CLIENT_SECRET: &str = "sgn_cs_DEMO-local-only-not-a-secret";
+/// A resource server (an API) allowed to introspect tokens, with a fixed, published secret.
+pub const RESOURCE_SERVER_ID: &str = "demo-api";
+pub const RESOURCE_SERVER_SECRET: &str = "sgn_cs_DEMO-api-local-only-not-a-secret";
 /// A refresh token of [`WEB_CLIENT_ID`] in grant [`NETIQ_GRANT_ID`], which also holds
 /// [`NETIQ_GRANT_ACCESS_TOKENS`] access tokens: for `POST /nidp/oauth/nam/revoke`.
 pub const NETIQ_REFRESH_TOKEN: &str = "demo-netiq-refresh-token";
@@ -245,12 +248,19 @@ pub async fn seed(store: &Store, tokens: usize, progress: impl Fn(usize)) -> Res
         )
         .await
         .map_err(ProvisionError::from)?;
-    for (client_id, secret) in [(CLIENT_ID, None), (WEB_CLIENT_ID, Some(WEB_CLIENT_SECRET))] {
+    for (client_id, secret) in [
+        (CLIENT_ID, None),
+        (WEB_CLIENT_ID, Some(WEB_CLIENT_SECRET)),
+        (RESOURCE_SERVER_ID, Some(RESOURCE_SERVER_SECRET)),
+    ] {
         match store.store_client(SERVICE_ID, client_id, secret).await {
             Ok(()) | Err(ProvisionError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    store
+        .allow_introspection(SERVICE_ID, RESOURCE_SERVER_ID, true)
+        .await?;
     register_in_batches(store, revocation_records(), |_| {}).await?;
     seed_expired(store).await?;
     // Seeding a database whose demo session was already logged out fails with

@@ -79,6 +79,15 @@ enum Command {
         #[arg(long)]
         public: bool,
     },
+    /// Allow a client (a resource server) to introspect tokens, or with --revoke, no longer.
+    AllowIntrospection {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Register one issued token (its value or its hash), with the client it was issued to.
     RegisterToken {
         #[arg(long)]
@@ -298,6 +307,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("client {client_id} registered for tenant {tenant}");
             if let Some(secret) = secret {
                 print_secret("client secret", &secret);
+            }
+        }
+        Command::AllowIntrospection {
+            tenant,
+            client_id,
+            revoke,
+        } => {
+            store
+                .allow_introspection(&tenant, &client_id, !revoke)
+                .await
+                .map_err(|e| fail(&e))?;
+            if revoke {
+                println!("client {client_id} of tenant {tenant} may no longer introspect tokens");
+            } else {
+                println!("client {client_id} of tenant {tenant} may introspect tokens");
             }
         }
         Command::RegisterToken {
@@ -550,6 +574,21 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         signoff_store::demo::WEB_CLIENT_ID,
         signoff_store::demo::WEB_CLIENT_SECRET,
         signoff_store::demo::NETIQ_REFRESH_TOKEN,
+    );
+    println!(
+        "ask, as the demo resource server, whether the demo access token is still good:\n\n  \
+         curl -s -X POST {api_url}/oauth2/introspect \\\n    \
+         -u '{rs}:{rs_secret}' -d 'token={token}'\n\n\
+         (add -H 'Accept: application/token-introspection+jwt' for the signed answer; the keys\n\
+         that verify it: curl -s {api_url}/.well-known/jwks.json)\n\
+         revoke it (RFC 7009), then ask again: {{\"active\":false}}\n\n  \
+         curl -s -X POST {api_url}/oauth2/revoke \\\n    \
+         -u '{web}:{web_secret}' -d 'token={token}'\n",
+        rs = signoff_store::demo::RESOURCE_SERVER_ID,
+        rs_secret = signoff_store::demo::RESOURCE_SERVER_SECRET,
+        web = signoff_store::demo::WEB_CLIENT_ID,
+        web_secret = signoff_store::demo::WEB_CLIENT_SECRET,
+        token = signoff_store::demo::RFC7009_ACCESS_TOKEN,
     );
     let (host, port) = api_url
         .trim_start_matches("http://")
