@@ -59,6 +59,12 @@ DOCUMENTED_REFUSALS = {
         (400, "error", "invalid_grant", _SHAPE_ONLY),
         (400, "error", "unsupported_token_type", _SHAPE_ONLY),
     ],
+    "introspectToken": [
+        (400, "error", "invalid_request", re.compile(r"both|bytes", re.S)),
+    ],
+    "netiqIntrospectToken": [
+        (400, "error", "invalid_request", re.compile(r"both|bytes", re.S)),
+    ],
     "netiqRevokeDevice": [
         (400, "error", "invalid_request", re.compile(r"both|twice|bytes", re.S)),
         (400, "error", "invalid_client", _SHAPE_ONLY),

@@ -60,6 +60,12 @@ pub const FUNCTIONS: &[Function] = &[
         event: "netiq-revoke.json",
         required: true,
     },
+    // A resource server's secret check and a token lookup with its markers.
+    Function {
+        binary: "token-introspect",
+        event: "token-introspect.json",
+        required: true,
+    },
     // The scheduled housekeeping function: a sweep of the demo's expired records.
     Function {
         binary: "housekeeping",
@@ -79,6 +85,7 @@ pub fn bench_env() -> Vec<(String, String)> {
             signoff_store::demo::SERVICE_ID,
         ),
         ("SIGNOFF_INDEX_SETTLE_MS", "0"),
+        ("SIGNOFF_ISSUER", "https://signoff.example"),
         // Housekeeping's first run would read two weeks of (empty) hours; the demo's
         // expired records are an hour old.
         ("SIGNOFF_HOUSEKEEPING_LOOKBACK_HOURS", "2"),

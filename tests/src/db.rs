@@ -102,6 +102,8 @@ impl TestDb {
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
+            // Introspection reports it; every function may get it.
+            ("SIGNOFF_ISSUER", crate::functions::ISSUER),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -10,14 +10,30 @@ use signoff_store::Store;
 pub struct Settings {
     pub descope: signoff_descope::settings::Settings,
     pub revocation: signoff_revoke::settings::Settings,
+    /// Introspection for the revocation tenant, issuer [`ISSUER`], no signing key (signed
+    /// answers are tested with a local KMS in `tests/tests/introspect.rs`).
+    pub introspection: signoff_introspect::settings::Settings,
+    /// The signing keys introspection uses, if a test gave it a (local) KMS.
+    pub introspection_keys: Option<std::sync::Arc<signoff_kms::KeySet>>,
 }
+
+/// The issuer the in-process introspection reports.
+pub const ISSUER: &str = "https://signoff.example";
 
 impl Settings {
     /// The defaults, with `revocation` for the revocation function (which has no default
     /// tenant).
     pub fn with_revocation(revocation: signoff_revoke::settings::Settings) -> Self {
+        let introspection = signoff_introspect::settings::Settings {
+            tenant: revocation.tenant.clone(),
+            issuer: ISSUER.into(),
+            signing_key: None,
+            previous_signing_keys: Vec::new(),
+        };
         Self {
             descope: signoff_descope::settings::Settings::default(),
+            introspection,
+            introspection_keys: None,
             revocation,
         }
     }
@@ -46,6 +62,10 @@ pub async fn handle(
         "token-register" => signoff_register::handle(store, request).await,
         "descope-auth" => signoff_descope::handle(store, &settings.descope, request).await,
         "token-revoke" => signoff_revoke::handle(store, &settings.revocation, request).await,
+        "token-introspect" => {
+            let keys = settings.introspection_keys.as_deref();
+            signoff_introspect::handle(store, &settings.introspection, keys, request).await
+        }
         other => {
             panic!("no handler known for function {other}: add it to signoff_tests::functions")
         }

@@ -269,6 +269,14 @@ impl Spec {
                         }
                         Err(e) => problems.push(format!("{context}: the body is not JSON: {e}")),
                     }
+                } else if media.ends_with("+jwt") {
+                    // A compact JWT: the document's schema of the text (its shape); what it
+                    // says is checked where it is verified (tests/tests/introspect.rs).
+                    let body = Value::String(String::from_utf8_lossy(&x.body).into_owned());
+                    let schema_at = format!("{response_at}/content/{}/schema", escape(&media));
+                    for e in self.validate(&schema_at, &body) {
+                        problems.push(format!("{context}: body {body}: {e}"));
+                    }
                 } else {
                     problems.push(format!("{context}: the test cannot check {media} bodies"));
                 }
@@ -749,7 +757,17 @@ pub const REVOCATION: Vendor = Vendor {
     ],
 };
 
-pub const VENDORS: &[Vendor] = &[AUTHLETE, DESCOPE, REVOCATION];
+/// Token introspection (RFC 7662 and NetIQ's path) and the signing keys.
+pub const INTROSPECTION: Vendor = Vendor {
+    name: "introspection",
+    operations: &[
+        ("POST", "/oauth2/introspect"),
+        ("POST", "/nidp/oauth/v1/nam/introspect"),
+        ("GET", "/.well-known/jwks.json"),
+    ],
+};
+
+pub const VENDORS: &[Vendor] = &[AUTHLETE, DESCOPE, REVOCATION, INTROSPECTION];
 
 // ---- Calling the functions -----------------------------------------------------------------
 

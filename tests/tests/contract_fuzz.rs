@@ -12,12 +12,14 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_kms::types::KeySpec;
 use serde_json::Value;
 use signoff_jose::SigningKey;
 use signoff_store::demo;
 use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
+use signoff_tests::kms::TestKms;
 use signoff_tests::paths::{binaries_dir, test_python, workspace};
 
 /// The run must send at least this many requests.
@@ -39,9 +41,15 @@ async fn generated_requests_get_the_documented_answers() {
             ("SIGNOFF_REVOCATION_TENANT", demo::SERVICE_ID),
             // CORS on, so that the preflights and the CORS headers are exercised too.
             ("SIGNOFF_CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            // Introspection signs RFC 9701 answers with a key in the local KMS.
+            ("SIGNOFF_SIGNING_KEY_ID", "alias/signoff-fuzz"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/signoff-fuzz")
+        .await;
+    env.push(("AWS_ENDPOINT_URL_KMS".into(), kms.endpoint.clone()));
     let gateway = Gateway::start(routes, &binaries_dir(), &env)
         .await
         .expect("the function binaries start");
@@ -72,6 +80,11 @@ async fn generated_requests_get_the_documented_answers() {
         .env("SIGNOFF_FUZZ_SERVICE_TOKEN", demo::SERVICE_TOKEN)
         .env("SIGNOFF_FUZZ_CLIENT_ID", demo::WEB_CLIENT_ID)
         .env("SIGNOFF_FUZZ_CLIENT_SECRET", demo::WEB_CLIENT_SECRET)
+        .env("SIGNOFF_FUZZ_RESOURCE_SERVER_ID", demo::RESOURCE_SERVER_ID)
+        .env(
+            "SIGNOFF_FUZZ_RESOURCE_SERVER_SECRET",
+            demo::RESOURCE_SERVER_SECRET,
+        )
         .env("SIGNOFF_FUZZ_DESCOPE_PROJECT", demo::PROJECT_ID)
         .env("SIGNOFF_FUZZ_DESCOPE_JWTS", &jwt_file)
         .env("NO_COLOR", "1")

@@ -147,6 +147,20 @@ async fn every_event_runs_through_its_handler() {
                     demo::DEVICE_OTHER_USER_TOKENS
                 );
             }
+            "token-introspect.json" | "netiq-introspect.json" => {
+                // The token token-register.json registered, asked about by the demo
+                // resource server (HTTP Basic on one path, body credentials on the other).
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["active"], true, "{body}");
+                assert_eq!(body["sid"], "demo-session-2");
+                assert_eq!(body["token_type"], "refresh_token");
+                assert_eq!(body["iss"], functions::ISSUER);
+            }
+            "jwks.json" => {
+                // The in-process replay has no KMS, so nothing to publish; the published
+                // keys are checked against a local KMS in tests/tests/introspect.rs.
+                assert_eq!(status, 404, "{body}");
+            }
             other => panic!("{other}: say in this test what the event should do"),
         }
         covered.push(route_key.to_owned());

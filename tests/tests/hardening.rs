@@ -162,6 +162,12 @@ async fn every_function_answers_unreadable_events_with_a_400_in_its_vendors_shap
         ),
         ("descope-auth", "/v1/auth/logout", "errorCode", "E011001"),
         ("token-revoke", "/oauth2/revoke", "error", "invalid_request"),
+        (
+            "token-introspect",
+            "/oauth2/introspect",
+            "error",
+            "invalid_request",
+        ),
     ];
     for (function, path, member, code) in functions {
         let good = HttpApiEvent::post(path).to_json();

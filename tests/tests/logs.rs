@@ -67,6 +67,7 @@ impl Call {
             p if p.starts_with("/signoff/") => "token-register",
             p if p.starts_with("/api/") => "nativesso-logout",
             p if p.starts_with("/v1/auth/") || p.starts_with("/v2/keys/") => "descope-auth",
+            p if p.ends_with("/introspect") => "token-introspect",
             _ => "token-revoke",
         }
     }
@@ -74,7 +75,9 @@ impl Call {
     /// Whether a success of the call is a logout or revocation, which reports the tokens
     /// it deleted.
     fn revokes(&self) -> bool {
-        !self.path.starts_with("/signoff/") && !self.path.starts_with("/v2/keys/")
+        !self.path.starts_with("/signoff/")
+            && !self.path.starts_with("/v2/keys/")
+            && !self.path.ends_with("/introspect")
     }
 }
 
@@ -108,6 +111,8 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
     let descope_auth = |jwt: &str| format!("Bearer {}:{jwt}", demo::PROJECT_ID);
     let basic = seed::basic(demo::WEB_CLIENT_ID, demo::WEB_CLIENT_SECRET);
     let wrong_basic = seed::basic(demo::WEB_CLIENT_ID, WRONG_SECRET);
+    let resource_server = seed::basic(demo::RESOURCE_SERVER_ID, demo::RESOURCE_SERVER_SECRET);
+    let introspect = seed::form(&[("token", REGISTERED_TOKEN)]);
     let logout = json!({"sessionId": demo::SESSION_ID}).to_string();
     let netiq = format!("token={}", demo::NETIQ_REFRESH_TOKEN);
     let rfc7009 = seed::form(&[
@@ -183,6 +188,20 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
             401,
         ),
         Call::post("/nidp/oauth/nam/revoke", Some(&basic), FORM, &netiq, 200),
+        Call::post(
+            "/oauth2/introspect",
+            Some(&resource_server),
+            FORM,
+            &introspect,
+            200,
+        ),
+        Call::post(
+            "/nidp/oauth/v1/nam/introspect",
+            Some(&wrong_basic),
+            FORM,
+            &introspect,
+            401,
+        ),
         Call::post("/oauth2/revoke", None, FORM, &rfc7009, 200),
         Call::post(
             &format!("/nidp/oauth/nam/revoke/{}", demo::DEVICE_ID),
@@ -316,6 +335,7 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
         "token-register",
         "descope-auth",
         "token-revoke",
+        "token-introspect",
         "housekeeping",
     ] {
         assert!(
@@ -329,6 +349,7 @@ async fn a_full_run_logs_json_with_request_ids_and_no_secrets() {
     let mut secrets: Vec<String> = vec![
         demo::SERVICE_TOKEN.into(),
         demo::WEB_CLIENT_SECRET.into(),
+        demo::RESOURCE_SERVER_SECRET.into(),
         demo::NETIQ_REFRESH_TOKEN.into(),
         demo::RFC7009_ACCESS_TOKEN.into(),
         REGISTERED_TOKEN.into(),

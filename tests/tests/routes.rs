@@ -30,6 +30,7 @@ fn every_functions_routes_are_the_router_tables() {
         ("token-register", table(signoff_register::ROUTES)),
         ("descope-auth", table(signoff_descope::ROUTES)),
         ("token-revoke", table(signoff_revoke::ROUTES)),
+        ("token-introspect", table(signoff_introspect::ROUTES)),
     ];
     for (function, routes) in &functions {
         assert!(!routes.is_empty(), "{function} has no routes");

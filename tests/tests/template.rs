@@ -124,6 +124,7 @@ fn every_function_logs_with_retention_and_housekeeping_runs_on_a_schedule() {
         "token-register",
         "descope-auth",
         "token-revoke",
+        "token-introspect",
         "housekeeping",
     ]
     .into();
@@ -294,6 +295,61 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
         assert!(!seed::token_stored(&db.store, "100", gone).await, "{gone}");
     }
     assert_role_covers(&template, "token-revoke", &recorder).await;
+}
+
+#[tokio::test]
+async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_makes() {
+    let template = template();
+    let (db, recorder) = recording_db().await;
+    seed::tenant(&db.store, "100", None).await;
+    let secret = seed::client(&db.store, "100", "api", true).await.unwrap();
+    db.store
+        .allow_introspection("100", "api", true)
+        .await
+        .unwrap();
+    let mut record = seed::token("100", "t1", TokenType::Access, "web");
+    record.session_id = Some("s1".into());
+    record.grant_id = Some("g1".into());
+    seed::register(&db.store, vec![record]).await;
+    recorder.take();
+    let settings = signoff_introspect::settings::Settings {
+        tenant: "100".into(),
+        issuer: "https://as.example".into(),
+        signing_key: None,
+        previous_signing_keys: vec![],
+    };
+    for token in ["t1", "unknown"] {
+        let request = post(
+            "/oauth2/introspect",
+            Some(&seed::basic("api", &secret)),
+            Some("application/x-www-form-urlencoded"),
+            &format!("token={token}"),
+        );
+        let response = signoff_introspect::handle(&db.store, &settings, None, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{token}");
+    }
+    assert_role_covers(&template, "token-introspect", &recorder).await;
+    // Signing is granted on the stack's own key, and nothing more of KMS.
+    let role = &template["Resources"]["TokenIntrospectFunction"]["Properties"]["Policies"];
+    let kms: Vec<&Value> = role[0]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("kms:"))
+        .collect();
+    assert_eq!(kms.len(), 1);
+    assert_eq!(
+        kms[0]["Action"],
+        serde_json::json!(["kms:Sign", "kms:GetPublicKey"])
+    );
+    assert_eq!(reference(&kms[0]["Resource"]), "GetAtt SigningKey.Arn");
+    let key = &template["Resources"]["SigningKey"]["Properties"];
+    assert_eq!(
+        (key["KeySpec"].as_str(), key["KeyUsage"].as_str()),
+        (Some("ECC_NIST_P256"), Some("SIGN_VERIFY"))
+    );
 }
 
 #[tokio::test]
@@ -479,7 +535,7 @@ fn every_function_has_an_errors_alarm_and_a_throttles_alarm() {
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     for function in functions {
         for metric in ["Errors", "Throttles"] {
             let found = alarms_on(
@@ -771,7 +827,7 @@ fn the_dashboard_is_json_and_plots_only_metrics_that_exist() {
         })
         .map(|(name, _)| format!("<{name}>"))
         .collect();
-    assert_eq!(http_functions.len(), 4);
+    assert_eq!(http_functions.len(), 5);
     let outcomes: Vec<&str> = signoff_edge::metrics::Outcome::ALL
         .iter()
         .map(|o| o.as_str())

@@ -169,6 +169,16 @@ pub struct KeySet {
     loaded: OnceCell<Loaded>,
 }
 
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("current", &self.current)
+            .field("previous", &self.previous)
+            .field("loaded", &self.loaded.initialized())
+            .finish()
+    }
+}
+
 struct Loaded {
     signer: KmsSigner,
     jwks: Vec<Jwk>,

@@ -238,7 +238,22 @@ async fn checked(loader: aws_config::ConfigLoader) -> Result<aws_config::SdkConf
 /// web-identity role) the SDK's default chain applies as for tools. Measured with
 /// `scripts/init-instructions`: 2.2 M instructions to first poll.
 pub async fn store_from_env() -> Result<Store, ConfigError> {
-    let config = Config::from_env()?;
+    store_with_sdk(&function_sdk_config().await?)
+}
+
+/// The store of a function's environment ([`Config::from_env`]) on an SDK configuration
+/// the function already loaded with [`function_sdk_config`] (for its other AWS clients).
+pub fn store_with_sdk(sdk: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
+    Ok(Store::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        Config::from_env()?,
+    ))
+}
+
+/// A Lambda function's AWS configuration, as [`store_from_env`] describes it: the
+/// compiled-in roots, credentials from the environment when set. Loaded once at init and
+/// shared by every AWS client of the function (DynamoDB, KMS).
+pub async fn function_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(function_https_client());
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
@@ -246,8 +261,7 @@ pub async fn store_from_env() -> Result<Store, ConfigError> {
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         );
     }
-    let sdk = checked(loader).await?;
-    Ok(Store::new(aws_sdk_dynamodb::Client::new(&sdk), config))
+    checked(loader).await
 }
 
 /// A lookup over fixed `(name, value)` pairs, for reading settings in tests without

@@ -1,0 +1,479 @@
+//! Token introspection (RFC 7662): may a resource server still accept this token?
+//!
+//! - `POST /oauth2/introspect`: RFC 7662, and RFC 9701's signed JWT response when the
+//!   caller's `Accept` asks for `application/token-introspection+jwt`.
+//! - `POST /nidp/oauth/v1/nam/introspect`: NetIQ Access Manager's path, same behaviour.
+//! - `GET /.well-known/jwks.json`: the public keys that verify the signed responses (the
+//!   current KMS key and, during a rotation, the previous ones), for resource servers and
+//!   for the authorization server's metadata (`jwks_uri`).
+//!
+//! These paths carry no tenant: a deployment serves the OAuth tenant its configuration
+//! names, as revocation does. The caller authenticates as a confidential client of the
+//! tenant that an operator allowed to introspect (`signoff-admin allow-introspection`),
+//! with HTTP Basic or `client_id`/`client_secret` in the body (RFC 6749 2.3.1). The token is
+//! looked up by its hash with every revocation marker honoured ([`Store::lookup_token`]):
+//! a live token is `{"active": true, ...}` with the members Signoff knows; anything else
+//! (unknown, expired, revoked by any path, of another tenant) is exactly
+//! `{"active": false}` (RFC 7662 2.2). Every answer is `Cache-Control: no-store`.
+//! Failures are RFC 6749 error bodies, mapped from [`IntrospectError`] in one place.
+
+pub mod settings;
+
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use signoff_edge::cors::CorsPolicy;
+use signoff_edge::metrics::Meter;
+use signoff_edge::oauth::{self, CredentialsError, Form, FormError, MissingContentType};
+use signoff_edge::response::{self, respond, ErrorReply};
+use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::runtime::MalformedEvent;
+use signoff_jose::{sign_compact, SignError};
+use signoff_kms::{KeySet, KmsError};
+use signoff_store::credentials::ClientAuthentication;
+use signoff_store::item_key::TokenHash;
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::revocation::TokenState;
+use signoff_store::{Store, StoreError};
+
+use crate::settings::Settings;
+
+/// The standard RFC 7662 endpoint.
+pub const RFC7662_ROUTE: &str = "/oauth2/introspect";
+/// NetIQ Access Manager's introspection endpoint.
+pub const NETIQ_ROUTE: &str = "/nidp/oauth/v1/nam/introspect";
+/// Where Signoff publishes its signing keys.
+pub const JWKS_ROUTE: &str = "/.well-known/jwks.json";
+/// How long a resource server may cache the key set: a rotation publishes the new key
+/// well before it signs, so five minutes of staleness never hides a key in use.
+pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+/// Room for a large JWT, percent-encoded, and the client credentials.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// RFC 9701's media type, for the `Accept` that asks for it and the response that is one.
+pub const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+/// The `WWW-Authenticate` challenge of a failed HTTP Basic client authentication.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"signoff\"";
+
+/// Which endpoint a request is for (they behave alike; the name is for metrics and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Rfc7662,
+    NetIq,
+    Jwks,
+}
+
+/// The function's routes, as template.yaml and the local router declare them.
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route::new(Method::POST, RFC7662_ROUTE, Endpoint::Rfc7662),
+    Route::new(Method::POST, NETIQ_ROUTE, Endpoint::NetIq),
+    Route::new(Method::GET, JWKS_ROUTE, Endpoint::Jwks),
+];
+
+/// Why an introspection request was not answered. Displayed in logs only; never shows a
+/// token, secret or any parameter value.
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("no introspection endpoint at this path")]
+    UnknownPath,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Client authentication failed or was missing. `reason` is for the log only.
+    #[error("invalid client: {reason}")]
+    InvalidClient { basic: bool, reason: String },
+    /// An authenticated client an operator has not allowed to introspect.
+    #[error("client not allowed to introspect")]
+    NotAllowed,
+    /// A JWT response was asked for and this deployment has no signing key.
+    #[error("a JWT response was asked for and no signing key is configured")]
+    JwtUnavailable,
+    /// The key set was asked for and this deployment has no signing key.
+    #[error("no signing key is configured")]
+    NoKeys,
+    #[error("signing the response failed")]
+    Signing(#[source] SignError),
+    #[error("token store failure")]
+    Store(#[from] StoreError),
+}
+
+/// RFC 6749 5.2's error body.
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// The one place that maps failures to statuses and RFC 6749 error bodies.
+impl ErrorReply for IntrospectError {
+    type Body<'a> = ErrorBody<'a>;
+
+    fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        let (_, error, error_description) = self.parts();
+        ErrorBody {
+            error,
+            error_description,
+        }
+    }
+
+    signoff_edge::store_and_allow_accessors!();
+
+    fn retryable(&self) -> bool {
+        match self {
+            IntrospectError::Signing(err) => err.is_retryable(),
+            IntrospectError::Store(err) => err.is_retryable(),
+            _ => false,
+        }
+    }
+
+    fn extra_headers(&self, headers: &mut HeaderMap) {
+        // RFC 7662 2.3 and RFC 6749 5.2: a failed client authentication is a 401 with a
+        // challenge naming the scheme the endpoint takes.
+        if let IntrospectError::InvalidClient { .. } = self {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
+        }
+    }
+}
+
+impl IntrospectError {
+    /// Status, RFC 6749 error code and description.
+    fn parts(&self) -> (StatusCode, &'static str, &str) {
+        match self {
+            IntrospectError::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "only POST is allowed",
+            ),
+            IntrospectError::UnknownPath => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "no introspection endpoint at this path",
+            ),
+            IntrospectError::InvalidRequest(description) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", description)
+            }
+            // RFC 7662 2.3: a protected resource whose credentials are invalid gets a 401,
+            // whichever way it sent them, never an `active: false`.
+            IntrospectError::InvalidClient { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed: send the resource server's client_id and client_secret by HTTP Basic or in the body",
+            ),
+            // The caller is known but may not ask: 403, as RFC 6750 3.1 answers a token
+            // without the privileges a request needs.
+            IntrospectError::NotAllowed => (
+                StatusCode::FORBIDDEN,
+                "unauthorized_client",
+                "this client is not allowed to introspect tokens (an operator allows it with signoff-admin allow-introspection)",
+            ),
+            IntrospectError::NoKeys => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "this deployment signs nothing, so it publishes no keys",
+            ),
+            IntrospectError::JwtUnavailable => (
+                StatusCode::NOT_ACCEPTABLE,
+                "invalid_request",
+                "this deployment does not sign introspection responses: accept application/json",
+            ),
+            IntrospectError::Signing(err) if err.is_retryable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the signing key is busy or unavailable: retry the request",
+            ),
+            IntrospectError::Signing(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the response could not be signed because of a server error",
+            ),
+            IntrospectError::Store(err) if err.is_retryable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token store is busy or unavailable: retry the request",
+            ),
+            IntrospectError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the token could not be looked up because of a server error",
+            ),
+        }
+    }
+}
+
+impl From<FormError> for IntrospectError {
+    fn from(err: FormError) -> Self {
+        IntrospectError::InvalidRequest(err.to_string())
+    }
+}
+
+impl From<CredentialsError> for IntrospectError {
+    fn from(err: CredentialsError) -> Self {
+        match err {
+            CredentialsError::TwoMethods => IntrospectError::InvalidRequest(err.to_string()),
+            CredentialsError::MalformedBasic | CredentialsError::UnsupportedScheme => {
+                IntrospectError::InvalidClient {
+                    basic: true,
+                    reason: err.to_string(),
+                }
+            }
+        }
+    }
+}
+
+impl From<KmsError> for IntrospectError {
+    fn from(err: KmsError) -> Self {
+        IntrospectError::Signing(err.into())
+    }
+}
+
+/// The answer to an event that cannot become a request (see [`signoff_edge::runtime`]).
+pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
+    response::error_response(&IntrospectError::InvalidRequest(reason.to_string()))
+}
+
+/// Handles one request. Never fails: every outcome is a response.
+pub async fn handle(
+    store: &Store,
+    settings: &Settings,
+    keys: Option<&KeySet>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let meter = Meter::start();
+    let outcome = match route(ROUTES, &request) {
+        Routed::Found {
+            endpoint: Endpoint::Jwks,
+            ..
+        } => jwks(keys).await,
+        Routed::Found { .. } => introspect(store, settings, keys, &request).await,
+        Routed::MethodNotAllowed { allow, .. } => Err(IntrospectError::MethodNotAllowed { allow }),
+        Routed::NotFound => Err(IntrospectError::UnknownPath),
+    };
+    Ok(respond(
+        "token introspection",
+        &request,
+        &CorsPolicy::Disabled,
+        &meter,
+        outcome,
+    ))
+}
+
+/// The published key set (RFC 7517 5), fetched from KMS on first use.
+async fn jwks(keys: Option<&KeySet>) -> Result<Response<Body>, IntrospectError> {
+    let keys = keys.ok_or(IntrospectError::NoKeys)?;
+    let mut response =
+        response::json_response(StatusCode::OK, &json!({ "keys": keys.jwks().await? }));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_CACHE_CONTROL),
+    );
+    Ok(response)
+}
+
+/// RFC 7662 2.1: authenticate the caller, look the token up, describe it.
+async fn introspect(
+    store: &Store,
+    settings: &Settings,
+    keys: Option<&KeySet>,
+    request: &Request,
+) -> Result<Response<Body>, IntrospectError> {
+    let form = Form::from_request(request, MAX_BODY_BYTES, MissingContentType::Refused)?;
+    let credentials = oauth::client_credentials(request, &form)?;
+    let token = form.get("token").ok_or_else(|| {
+        IntrospectError::InvalidRequest("the 'token' parameter is required".into())
+    })?;
+    // `token_type_hint` is accepted and not needed: a token is found by its hash whatever
+    // its type (RFC 7662 2.1 lets a server ignore the hint).
+    let wants_jwt = accepts_jwt(request.headers());
+    if wants_jwt && keys.is_none() {
+        return Err(IntrospectError::JwtUnavailable);
+    }
+    let credentials = credentials.ok_or_else(|| IntrospectError::InvalidClient {
+        basic: false,
+        reason: "no client credentials".into(),
+    })?;
+    let caller = credentials.client_id.as_str();
+    match store
+        .authenticate_client(
+            &settings.tenant,
+            caller,
+            credentials.client_secret.as_deref(),
+        )
+        .await?
+    {
+        ClientAuthentication::Authenticated {
+            confidential: true,
+            may_introspect: true,
+        } => {}
+        ClientAuthentication::Authenticated {
+            confidential: true,
+            may_introspect: false,
+        } => return Err(IntrospectError::NotAllowed),
+        ClientAuthentication::Authenticated { .. } => {
+            return Err(IntrospectError::InvalidClient {
+                basic: credentials.basic,
+                reason: "a public client cannot authenticate a resource server".into(),
+            })
+        }
+        ClientAuthentication::Rejected(why) => {
+            return Err(IntrospectError::InvalidClient {
+                basic: credentials.basic,
+                reason: why.to_string(),
+            })
+        }
+    }
+    let now = signoff_store::now_epoch_seconds();
+    let members = match store
+        .lookup_token(&settings.tenant, &TokenHash::of(token), now)
+        .await?
+    {
+        Some((record, TokenState::Live)) => active_members(&record, &settings.issuer),
+        _ => inactive(),
+    };
+    let mut response = match keys {
+        Some(keys) if wants_jwt => {
+            let jwt = signed_response(keys, &settings.issuer, caller, now, members).await?;
+            let mut response = Response::new(Body::Text(jwt));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JWT_MEDIA_TYPE),
+            );
+            response
+        }
+        _ => response::json_response(StatusCode::OK, &Value::Object(members)),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Exactly `{"active": false}`: RFC 7662 2.2 says nothing more about an inactive token,
+/// and RFC 9701 5 forbids anything more.
+fn inactive() -> Map<String, Value> {
+    let mut members = Map::new();
+    members.insert("active".into(), Value::Bool(false));
+    members
+}
+
+/// RFC 7662 2.2's members for a live token, as far as Signoff knows them.
+pub fn active_members(record: &TokenRecord, issuer: &str) -> Map<String, Value> {
+    let mut members = Map::new();
+    members.insert("active".into(), Value::Bool(true));
+    members.insert("client_id".into(), json!(record.client_id));
+    // RFC 7662 2.2 takes token_type from RFC 6749 7.1 (the access token's type): Signoff
+    // records bearer access tokens. A refresh token has no such type; it is named as
+    // RFC 7009's token_type_hint names it. docs/introspection.md lists the choice.
+    let token_type = match record.token_type {
+        TokenType::Access => "Bearer",
+        TokenType::Refresh => "refresh_token",
+    };
+    members.insert("token_type".into(), json!(token_type));
+    members.insert("exp".into(), json!(record.expires_at));
+    members.insert("iat".into(), json!(record.issued_at));
+    members.insert("iss".into(), json!(issuer));
+    if let Some(subject) = &record.subject {
+        members.insert("sub".into(), json!(subject));
+    }
+    if let Some(scope) = &record.scope {
+        members.insert("scope".into(), json!(scope));
+    }
+    match record.audience.as_slice() {
+        [] => {}
+        [one] => {
+            members.insert("aud".into(), json!(one));
+        }
+        many => {
+            members.insert("aud".into(), json!(many));
+        }
+    }
+    if let Some(session) = &record.session_id {
+        members.insert("sid".into(), json!(session));
+    }
+    members
+}
+
+/// Whether `Accept` asks for RFC 9701's JWT (a media range naming it with a non-zero
+/// quality). `application/json` or no `Accept` gets the JSON answer.
+pub fn accepts_jwt(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            media.eq_ignore_ascii_case(JWT_MEDIA_TYPE) && !refused
+        })
+}
+
+/// RFC 9701 5: a JWT with `iss`, `aud` (the caller), `iat` and `token_introspection`,
+/// typed `token-introspection+jwt`, signed by the KMS key.
+async fn signed_response(
+    keys: &KeySet,
+    issuer: &str,
+    caller: &str,
+    now: i64,
+    members: Map<String, Value>,
+) -> Result<String, IntrospectError> {
+    let signer = keys.signer().await?;
+    let claims = json!({
+        "iss": issuer,
+        "aud": caller,
+        "iat": now,
+        "token_introspection": members,
+    });
+    let header = json!({"typ": "token-introspection+jwt"});
+    sign_compact(signer, &header, &claims)
+        .await
+        .map_err(IntrospectError::Signing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_jwt_is_sent_only_when_accept_asks_for_it() {
+        assert!(!accepts_jwt(&accept(&[])));
+        assert!(!accepts_jwt(&accept(&["application/json"])));
+        assert!(!accepts_jwt(&accept(&["*/*"])));
+        assert!(accepts_jwt(&accept(&[
+            "application/token-introspection+jwt"
+        ])));
+        assert!(accepts_jwt(&accept(&[
+            "application/json;q=0.5, Application/Token-Introspection+JWT"
+        ])));
+        assert!(accepts_jwt(&accept(&[
+            "application/json",
+            "application/token-introspection+jwt;q=0.9"
+        ])));
+        assert!(!accepts_jwt(&accept(&[
+            "application/token-introspection+jwt;q=0"
+        ])));
+        assert!(!accepts_jwt(&accept(&[
+            "application/token-introspection+jwtx"
+        ])));
+    }
+}

@@ -1,0 +1,128 @@
+//! The introspection function's settings, read once at init, failing fast with a message
+//! that names the variable.
+
+use signoff_kms::KeySet;
+use signoff_store::config::ConfigError;
+
+/// The tenant whose tokens and clients the OAuth paths act on (shared with revocation).
+pub const OAUTH_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
+/// The authorization server's issuer identifier, reported as `iss`.
+pub const ISSUER_VAR: &str = "SIGNOFF_ISSUER";
+/// The KMS key (id, ARN or alias) that signs RFC 9701 responses; unset: JSON only.
+pub const SIGNING_KEY_VAR: &str = "SIGNOFF_SIGNING_KEY_ID";
+/// Keys still published in the JWKS during a rotation, comma-separated.
+pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub tenant: String,
+    pub issuer: String,
+    pub signing_key: Option<String>,
+    pub previous_signing_keys: Vec<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `get`, so that tests need not touch the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let tenant = value(OAUTH_TENANT_VAR).ok_or(ConfigError::Missing {
+            name: OAUTH_TENANT_VAR,
+            hint: "set it to the tenant (service) id whose tokens the OAuth endpoints serve",
+        })?;
+        if !signoff_store::item_key::valid_tenant_id(&tenant) {
+            return Err(ConfigError::Invalid {
+                name: OAUTH_TENANT_VAR,
+                value: tenant,
+                reason: "tenant ids are 1-128 characters of A-Z a-z 0-9 . _ -",
+            });
+        }
+        let issuer = value(ISSUER_VAR).ok_or(ConfigError::Missing {
+            name: ISSUER_VAR,
+            hint: "set it to the authorization server's issuer identifier (an https URL)",
+        })?;
+        // RFC 8414 2: an https URL with no query or fragment (http for local runs).
+        let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
+        if !scheme_ok || issuer.contains(['?', '#']) || issuer.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                name: ISSUER_VAR,
+                value: issuer,
+                reason: "an issuer is an https URL without query or fragment",
+            });
+        }
+        let signing_key = value(SIGNING_KEY_VAR);
+        let previous_signing_keys = value(PREVIOUS_SIGNING_KEYS_VAR)
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            tenant,
+            issuer,
+            signing_key,
+            previous_signing_keys,
+        })
+    }
+
+    /// The KMS key set, when a signing key is configured, on the function's AWS
+    /// configuration (the SDK's standard endpoint variables reach a local KMS). Nothing is
+    /// called until a response is signed.
+    pub fn signing_keys(&self, sdk: &aws_config::SdkConfig) -> Option<KeySet> {
+        let key = self.signing_key.clone()?;
+        Some(KeySet::new(
+            aws_sdk_kms::Client::new(sdk),
+            key,
+            self.previous_signing_keys.clone(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signoff_store::config::lookup_in;
+
+    #[test]
+    fn introspection_needs_a_tenant_and_an_issuer_and_signs_only_with_a_key() {
+        let err =
+            Settings::from_lookup(lookup_in(&[(ISSUER_VAR, "https://as.example")])).unwrap_err();
+        assert!(err.to_string().starts_with(OAUTH_TENANT_VAR), "{err}");
+        let err = Settings::from_lookup(lookup_in(&[(OAUTH_TENANT_VAR, "t1")])).unwrap_err();
+        assert!(err.to_string().starts_with(ISSUER_VAR), "{err}");
+        for issuer in [
+            "as.example",
+            "https://as.example?x=1",
+            "https://as.example#f",
+        ] {
+            let err =
+                Settings::from_lookup(lookup_in(&[(OAUTH_TENANT_VAR, "t1"), (ISSUER_VAR, issuer)]))
+                    .unwrap_err();
+            assert!(err.to_string().starts_with(ISSUER_VAR), "{issuer}: {err}");
+        }
+        let settings = Settings::from_lookup(lookup_in(&[
+            (OAUTH_TENANT_VAR, "t1"),
+            (ISSUER_VAR, "https://as.example"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.signing_key, None);
+        let settings = Settings::from_lookup(lookup_in(&[
+            (OAUTH_TENANT_VAR, "t1"),
+            (ISSUER_VAR, "https://as.example"),
+            (SIGNING_KEY_VAR, "alias/signoff"),
+            (PREVIOUS_SIGNING_KEYS_VAR, " alias/old , ,alias/older"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.signing_key.as_deref(), Some("alias/signoff"));
+        assert_eq!(settings.previous_signing_keys, ["alias/old", "alias/older"]);
+    }
+}

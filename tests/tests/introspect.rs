@@ -1,0 +1,483 @@
+//! Token introspection (RFC 7662, RFC 9701 JWT responses, NetIQ's path) through the
+//! function's handler, against a fresh DynamoDB-compatible server and, for signed
+//! responses, a local KMS (moto's server) with the real SDK clients.
+
+use aws_sdk_kms::types::KeySpec;
+use base64::Engine;
+use lambda_http::http::header;
+use serde_json::{json, Value};
+use signoff_introspect::settings::Settings;
+use signoff_introspect::{handle, JWKS_ROUTE, JWT_MEDIA_TYPE, NETIQ_ROUTE, RFC7662_ROUTE};
+use signoff_jose::VerifyingKeySet;
+use signoff_kms::KeySet;
+use signoff_store::model::{DeviceBinding, TokenRecord, TokenType};
+use signoff_tests::db::TestDb;
+use signoff_tests::event::HttpApiEvent;
+use signoff_tests::kms::TestKms;
+use signoff_tests::seed::{self, basic, form};
+
+const TENANT: &str = "as-1";
+const ISSUER: &str = "https://as.example.com";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+struct Fixture {
+    db: TestDb,
+    settings: Settings,
+    /// The tenant's service credential (for native SSO logout).
+    service_token: String,
+    /// A resource server allowed to introspect: (client_id, secret).
+    rs: (String, String),
+}
+
+async fn fixture() -> Fixture {
+    let db = TestDb::start().await;
+    let service_token = seed::tenant(&db.store, TENANT, None).await;
+    let secret = seed::client(&db.store, TENANT, "api", true).await.unwrap();
+    db.store
+        .allow_introspection(TENANT, "api", true)
+        .await
+        .unwrap();
+    let settings = Settings {
+        tenant: TENANT.into(),
+        issuer: ISSUER.into(),
+        signing_key: None,
+        previous_signing_keys: vec![],
+    };
+    Fixture {
+        db,
+        settings,
+        service_token,
+        rs: ("api".into(), secret),
+    }
+}
+
+impl Fixture {
+    /// Introspects `token` at `path` as the resource server, by HTTP Basic.
+    async fn introspect(&self, token: &str) -> (u16, Value) {
+        let (status, headers, body) = self
+            .call(
+                RFC7662_ROUTE,
+                Some(basic(&self.rs.0, &self.rs.1)),
+                &form(&[("token", token)]),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(headers["cache-control"], "no-store");
+        (status, serde_json::from_str(&body).expect("a JSON body"))
+    }
+
+    async fn call(
+        &self,
+        path: &str,
+        authorization: Option<String>,
+        body: &str,
+        accept: Option<&str>,
+        keys: Option<&KeySet>,
+    ) -> (u16, lambda_http::http::HeaderMap, String) {
+        let mut event = HttpApiEvent::post(path)
+            .header("content-type", FORM)
+            .body(body);
+        if let Some(authorization) = authorization {
+            event = event.header("authorization", &authorization);
+        }
+        if let Some(accept) = accept {
+            event = event.header("accept", accept);
+        }
+        let response = handle(&self.db.store, &self.settings, keys, event.request())
+            .await
+            .expect("the handler never fails");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.into_body() {
+            lambda_http::Body::Text(text) => text,
+            lambda_http::Body::Empty => String::new(),
+            lambda_http::Body::Binary(bytes) => String::from_utf8(bytes).unwrap(),
+            _ => String::new(),
+        };
+        (status, headers, body)
+    }
+}
+
+fn full_record(value: &str) -> TokenRecord {
+    TokenRecord {
+        session_id: Some("sid-1".into()),
+        grant_id: Some("grant-1".into()),
+        scope: Some("openid api:read".into()),
+        audience: vec!["https://api.example.com".into()],
+        ..seed::token(TENANT, value, TokenType::Access, "web")
+    }
+}
+
+#[tokio::test]
+async fn a_live_token_is_active_with_what_signoff_knows_and_anything_else_is_inactive() {
+    let f = fixture().await;
+    let record = full_record("at-live");
+    let mut refresh = TokenRecord {
+        audience: vec!["a".into(), "b".into()],
+        ..seed::token(TENANT, "rt-live", TokenType::Refresh, "web")
+    };
+    refresh.subject = None;
+    seed::register(&f.db.store, vec![record.clone(), refresh.clone()]).await;
+
+    let (status, body) = f.introspect("at-live").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({
+            "active": true, "client_id": "web", "token_type": "Bearer", "sub": "alice",
+            "exp": record.expires_at, "iat": record.issued_at, "iss": ISSUER,
+            "scope": "openid api:read", "aud": "https://api.example.com", "sid": "sid-1"
+        })
+    );
+    // Several audiences are an array; no subject, no `sub`.
+    let (_, body) = f.introspect("rt-live").await;
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["aud"], json!(["a", "b"]));
+    assert!(body.get("sub").is_none() && body.get("scope").is_none() && body.get("sid").is_none());
+
+    // Unknown, expired, of another tenant: exactly {"active": false}.
+    seed::tenant(&f.db.store, "other", None).await;
+    seed::register(
+        &f.db.store,
+        vec![seed::token(
+            "other",
+            "at-other-tenant",
+            TokenType::Access,
+            "web",
+        )],
+    )
+    .await;
+    seed::put_items(
+        &f.db.store,
+        vec![seed::expired_token(TENANT, "at-expired", 60).to_item()],
+    )
+    .await;
+    for token in ["never-registered", "at-other-tenant", "at-expired"] {
+        assert_eq!(
+            f.introspect(token).await,
+            (200, json!({"active": false})),
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_revocation_path_makes_the_token_inactive_at_once() {
+    let f = fixture().await;
+    let store = &f.db.store;
+    // Native SSO logout of a session.
+    let in_session = TokenRecord {
+        session_id: Some("s-logout".into()),
+        ..seed::token(TENANT, "at-session", TokenType::Access, "web")
+    };
+    // RFC 7009 revocation of a refresh token, which takes its grant's access tokens.
+    let refresh = seed::grant_token(TENANT, "rt-grant", TokenType::Refresh, "web", "g-7009");
+    let grant_access = seed::grant_token(TENANT, "at-grant", TokenType::Access, "web", "g-7009");
+    // A user logged out everywhere (Descope logout-all).
+    let bobs = TokenRecord {
+        subject: Some("bob".into()),
+        ..seed::token(TENANT, "at-bob", TokenType::Access, "web")
+    };
+    // NetIQ device revocation.
+    let on_device = TokenRecord {
+        device: Some(DeviceBinding {
+            device_id: "dev-1".into(),
+            user_store: "Local".into(),
+            user_dn: "cn=carol".into(),
+        }),
+        ..seed::token(TENANT, "rt-device", TokenType::Refresh, "web")
+    };
+    // Untouched by all of the above.
+    let bystander = seed::token(TENANT, "at-bystander", TokenType::Access, "web");
+    seed::register(
+        store,
+        vec![
+            in_session,
+            refresh,
+            grant_access,
+            bobs,
+            on_device,
+            bystander,
+        ],
+    )
+    .await;
+    for token in [
+        "at-session",
+        "rt-grant",
+        "at-grant",
+        "at-bob",
+        "rt-device",
+        "at-bystander",
+    ] {
+        assert_eq!(f.introspect(token).await.1["active"], true, "{token}");
+    }
+
+    let logout = seed::post(
+        &format!("/api/{TENANT}/nativesso/logout"),
+        Some(&format!("Bearer {}", f.service_token)),
+        Some("application/json"),
+        r#"{"sessionId":"s-logout"}"#,
+    );
+    let (status, _) = seed::parts(signoff_nativesso::handle(store, logout).await.unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(f.introspect("at-session").await.1, json!({"active": false}));
+
+    let web_secret = seed::client(store, TENANT, "web", true).await.unwrap();
+    let revocation = signoff_revoke::settings::Settings::from_lookup(
+        signoff_store::config::lookup_in(&[("SIGNOFF_REVOCATION_TENANT", TENANT)]),
+    )
+    .unwrap();
+    let revoke = seed::post(
+        "/oauth2/revoke",
+        Some(&basic("web", &web_secret)),
+        Some(FORM),
+        &form(&[("token", "rt-grant")]),
+    );
+    let response = signoff_revoke::handle(store, &revocation, revoke)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for token in ["rt-grant", "at-grant"] {
+        assert_eq!(
+            f.introspect(token).await.1,
+            json!({"active": false}),
+            "{token}"
+        );
+    }
+
+    store.log_user_out(TENANT, "bob", None).await.unwrap();
+    assert_eq!(f.introspect("at-bob").await.1, json!({"active": false}));
+
+    let device = seed::post(
+        "/nidp/oauth/nam/revoke/dev-1",
+        Some(&basic("web", &web_secret)),
+        Some(FORM),
+        &form(&[("userstore_name", "Local"), ("user_dn", "cn=carol")]),
+    );
+    let response = signoff_revoke::handle(store, &revocation, device)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(f.introspect("rt-device").await.1, json!({"active": false}));
+
+    assert_eq!(f.introspect("at-bystander").await.1["active"], true);
+}
+
+#[tokio::test]
+async fn only_an_authenticated_resource_server_allowed_to_introspect_gets_an_answer() {
+    let f = fixture().await;
+    seed::register(&f.db.store, vec![full_record("at-1")]).await;
+    let public = seed::client(&f.db.store, TENANT, "spa", false).await;
+    assert!(public.is_none());
+    let not_allowed = seed::client(&f.db.store, TENANT, "web", true)
+        .await
+        .unwrap();
+    let body = form(&[("token", "at-1")]);
+    let (id, secret) = (&f.rs.0, &f.rs.1);
+    let cases: Vec<(Option<String>, String, u16, &str)> = vec![
+        // No credentials at all, a wrong secret, an unknown client, another scheme.
+        (None, body.clone(), 401, "invalid_client"),
+        (
+            Some(basic(id, "wrong")),
+            body.clone(),
+            401,
+            "invalid_client",
+        ),
+        (
+            Some(basic("nobody", secret)),
+            body.clone(),
+            401,
+            "invalid_client",
+        ),
+        (
+            Some("Bearer abc".into()),
+            body.clone(),
+            401,
+            "invalid_client",
+        ),
+        // Body credentials work the same way, and fail the same way.
+        (
+            None,
+            form(&[
+                ("token", "at-1"),
+                ("client_id", id),
+                ("client_secret", "wrong"),
+            ]),
+            401,
+            "invalid_client",
+        ),
+        // A public client cannot authenticate a resource server.
+        (
+            None,
+            form(&[("token", "at-1"), ("client_id", "spa")]),
+            401,
+            "invalid_client",
+        ),
+        // Authenticated, not allowed.
+        (
+            Some(basic("web", &not_allowed)),
+            body.clone(),
+            403,
+            "unauthorized_client",
+        ),
+        // Credentials both ways; no token.
+        (
+            Some(basic(id, secret)),
+            form(&[("token", "at-1"), ("client_secret", secret)]),
+            400,
+            "invalid_request",
+        ),
+        (
+            Some(basic(id, secret)),
+            form(&[("token_type_hint", "access_token")]),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (authorization, body, status, error) in cases {
+        let (got, headers, text) = f
+            .call(RFC7662_ROUTE, authorization.clone(), &body, None, None)
+            .await;
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (got, json["error"].as_str().unwrap()),
+            (status, error),
+            "{authorization:?} {body}: {json}"
+        );
+        assert_eq!(headers["cache-control"], "no-store");
+        if status == 401 {
+            assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic realm=\"signoff\"");
+        }
+        // Never a hint about the token.
+        assert!(json.get("active").is_none());
+    }
+    // Body credentials that are right, a token_type_hint that is wrong: still found.
+    let (status, _, text) = f
+        .call(
+            NETIQ_ROUTE,
+            None,
+            &form(&[
+                ("token", "at-1"),
+                ("token_type_hint", "refresh_token"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["active"],
+        true
+    );
+    // Once no longer allowed, the same resource server is refused.
+    f.db.store
+        .allow_introspection(TENANT, id, false)
+        .await
+        .unwrap();
+    let (status, _) = f.introspect("at-1").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn an_introspection_costs_at_most_three_dynamodb_requests() {
+    let f = fixture().await;
+    seed::register(&f.db.store, vec![full_record("at-1")]).await;
+    for token in ["at-1", "unknown"] {
+        f.db.requests.reset();
+        let (status, _) = f.introspect(token).await;
+        assert_eq!(status, 200);
+        let total = f.db.requests.total();
+        assert!(total <= 3, "{token}: {:?}", f.db.requests.snapshot());
+    }
+}
+
+#[tokio::test]
+async fn a_jwt_response_is_signed_by_the_kms_key_for_the_caller() {
+    let f = fixture().await;
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/signoff").await;
+    let keys = KeySet::new(kms.client.clone(), "alias/signoff".into(), vec![]);
+    let record = full_record("at-1");
+    seed::register(&f.db.store, vec![record.clone()]).await;
+    let jwks = keys.jwks().await.unwrap().to_vec();
+    let verifier = VerifyingKeySet::new(&jwks);
+
+    for (token, expected) in [
+        (
+            "at-1",
+            json!({
+                "active": true, "client_id": "web", "token_type": "Bearer", "sub": "alice",
+                "exp": record.expires_at, "iat": record.issued_at, "iss": ISSUER,
+                "scope": "openid api:read", "aud": "https://api.example.com", "sid": "sid-1"
+            }),
+        ),
+        ("unknown", json!({"active": false})),
+    ] {
+        let (status, headers, jwt) = f
+            .call(
+                RFC7662_ROUTE,
+                Some(basic(&f.rs.0, &f.rs.1)),
+                &form(&[("token", token)]),
+                Some("application/json;q=0.5, application/token-introspection+jwt"),
+                Some(&keys),
+            )
+            .await;
+        assert_eq!(status, 200, "{jwt}");
+        assert_eq!(headers[header::CONTENT_TYPE], JWT_MEDIA_TYPE);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        let claims = verifier
+            .verify_jws(&jwt)
+            .expect("signed by the published key");
+        assert_eq!(claims["iss"], ISSUER);
+        assert_eq!(claims["aud"], "api");
+        assert!(claims["iat"].as_i64().unwrap() >= record.issued_at);
+        assert_eq!(claims["token_introspection"], expected);
+        // RFC 9701 5: no top-level sub or exp, so the response is no access token.
+        assert!(claims.get("sub").is_none() && claims.get("exp").is_none());
+        let header_b64 = jwt.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header_b64)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            header,
+            json!({"alg": "ES256", "kid": jwks[0].kid, "typ": "token-introspection+jwt"})
+        );
+    }
+    // The keys are published, cacheable for five minutes.
+    for (keys, status) in [(Some(&keys), 200), (None, 404)] {
+        let response = handle(
+            &f.db.store,
+            &f.settings,
+            keys,
+            HttpApiEvent::get(JWKS_ROUTE).request(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), status);
+        if status == 200 {
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "public, max-age=300"
+            );
+            let (_, body) = seed::parts(response);
+            assert_eq!(body, json!({ "keys": jwks }));
+        }
+    }
+    // Without a signing key, a caller that accepts only the JWT is told so.
+    let (status, _, text) = f
+        .call(
+            RFC7662_ROUTE,
+            Some(basic(&f.rs.0, &f.rs.1)),
+            &form(&[("token", "at-1")]),
+            Some(JWT_MEDIA_TYPE),
+            None,
+        )
+        .await;
+    assert_eq!(status, 406, "{text}");
+}

@@ -1,0 +1,204 @@
+//! `docs/openapi.yaml` held to what the introspection function answers: RFC 7662 and
+//! NetIQ's path (JSON and RFC 9701 JWT answers) and the published signing keys, through
+//! the real handler (requests as API Gateway sends them), against a fresh embedded
+//! DynamoDB emulator, a missing table, an unreachable store, and a local KMS (moto's
+//! server) that has the key, lacks it, or cannot be reached. Every documented status and
+//! closed set of codes of these operations must be provoked here.
+
+use std::sync::Arc;
+
+use aws_sdk_kms::types::KeySpec;
+use signoff_kms::KeySet;
+use signoff_revoke::settings::DeviceRevocationAuth;
+use signoff_store::model::TokenType;
+use signoff_tests::kms::{client_config, TestKms};
+use signoff_tests::openapi::{
+    event, fresh_db, request, revocation_config, Api, Recorder, Spec, FORM_TYPE, INTROSPECTION,
+};
+use signoff_tests::seed::{self, basic, form};
+
+const TENANT: &str = "as";
+const RFC7662: &str = "/oauth2/introspect";
+const NETIQ: &str = "/nidp/oauth/v1/nam/introspect";
+const JWKS: &str = "/.well-known/jwks.json";
+const JWT: (&str, &str) = ("accept", "application/token-introspection+jwt");
+
+async fn introspection(rec: &mut Recorder) {
+    let db = fresh_db().await;
+    seed::tenant(&db.store, TENANT, None).await;
+    let secret = seed::client(&db.store, TENANT, "api", true).await.unwrap();
+    db.store
+        .allow_introspection(TENANT, "api", true)
+        .await
+        .unwrap();
+    let other = seed::client(&db.store, TENANT, "web", true).await.unwrap();
+    let mut several = seed::token(TENANT, "rt-1", TokenType::Refresh, "web");
+    several.audience = vec!["a".into(), "b".into()];
+    several.scope = Some("openid".into());
+    several.session_id = Some("s1".into());
+    seed::register(
+        &db.store,
+        vec![
+            seed::token(TENANT, "at-1", TokenType::Access, "web"),
+            several,
+        ],
+    )
+    .await;
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/signing").await;
+    let mut api = Api::new(
+        &db.store,
+        revocation_config(TENANT, DeviceRevocationAuth::Client, ""),
+    );
+    api.settings.introspection.tenant = TENANT.into();
+    let mut signing = Api::new(
+        &db.store,
+        revocation_config(TENANT, DeviceRevocationAuth::Client, ""),
+    );
+    signing.settings.introspection.tenant = TENANT.into();
+    signing.settings.introspection_keys = Some(Arc::new(KeySet::new(
+        kms.client.clone(),
+        "alias/signing".into(),
+        vec![],
+    )));
+    let rs = basic("api", &secret);
+    let post = |path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut all = vec![FORM_TYPE];
+        all.extend_from_slice(headers);
+        request("POST", path, &all, body)
+    };
+
+    for path in [RFC7662, NETIQ] {
+        // Active (one audience and several), inactive, and both as a JWT.
+        for token in ["at-1", "rt-1", "unknown"] {
+            rec.expect(
+                &api,
+                post(path, &[("authorization", &rs)], &form(&[("token", token)])),
+                200,
+            )
+            .await;
+            rec.expect(
+                &signing,
+                post(
+                    path,
+                    &[("authorization", &rs), JWT],
+                    &form(&[("token", token)]),
+                ),
+                200,
+            )
+            .await;
+        }
+        rec.expect(
+            &api,
+            post(
+                path,
+                &[],
+                &form(&[
+                    ("token", "at-1"),
+                    ("client_id", "api"),
+                    ("client_secret", &secret),
+                ]),
+            ),
+            200,
+        )
+        .await;
+        // Refused: no token, credentials both ways, a parameter twice.
+        for (headers, body) in [
+            (
+                vec![("authorization", rs.as_str())],
+                form(&[("token_type_hint", "access_token")]),
+            ),
+            (
+                vec![("authorization", rs.as_str())],
+                form(&[("token", "at-1"), ("client_secret", &secret)]),
+            ),
+            (
+                vec![("authorization", rs.as_str())],
+                "token=a&token=b".to_owned(),
+            ),
+        ] {
+            rec.expect(&api, post(path, &headers, &body), 400).await;
+        }
+        for (headers, body) in [
+            (vec![], form(&[("token", "at-1")])),
+            (
+                vec![("authorization", "Bearer x")],
+                form(&[("token", "at-1")]),
+            ),
+        ] {
+            rec.expect(&api, post(path, &headers, &body), 401).await;
+        }
+        let web = basic("web", &other);
+        rec.expect(
+            &api,
+            post(
+                path,
+                &[("authorization", &web)],
+                &form(&[("token", "at-1")]),
+            ),
+            403,
+        )
+        .await;
+        rec.expect(
+            &api,
+            post(
+                path,
+                &[("authorization", &rs), JWT],
+                &form(&[("token", "at-1")]),
+            ),
+            406,
+        )
+        .await;
+    }
+
+    // The keys: published, none configured, a missing key, KMS unreachable.
+    rec.expect(&signing, request("GET", JWKS, &[], ""), 200)
+        .await;
+    rec.expect(&api, request("GET", JWKS, &[], ""), 404).await;
+    let mut missing = Api::new(
+        &db.store,
+        revocation_config(TENANT, DeviceRevocationAuth::Client, ""),
+    );
+    missing.settings.introspection_keys = Some(Arc::new(KeySet::new(
+        kms.client.clone(),
+        "alias/nope".into(),
+        vec![],
+    )));
+    rec.expect(&missing, request("GET", JWKS, &[], ""), 500)
+        .await;
+    let down = aws_sdk_kms::Client::from_conf(
+        client_config("http://127.0.0.1:9")
+            .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let mut unreachable = Api::new(
+        &db.store,
+        revocation_config(TENANT, DeviceRevocationAuth::Client, ""),
+    );
+    unreachable.settings.introspection_keys =
+        Some(Arc::new(KeySet::new(down, "alias/signing".into(), vec![])));
+    rec.expect(&unreachable, request("GET", JWKS, &[], ""), 503)
+        .await;
+
+    // Store trouble.
+    let trouble = [RFC7662, NETIQ].map(|path| {
+        (
+            event(
+                "POST",
+                path,
+                &[FORM_TYPE, ("authorization", &rs)],
+                &form(&[("token", "at-1")]),
+            ),
+            500,
+            503,
+        )
+    });
+    rec.expect_store_trouble(&api, &trouble).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_introspection_response_is_what_the_function_answers() {
+    let mut rec = Recorder::new(Spec::load());
+    introspection(&mut rec).await;
+    rec.assert_vendor_covered(&INTROSPECTION);
+}
