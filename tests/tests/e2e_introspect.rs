@@ -1,0 +1,131 @@
+//! End to end: token introspection through the compiled `token-introspect` binary behind
+//! the local API Gateway stand-in, its signing key in a local KMS (moto's server), driven by
+//! a real OAuth 2.0 client library (Python's authlib, `tests/clients/introspect_authlib.py`),
+//! whose RFC 9701 answers an independent JOSE library (joserfc) verifies against the JWKS
+//! the function publishes.
+//!
+//! Needs `cargo build --workspace --bins` and the pinned client libraries: `scripts/test`
+//! does both and sets `SIGNOFF_TEST_PYTHON`.
+
+use std::process::Stdio;
+
+use aws_sdk_kms::types::KeySpec;
+use serde_json::{json, Value};
+use signoff_store::model::TokenType;
+use signoff_tests::db::TestDb;
+use signoff_tests::functions::ISSUER;
+use signoff_tests::gateway::{routes_from_manifest, Gateway};
+use signoff_tests::kms::TestKms;
+use signoff_tests::paths::{binaries_dir, test_python, workspace};
+use signoff_tests::seed;
+use tokio::io::AsyncWriteExt;
+
+const TENANT: &str = "rs-e2e";
+
+async fn authlib_introspect(request: Value) -> Vec<Value> {
+    let python = test_python();
+    let script = workspace().join("tests/clients/introspect_authlib.py");
+    let mut child = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("AUTHLIB_INSECURE_TRANSPORT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin
+        .write_all(request.to_string().as_bytes())
+        .await
+        .expect("request written");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("the script finishes");
+    assert!(
+        output.status.success(),
+        "introspect_authlib.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_client_library_introspects_and_a_jose_library_verifies_the_signed_answer() {
+    let db = TestDb::start().await;
+    seed::tenant(&db.store, TENANT, None).await;
+    let secret = seed::client(&db.store, TENANT, "api", true).await.unwrap();
+    db.store
+        .allow_introspection(TENANT, "api", true)
+        .await
+        .unwrap();
+    let mut live = seed::token(TENANT, "e2e-access-7f3a", TokenType::Access, "web");
+    live.scope = Some("orders:read".into());
+    live.session_id = Some("sess-9".into());
+    let revoked_later = seed::token(TENANT, "e2e-access-revoked", TokenType::Access, "web");
+    seed::register(&db.store, vec![live.clone(), revoked_later]).await;
+
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
+    let mut env = db.function_env();
+    env.extend(
+        [
+            ("SIGNOFF_REVOCATION_TENANT", TENANT),
+            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
+            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
+    let gateway = Gateway::start(routes, &binaries_dir(), &env)
+        .await
+        .expect("the function binaries start");
+
+    // The second token is revoked before anyone asks; the third never existed.
+    db.store
+        .revoke_token(
+            &db.store
+                .find_token(
+                    TENANT,
+                    &signoff_store::item_key::TokenHash::of("e2e-access-revoked"),
+                )
+                .await
+                .unwrap()
+                .unwrap(),
+            signoff_store::revocation::Cascade {
+                session: false,
+                grant: false,
+            },
+        )
+        .await
+        .unwrap();
+    for auth_method in ["client_secret_basic", "client_secret_post"] {
+        let results = authlib_introspect(json!({
+            "base_url": gateway.base_url(),
+            "client_id": "api",
+            "client_secret": secret,
+            "auth_method": auth_method,
+            "tokens": ["e2e-access-7f3a", "e2e-access-revoked", "never-issued"],
+        }))
+        .await;
+        let expected_live = json!({
+            "active": true, "client_id": "web", "token_type": "Bearer", "sub": "alice",
+            "exp": live.expires_at, "iat": live.issued_at, "iss": ISSUER,
+            "scope": "orders:read", "sid": "sess-9"
+        });
+        let expected = [
+            expected_live,
+            json!({"active": false}),
+            json!({"active": false}),
+        ];
+        for (result, expected) in results.iter().zip(expected) {
+            assert_eq!(result["status"], 200, "{auth_method}: {result}");
+            assert_eq!(result["json"], expected, "{auth_method}");
+            let jwt = &result["jwt"];
+            assert_eq!(jwt["header"]["typ"], "token-introspection+jwt");
+            assert_eq!(jwt["header"]["alg"], "ES256");
+            assert_eq!(jwt["claims"]["iss"], ISSUER);
+            assert_eq!(jwt["claims"]["aud"], "api");
+            assert_eq!(jwt["claims"]["token_introspection"], expected);
+        }
+    }
+    gateway.shutdown().await;
+}
