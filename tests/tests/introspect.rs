@@ -480,4 +480,15 @@ async fn a_jwt_response_is_signed_by_the_kms_key_for_the_caller() {
         )
         .await;
     assert_eq!(status, 406, "{text}");
+    // A caller that did not authenticate learns nothing of it: 401 first.
+    let (status, _, _) = f
+        .call(
+            RFC7662_ROUTE,
+            None,
+            &form(&[("token", "at-1")]),
+            Some(JWT_MEDIA_TYPE),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
 }

@@ -4,8 +4,9 @@
 //! keys, and every failure says whether a retry may help.
 
 use aws_sdk_kms::types::KeySpec;
+use base64::Engine;
 use serde_json::json;
-use signoff_jose::{sign_compact, JwsSigner, SignError, VerifyingKeySet};
+use signoff_jose::{sign_compact, JwsSigner, VerifyingKeySet};
 use signoff_kms::{KeySet, KmsError, MAX_RAW_MESSAGE_BYTES};
 use signoff_tests::kms::{client_config, TestKms};
 
@@ -141,24 +142,92 @@ async fn failures_say_whether_a_retry_may_help_and_nothing_is_cached_on_failure(
     let err = unreachable.signer().await.err().expect("unreachable");
     assert!(err.is_retryable(), "{err:?}");
 
-    // A signing input longer than KMS signs in one RAW call is refused before any call.
-    kms.create_key(KeySpec::EccNistP256, "alias/ok").await;
-    let keys = KeySet::new(kms.client.clone(), "alias/ok".into(), vec![]);
-    let signer = keys.signer().await.unwrap();
-    kms.requests.reset();
-    let long = json!({"padding": "x".repeat(MAX_RAW_MESSAGE_BYTES)});
-    let err = sign_compact(signer, &json!({}), &long)
-        .await
-        .expect_err("too long");
-    assert!(
-        matches!(
-            err,
-            SignError::Signer {
-                retryable: false,
-                ..
-            }
-        ),
-        "{err:?}"
+    // A previous key that cannot be read is left out; the current key still signs.
+    let with_missing_previous = KeySet::new(
+        kms.client.clone(),
+        "alias/late".into(),
+        vec!["alias/never-created".into()],
     );
-    assert_eq!(kms.requests.get("Sign"), 0);
+    assert_eq!(with_missing_previous.jwks().await.unwrap().len(), 1);
+    assert!(with_missing_previous.signer().await.is_ok());
+}
+
+/// The signer signs with the key GetPublicKey named, so retargeting the configured alias
+/// cannot make a signature disagree with the `kid` the key set already published.
+#[tokio::test]
+async fn a_retargeted_alias_does_not_split_the_signature_from_its_kid() {
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/moving").await;
+    let keys = KeySet::new(kms.client.clone(), "alias/moving".into(), vec![]);
+    let signer = keys.signer().await.unwrap();
+    let other = kms.create_key(KeySpec::EccNistP256, "alias/other").await;
+    kms.client
+        .update_alias()
+        .alias_name("alias/moving")
+        .target_key_id(other)
+        .send()
+        .await
+        .unwrap();
+    let token = sign_compact(signer, &json!({}), &claims()).await.unwrap();
+    let verifier = VerifyingKeySet::new(keys.jwks().await.unwrap());
+    assert!(verifier.verify_jws(&token).is_ok());
+}
+
+/// A signing input over KMS's 4,096-byte RAW limit is sent as its SHA-256 with
+/// MessageType DIGEST. moto ignores DIGEST (it signs the digest's own hash), so the
+/// signature cannot be verified here: the request is what is checked.
+#[tokio::test]
+async fn a_long_signing_input_is_signed_as_its_digest() {
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/ok").await;
+    let recorder = SignRecorder::default();
+    let client = aws_sdk_kms::Client::from_conf(
+        client_config(&kms.endpoint)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let keys = KeySet::new(client, "alias/ok".into(), vec![]);
+    let signer = keys.signer().await.unwrap();
+    let short = json!({"n": 1});
+    let long = json!({"padding": "x".repeat(MAX_RAW_MESSAGE_BYTES)});
+    sign_compact(signer, &json!({}), &short).await.unwrap();
+    let token = sign_compact(signer, &json!({}), &long).await.unwrap();
+    let sent = recorder.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0]["MessageType"], "RAW");
+    assert_eq!(sent[1]["MessageType"], "DIGEST");
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(sent[1]["Message"].as_str().unwrap())
+        .unwrap();
+    let signing_input = token.rsplit_once('.').unwrap().0;
+    use sha2::Digest;
+    assert_eq!(
+        digest,
+        sha2::Sha256::digest(signing_input.as_bytes()).to_vec()
+    );
+}
+
+/// Keeps the JSON body of every Sign request.
+#[derive(Clone, Debug, Default)]
+struct SignRecorder(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SignRecorder {
+    fn name(&self) -> &'static str {
+        "SignRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        if target.ends_with(".Sign") {
+            let body = serde_json::from_slice(request.body().bytes().unwrap_or(b"{}"))?;
+            self.0.lock().unwrap().push(body);
+        }
+        Ok(())
+    }
 }

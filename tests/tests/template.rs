@@ -331,25 +331,41 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         assert_eq!(response.status(), 200, "{token}");
     }
     assert_role_covers(&template, "token-introspect", &recorder).await;
-    // Signing is granted on the stack's own key, and nothing more of KMS.
-    let role = &template["Resources"]["TokenIntrospectFunction"]["Properties"]["Policies"];
-    let kms: Vec<&Value> = role[0]["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["Action"].to_string().contains("kms:"))
-        .collect();
-    assert_eq!(kms.len(), 1);
-    assert_eq!(
-        kms[0]["Action"],
-        serde_json::json!(["kms:Sign", "kms:GetPublicKey"])
-    );
-    assert_eq!(reference(&kms[0]["Resource"]), "GetAtt SigningKey.Arn");
+    // The key policy alone says who signs: the introspection role, and no one else; no
+    // function's IAM role names KMS at all.
     let key = &template["Resources"]["SigningKey"]["Properties"];
     assert_eq!(
         (key["KeySpec"].as_str(), key["KeyUsage"].as_str()),
         (Some("ECC_NIST_P256"), Some("SIGN_VERIFY"))
     );
+    let statements = key["KeyPolicy"]["Statement"].as_array().unwrap();
+    let may = |statement: &Value, action: &str| {
+        let actions: Vec<&str> = match &statement["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        actions.iter().any(|a| {
+            *a == action
+                || a.strip_suffix('*')
+                    .is_some_and(|prefix| action.starts_with(prefix))
+        })
+    };
+    let signers: Vec<String> = statements
+        .iter()
+        .filter(|s| may(s, "kms:Sign"))
+        .map(|s| reference(&s["Principal"]["AWS"]))
+        .collect();
+    assert_eq!(signers, ["GetAtt TokenIntrospectFunctionRole.Arn"]);
+    for (name, resource) in template["Resources"].as_object().unwrap() {
+        if resource["Type"] == "AWS::Serverless::Function" {
+            let policies = resource["Properties"]["Policies"].to_string();
+            assert!(
+                !policies.contains("kms:"),
+                "{name}'s role names KMS actions"
+            );
+        }
+    }
 }
 
 #[tokio::test]

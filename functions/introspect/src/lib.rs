@@ -45,8 +45,8 @@ pub const RFC7662_ROUTE: &str = "/oauth2/introspect";
 pub const NETIQ_ROUTE: &str = "/nidp/oauth/v1/nam/introspect";
 /// Where Signoff publishes its signing keys.
 pub const JWKS_ROUTE: &str = "/.well-known/jwks.json";
-/// How long a resource server may cache the key set: a rotation publishes the new key
-/// well before it signs, so five minutes of staleness never hides a key in use.
+/// How long a resource server may cache the key set. A rotation must publish a new key
+/// at least this long before it signs with it (docs/introspection.md, "Signing keys").
 pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
 /// Room for a large JWT, percent-encoded, and the client credentials.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -123,6 +123,13 @@ impl ErrorReply for IntrospectError {
 
     signoff_edge::store_and_allow_accessors!();
 
+    fn dependency_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IntrospectError::Signing(err) => Some(err),
+            _ => None,
+        }
+    }
+
     fn retryable(&self) -> bool {
         match self {
             IntrospectError::Signing(err) => err.is_retryable(),
@@ -150,7 +157,7 @@ impl IntrospectError {
             IntrospectError::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
-                "only POST is allowed",
+                "this method is not allowed here: see the Allow header",
             ),
             IntrospectError::UnknownPath => (
                 StatusCode::NOT_FOUND,
@@ -292,9 +299,6 @@ async fn introspect(
     // `token_type_hint` is accepted and not needed: a token is found by its hash whatever
     // its type (RFC 7662 2.1 lets a server ignore the hint).
     let wants_jwt = accepts_jwt(request.headers());
-    if wants_jwt && keys.is_none() {
-        return Err(IntrospectError::JwtUnavailable);
-    }
     let credentials = credentials.ok_or_else(|| IntrospectError::InvalidClient {
         basic: false,
         reason: "no client credentials".into(),
@@ -328,6 +332,10 @@ async fn introspect(
                 reason: why.to_string(),
             })
         }
+    }
+    // Only a caller allowed to introspect learns whether this deployment signs.
+    if wants_jwt && keys.is_none() {
+        return Err(IntrospectError::JwtUnavailable);
     }
     let now = signoff_store::now_epoch_seconds();
     let members = match store
@@ -413,8 +421,9 @@ pub fn accepts_jwt(headers: &HeaderMap) -> bool {
             let media = parts.next().unwrap_or_default().trim();
             let refused = parts.any(|p| {
                 let p = p.trim();
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+                let (name, value) = p.split_once('=').unwrap_or((p, ""));
+                name.trim().eq_ignore_ascii_case("q")
+                    && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
             });
             media.eq_ignore_ascii_case(JWT_MEDIA_TYPE) && !refused
         })
@@ -455,6 +464,31 @@ mod tests {
     }
 
     #[test]
+    fn a_signing_failure_is_a_dependency_failure_not_a_refusal() {
+        use signoff_edge::metrics::Outcome;
+        let failure = |retryable| {
+            IntrospectError::Signing(SignError::Signer {
+                retryable,
+                source: std::sync::Arc::new(std::io::Error::other("KMS said no")),
+            })
+        };
+        for (retryable, status) in [(true, 503), (false, 500)] {
+            let err = failure(retryable);
+            assert!(err.dependency_error().is_some());
+            assert_eq!(err.retryable(), retryable);
+            assert_eq!(err.status().as_u16(), status);
+            assert_eq!(
+                response::outcome_of::<(), _>(&Err(err)),
+                Outcome::StoreError
+            );
+        }
+        assert_eq!(
+            response::outcome_of::<(), _>(&Err(IntrospectError::NotAllowed)),
+            Outcome::Refused
+        );
+    }
+
+    #[test]
     fn the_jwt_is_sent_only_when_accept_asks_for_it() {
         assert!(!accepts_jwt(&accept(&[])));
         assert!(!accepts_jwt(&accept(&["application/json"])));
@@ -471,6 +505,9 @@ mod tests {
         ])));
         assert!(!accepts_jwt(&accept(&[
             "application/token-introspection+jwt;q=0"
+        ])));
+        assert!(!accepts_jwt(&accept(&[
+            "application/token-introspection+jwt; Q = 0.0"
         ])));
         assert!(!accepts_jwt(&accept(&[
             "application/token-introspection+jwtx"

@@ -31,6 +31,11 @@ pub trait ErrorReply: std::fmt::Display {
     fn retryable(&self) -> bool {
         self.store_error().is_some_and(StoreError::is_retryable)
     }
+    /// A failure of another service than the store (KMS, say) behind this error: logged at
+    /// ERROR with its cause and counted as a dependency failure, as store trouble is.
+    fn dependency_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        None
+    }
     /// The methods the path allows, when the method was not one of them (405).
     fn allow(&self) -> Option<&str> {
         None
@@ -80,9 +85,17 @@ pub fn respond<E: ErrorReply>(
     let mut response = match outcome {
         Ok(response) => response,
         Err(err) => {
-            match err.store_error() {
-                Some(source) => source.log(action),
-                None => tracing::info!(reason = %err, "{action} refused"),
+            match (err.store_error(), err.dependency_error()) {
+                (Some(source), _) => source.log(action),
+                (None, Some(source)) => tracing::error!(
+                    action,
+                    error = %err,
+                    cause = %source,
+                    cause_detail = ?std::error::Error::source(source),
+                    retryable = err.retryable(),
+                    "{action} failed"
+                ),
+                (None, None) => tracing::info!(reason = %err, "{action} refused"),
             }
             error_response(&err)
         }
@@ -96,7 +109,9 @@ pub fn respond<E: ErrorReply>(
 pub fn outcome_of<T, E: ErrorReply>(outcome: &Result<T, E>) -> Outcome {
     match outcome {
         Ok(_) => Outcome::Ok,
-        Err(err) if err.store_error().is_some() => Outcome::StoreError,
+        Err(err) if err.store_error().is_some() || err.dependency_error().is_some() => {
+            Outcome::StoreError
+        }
         Err(_) => Outcome::Refused,
     }
 }

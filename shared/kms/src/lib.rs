@@ -11,10 +11,15 @@
 //!   whatever alias or ARN the configuration uses, and a resource server's cached JWKS
 //!   stays right across a rotation: the new key is published beside the old one
 //!   ([`KeySet`]'s previous keys) until tokens signed with the old one have expired.
-//! - **`Sign` with `MessageType::RAW`** and `ECDSA_SHA_256`: KMS hashes the signing input
-//!   itself. RAW takes at most 4,096 bytes (the JWS signing input of an introspection
-//!   response or a logout token is far smaller); a longer input is refused here rather than
-//!   sent. KMS answers in DER, converted to JWS `r || s` by `signoff_jose`.
+//! - **`Sign` with `ECDSA_SHA_256`**, `MessageType::RAW` (KMS hashes) for signing inputs up
+//!   to KMS's 4,096-byte RAW limit, and for longer ones (an introspection answer of a token
+//!   with a long scope and many audiences) the SHA-256 computed here with
+//!   `MessageType::DIGEST`: the same signature either way. KMS answers in DER, converted to
+//!   JWS `r || s` by `signoff_jose`.
+//! - **Signs with the key `GetPublicKey` named** (its ARN on AWS), not with the configured
+//!   alias, so a retargeted alias cannot make a signature disagree with the cached `kid`.
+//! - **A previous key that cannot be read** (disabled, deleted, not granted) is left out of
+//!   the published set with a warning; it never stops the current key from signing.
 //! - **Errors keep their source** and say whether a retry may succeed (throttling,
 //!   timeouts, an unavailable key) or an operator must act (a disabled, deleted or wrong
 //!   key, missing permissions).
@@ -27,7 +32,8 @@ use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
 use signoff_jose::{ecdsa_der_to_jws, Algorithm, Jwk, JwsSigner, SignError};
 use tokio::sync::OnceCell;
 
-/// The most a `Sign` call with `MessageType::RAW` accepts.
+/// The most a `Sign` call with `MessageType::RAW` accepts; longer inputs are signed as
+/// their digest.
 pub const MAX_RAW_MESSAGE_BYTES: usize = 4096;
 
 /// KMS error codes worth retrying (besides 5xx and transport failures).
@@ -55,11 +61,6 @@ pub enum KmsError {
     /// The key is not an ECC_NIST_P256 signing key, or its public key does not parse.
     #[error("KMS key {key_id} is not usable for ES256: {reason}")]
     UnusableKey { key_id: String, reason: String },
-    /// The message is longer than `Sign` takes with `MessageType::RAW`.
-    #[error(
-        "a {0}-byte signing input is longer than KMS signs in one call ({MAX_RAW_MESSAGE_BYTES})"
-    )]
-    TooLong(usize),
 }
 
 impl KmsError {
@@ -117,6 +118,8 @@ where
 pub struct PublicKey {
     /// The key as configured (id, ARN or alias).
     pub key_id: String,
+    /// The key itself, as `GetPublicKey` named it (its ARN on AWS): what `Sign` is sent.
+    pub resolved_key_id: String,
     /// Its JWK, `kid` = RFC 7638 thumbprint.
     pub jwk: Jwk,
 }
@@ -156,6 +159,7 @@ pub async fn public_key(client: &aws_sdk_kms::Client, key_id: &str) -> Result<Pu
     let jwk = Jwk::from_spki_der(der.as_ref(), None).map_err(|e| unusable(e.to_string()))?;
     Ok(PublicKey {
         key_id: key_id.to_owned(),
+        resolved_key_id: output.key_id().unwrap_or(key_id).to_owned(),
         jwk,
     })
 }
@@ -211,9 +215,14 @@ impl KeySet {
                 let current = public_key(&self.client, &self.current).await?;
                 let mut jwks = vec![current.jwk.clone()];
                 for key_id in &self.previous {
-                    let key = public_key(&self.client, key_id).await?;
-                    if !jwks.iter().any(|k| k.kid == key.jwk.kid) {
-                        jwks.push(key.jwk);
+                    match public_key(&self.client, key_id).await {
+                        Ok(key) if !jwks.iter().any(|k| k.kid == key.jwk.kid) => jwks.push(key.jwk),
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(
+                            key_id = %key_id,
+                            error = %error,
+                            "a previous signing key is not published: it could not be read"
+                        ),
                     }
                 }
                 Ok(Loaded {
@@ -240,16 +249,19 @@ impl KmsSigner {
         &self.key
     }
 
-    async fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, KmsError> {
-        if message.len() > MAX_RAW_MESSAGE_BYTES {
-            return Err(KmsError::TooLong(message.len()));
-        }
+    async fn sign_der(&self, message: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let (message, message_type) = if message.len() <= MAX_RAW_MESSAGE_BYTES {
+            (message.to_vec(), MessageType::Raw)
+        } else {
+            use sha2::Digest;
+            (sha2::Sha256::digest(message).to_vec(), MessageType::Digest)
+        };
         let output = self
             .client
             .sign()
-            .key_id(&self.key.key_id)
+            .key_id(&self.key.resolved_key_id)
             .message(Blob::new(message))
-            .message_type(MessageType::Raw)
+            .message_type(message_type)
             .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
             .send()
             .await
@@ -272,7 +284,7 @@ impl JwsSigner for KmsSigner {
     }
 
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
-        let der = self.sign_raw(signing_input).await?;
+        let der = self.sign_der(signing_input).await?;
         Ok(ecdsa_der_to_jws(&der)?.to_vec())
     }
 }
