@@ -28,3 +28,33 @@ pub fn test_python() -> String {
         )
     })
 }
+
+/// Runs the Python client `tests/clients/<script>` with `request` as JSON on stdin (so no
+/// secret or token appears in a process listing) and returns the JSON it prints. authlib's
+/// check for plain HTTP is off: the local gateway has no TLS.
+pub async fn run_client_script(script: &str, request: &serde_json::Value) -> serde_json::Value {
+    use tokio::io::AsyncWriteExt;
+    let python = test_python();
+    let path = workspace().join("tests/clients").join(script);
+    let mut child = tokio::process::Command::new(&python)
+        .arg(&path)
+        .env("AUTHLIB_INSECURE_TRANSPORT", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin
+        .write_all(request.to_string().as_bytes())
+        .await
+        .expect("request written");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("the script finishes");
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

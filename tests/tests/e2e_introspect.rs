@@ -7,8 +7,6 @@
 //! Needs `cargo build --workspace --bins` and the pinned client libraries: `scripts/test`
 //! does both and sets `SIGNOFF_TEST_PYTHON`.
 
-use std::process::Stdio;
-
 use aws_sdk_kms::types::KeySpec;
 use serde_json::{json, Value};
 use signoff_store::model::TokenType;
@@ -16,36 +14,14 @@ use signoff_tests::db::TestDb;
 use signoff_tests::functions::ISSUER;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
 use signoff_tests::kms::TestKms;
-use signoff_tests::paths::{binaries_dir, test_python, workspace};
+use signoff_tests::paths::{binaries_dir, run_client_script, workspace};
 use signoff_tests::seed;
-use tokio::io::AsyncWriteExt;
 
 const TENANT: &str = "rs-e2e";
 
 async fn authlib_introspect(request: Value) -> Vec<Value> {
-    let python = test_python();
-    let script = workspace().join("tests/clients/introspect_authlib.py");
-    let mut child = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("AUTHLIB_INSECURE_TRANSPORT", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .await
-        .expect("request written");
-    drop(stdin);
-    let output = child.wait_with_output().await.expect("the script finishes");
-    assert!(
-        output.status.success(),
-        "introspect_authlib.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    let report = run_client_script("introspect_authlib.py", &request).await;
+    serde_json::from_value(report).expect("the script's report")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,44 +6,18 @@
 //! Needs `cargo build --workspace --bins` and the pinned client libraries: `scripts/test`
 //! does both and sets `SIGNOFF_TEST_PYTHON`.
 
-use std::process::Stdio;
-
 use serde_json::{json, Value};
 use signoff_store::model::TokenType;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::{routes_from_manifest, Gateway};
-use signoff_tests::paths::{binaries_dir, test_python, workspace};
+use signoff_tests::paths::{binaries_dir, run_client_script, workspace};
 use signoff_tests::seed::{self, token_stored};
-use tokio::io::AsyncWriteExt;
 
 const TENANT: &str = "nam-e2e";
 
 /// Runs the authlib script with `request` on stdin; returns its JSON report of the response.
 async fn authlib_revoke(request: Value) -> Value {
-    let python = test_python();
-    let script = workspace().join("tests/clients/revoke_authlib.py");
-    let mut child = tokio::process::Command::new(&python)
-        .arg(&script)
-        // authlib refuses plain HTTP for some flows; the local gateway has no TLS.
-        .env("AUTHLIB_INSECURE_TRANSPORT", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .await
-        .expect("request written");
-    drop(stdin);
-    let output = child.wait_with_output().await.expect("the script finishes");
-    assert!(
-        output.status.success(),
-        "revoke_authlib.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    run_client_script("revoke_authlib.py", &request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
