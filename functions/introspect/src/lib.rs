@@ -21,11 +21,12 @@ pub mod settings;
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use signoff_edge::cors::CorsPolicy;
 use signoff_edge::metrics::Meter;
-use signoff_edge::oauth::{self, CredentialsError, Form, FormError, MissingContentType};
+use signoff_edge::oauth::{
+    self, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
+};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
@@ -98,24 +99,17 @@ pub enum IntrospectError {
     Store(#[from] StoreError),
 }
 
-/// RFC 6749 5.2's error body.
-#[derive(Serialize)]
-pub struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: &'a str,
-}
-
 /// The one place that maps failures to statuses and RFC 6749 error bodies.
 impl ErrorReply for IntrospectError {
-    type Body<'a> = ErrorBody<'a>;
+    type Body<'a> = OAuthErrorBody<'a>;
 
     fn status(&self) -> StatusCode {
         self.parts().0
     }
 
-    fn body(&self) -> ErrorBody<'_> {
+    fn body(&self) -> OAuthErrorBody<'_> {
         let (_, error, error_description) = self.parts();
-        ErrorBody {
+        OAuthErrorBody {
             error,
             error_description,
         }

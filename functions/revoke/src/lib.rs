@@ -19,11 +19,10 @@ pub mod settings;
 use crate::settings::{DeviceRevocationAuth, Settings};
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use serde_json::json;
 use signoff_edge::metrics::Meter;
 use signoff_edge::oauth::{
-    self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType,
+    self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
 };
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
@@ -108,13 +107,6 @@ pub enum RevokeError {
     Store(#[from] StoreError),
 }
 
-/// RFC 6749 5.2's error body.
-#[derive(Serialize)]
-pub struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: &'a str,
-}
-
 impl RevokeError {
     fn missing_client() -> Self {
         RevokeError::InvalidClient {
@@ -127,15 +119,15 @@ impl RevokeError {
 
 /// The one place that maps failures to statuses and RFC 6749 error bodies.
 impl ErrorReply for RevokeError {
-    type Body<'a> = ErrorBody<'a>;
+    type Body<'a> = OAuthErrorBody<'a>;
 
     fn status(&self) -> StatusCode {
         self.parts().0
     }
 
-    fn body(&self) -> ErrorBody<'_> {
+    fn body(&self) -> OAuthErrorBody<'_> {
         let (_, error, description) = self.parts();
-        ErrorBody {
+        OAuthErrorBody {
             error,
             error_description: description,
         }

@@ -411,3 +411,10 @@ mod tests {
         assert!(!format!("{creds:?}").contains("hunter2"));
     }
 }
+
+/// RFC 6749 5.2's error body, as the OAuth endpoints (revocation, introspection) write it.
+#[derive(Debug, serde::Serialize)]
+pub struct OAuthErrorBody<'a> {
+    pub error: &'a str,
+    pub error_description: &'a str,
+}
