@@ -757,10 +757,12 @@ pub const REVOCATION: Vendor = Vendor {
     ],
 };
 
-/// Token introspection (RFC 7662 and NetIQ's path) and the signing keys.
+/// Token introspection (RFC 7662, NetIQ's path, Authlete's APIs) and the signing keys.
 pub const INTROSPECTION: Vendor = Vendor {
     name: "introspection",
     operations: &[
+        ("POST", "/api/{serviceId}/auth/introspection"),
+        ("POST", "/api/{serviceId}/auth/introspection/standard"),
         ("POST", "/oauth2/introspect"),
         ("POST", "/nidp/oauth/v1/nam/introspect"),
         ("GET", "/.well-known/jwks.json"),

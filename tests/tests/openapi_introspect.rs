@@ -14,6 +14,7 @@ use signoff_store::model::TokenType;
 use signoff_tests::kms::{client_config, TestKms};
 use signoff_tests::openapi::{
     event, fresh_db, request, revocation_config, Api, Recorder, Spec, FORM_TYPE, INTROSPECTION,
+    JSON_TYPE,
 };
 use signoff_tests::seed::{self, basic, form};
 
@@ -25,7 +26,7 @@ const JWT: (&str, &str) = ("accept", "application/token-introspection+jwt");
 
 async fn introspection(rec: &mut Recorder) {
     let db = fresh_db().await;
-    seed::tenant(&db.store, TENANT, None).await;
+    let service = seed::tenant(&db.store, TENANT, None).await;
     let secret = seed::client(&db.store, TENANT, "api", true).await.unwrap();
     db.store
         .allow_introspection(TENANT, "api", true)
@@ -194,6 +195,104 @@ async fn introspection(rec: &mut Recorder) {
         )
     });
     rec.expect_store_trouble(&api, &trouble).await;
+
+    authlete(rec, &api, &signing, &missing, &unreachable, &service).await;
+}
+
+/// Authlete's `/auth/introspection` and `/auth/introspection/standard`.
+async fn authlete(
+    rec: &mut Recorder,
+    api: &Api<'_>,
+    signing: &Api<'_>,
+    missing_key: &Api<'_>,
+    unreachable_key: &Api<'_>,
+    service: &str,
+) {
+    let bearer = format!("Bearer {service}");
+    let rs_path = format!("/api/{TENANT}/auth/introspection");
+    let standard_path = format!("/api/{TENANT}/auth/introspection/standard");
+    let json = |path: &str, authorization: &str, body: &str| {
+        request(
+            "POST",
+            path,
+            &[JSON_TYPE, ("authorization", authorization)],
+            body,
+        )
+    };
+    let too_large = format!(r#"{{"token":"{}"}}"#, "x".repeat(70_000));
+    // Every action of the resource server's API.
+    for body in [
+        r#"{"token":"at-1","scopes":null,"subject":null,"maxAge":0}"#,
+        r#"{"token":"at-1","scopes":["admin"]}"#,
+        r#"{"token":"unknown"}"#,
+        r#"{"token":""}"#,
+    ] {
+        rec.expect(api, json(&rs_path, &bearer, body), 200).await;
+    }
+    // Every action of the standard API: JSON, the JWT, a bad request.
+    let jwt = r#"{"parameters":"token=at-1","rsUri":"https://rs","httpAcceptHeader":"application/token-introspection+jwt"}"#;
+    rec.expect(
+        api,
+        json(&standard_path, &bearer, r#"{"parameters":"token=at-1"}"#),
+        200,
+    )
+    .await;
+    rec.expect(signing, json(&standard_path, &bearer, jwt), 200)
+        .await;
+    rec.expect(
+        api,
+        json(&standard_path, &bearer, r#"{"parameters":""}"#),
+        200,
+    )
+    .await;
+    for path in [&rs_path, &standard_path] {
+        for body in ["{not json", "[]"] {
+            rec.expect(api, json(path, &bearer, body), 400).await;
+        }
+        for authorization in [None, Some("Bearer unknown"), Some("Basic eDp5")] {
+            let mut headers = vec![JSON_TYPE];
+            if let Some(value) = authorization {
+                headers.push(("authorization", value));
+            }
+            rec.expect(api, request("POST", path, &headers, "{}"), 401)
+                .await;
+        }
+        rec.expect(
+            api,
+            json(&path.replace(TENANT, "other-service"), &bearer, "{}"),
+            403,
+        )
+        .await;
+        rec.expect(api, json(path, &bearer, &too_large), 413).await;
+        rec.expect(
+            api,
+            request(
+                "POST",
+                path,
+                &[("content-type", "text/plain"), ("authorization", &bearer)],
+                "{}",
+            ),
+            415,
+        )
+        .await;
+    }
+    // The signing key missing or unreachable.
+    for keys in [missing_key, unreachable_key] {
+        rec.expect(keys, json(&standard_path, &bearer, jwt), 500)
+            .await;
+    }
+    let trouble = [
+        (rs_path.as_str(), r#"{"token":"at-1"}"#),
+        (standard_path.as_str(), r#"{"parameters":"token=at-1"}"#),
+    ]
+    .map(|(path, body)| {
+        (
+            event("POST", path, &[JSON_TYPE, ("authorization", &bearer)], body),
+            500,
+            500,
+        )
+    });
+    rec.expect_store_trouble(api, &trouble).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@
 //! `{"active": false}` (RFC 7662 2.2). Every answer is `Cache-Control: no-store`.
 //! Failures are RFC 6749 error bodies, mapped from [`IntrospectError`] in one place.
 
+pub mod authlete;
 pub mod settings;
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -62,6 +63,8 @@ pub enum Endpoint {
     Rfc7662,
     NetIq,
     Jwks,
+    /// Authlete's `/auth/introspection` and `/auth/introspection/standard`.
+    Authlete(authlete::Api),
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
@@ -69,6 +72,16 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::POST, RFC7662_ROUTE, Endpoint::Rfc7662),
     Route::new(Method::POST, NETIQ_ROUTE, Endpoint::NetIq),
     Route::new(Method::GET, JWKS_ROUTE, Endpoint::Jwks),
+    Route::new(
+        Method::POST,
+        authlete::INTROSPECTION_ROUTE,
+        Endpoint::Authlete(authlete::Api::ResourceServer),
+    ),
+    Route::new(
+        Method::POST,
+        authlete::STANDARD_ROUTE,
+        Endpoint::Authlete(authlete::Api::Standard),
+    ),
 ];
 
 /// Why an introspection request was not answered. Displayed in logs only; never shows a
@@ -250,6 +263,31 @@ pub async fn handle(
     let meter = Meter::start();
     let outcome = match route(ROUTES, &request) {
         Routed::Found {
+            endpoint: Endpoint::Authlete(api),
+            params,
+        } => {
+            let service_id = params.get("serviceId").unwrap_or_default();
+            let outcome = match api {
+                authlete::Api::ResourceServer => {
+                    authlete::introspection(store, &request, service_id).await
+                }
+                authlete::Api::Standard => {
+                    authlete::standard(store, settings, keys, &request, service_id).await
+                }
+            };
+            return Ok(respond_authlete(&request, &meter, api, &params, outcome));
+        }
+        Routed::MethodNotAllowed { allow, params } if params.get("serviceId").is_some() => {
+            // Of the paths with a service id, only Authlete's standard API ends so.
+            let api = if request.uri().path().ends_with("/standard") {
+                authlete::Api::Standard
+            } else {
+                authlete::Api::ResourceServer
+            };
+            let outcome = Err(authlete::AuthleteError::MethodNotAllowed { allow });
+            return Ok(respond_authlete(&request, &meter, api, &params, outcome));
+        }
+        Routed::Found {
             endpoint: Endpoint::Jwks,
             ..
         } => jwks(keys).await,
@@ -264,6 +302,29 @@ pub async fn handle(
         &meter,
         outcome,
     ))
+}
+
+/// [`respond`] for Authlete's APIs, whose failures name the path with its service id.
+fn respond_authlete(
+    request: &Request,
+    meter: &Meter,
+    api: authlete::Api,
+    params: &signoff_edge::route::PathParams,
+    outcome: Result<Response<Body>, authlete::AuthleteError>,
+) -> Response<Body> {
+    let template = match api {
+        authlete::Api::ResourceServer => authlete::INTROSPECTION_ROUTE,
+        authlete::Api::Standard => authlete::STANDARD_ROUTE,
+    };
+    let path = template.replace("{serviceId}", params.get("serviceId").unwrap_or_default());
+    let outcome = outcome.map_err(|error| authlete::Failure { api, path, error });
+    respond(
+        "Authlete token introspection",
+        request,
+        &CorsPolicy::Disabled,
+        meter,
+        outcome,
+    )
 }
 
 /// The published key set (RFC 7517 5), fetched from KMS on first use.
@@ -341,7 +402,9 @@ async fn introspect(
     };
     let mut response = match keys {
         Some(keys) if wants_jwt => {
-            let jwt = signed_response(keys, &settings.issuer, caller, now, members).await?;
+            let jwt = signed_response(keys, &settings.issuer, caller, now, members)
+                .await
+                .map_err(IntrospectError::Signing)?;
             let mut response = Response::new(Body::Text(jwt));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -359,7 +422,7 @@ async fn introspect(
 
 /// Exactly `{"active": false}`: RFC 7662 2.2 says nothing more about an inactive token,
 /// and RFC 9701 5 forbids anything more.
-fn inactive() -> Map<String, Value> {
+pub(crate) fn inactive() -> Map<String, Value> {
     let mut members = Map::new();
     members.insert("active".into(), Value::Bool(false));
     members
@@ -409,18 +472,22 @@ pub fn accepts_jwt(headers: &HeaderMap) -> bool {
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| {
-                let p = p.trim();
-                let (name, value) = p.split_once('=').unwrap_or((p, ""));
-                name.trim().eq_ignore_ascii_case("q")
-                    && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-            });
-            media.eq_ignore_ascii_case(JWT_MEDIA_TYPE) && !refused
-        })
+        .any(accepts_jwt_value)
+}
+
+/// [`accepts_jwt`] for one `Accept` value (as Authlete's API relays it).
+pub fn accepts_jwt_value(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            name.trim().eq_ignore_ascii_case("q")
+                && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+        });
+        media.eq_ignore_ascii_case(JWT_MEDIA_TYPE) && !refused
+    })
 }
 
 /// RFC 9701 5: a JWT with `iss`, `aud` (the caller), `iat` and `token_introspection`,
@@ -428,21 +495,19 @@ pub fn accepts_jwt(headers: &HeaderMap) -> bool {
 async fn signed_response(
     keys: &KeySet,
     issuer: &str,
-    caller: &str,
+    audience: &str,
     now: i64,
     members: Map<String, Value>,
-) -> Result<String, IntrospectError> {
+) -> Result<String, SignError> {
     let signer = keys.signer().await?;
     let claims = json!({
         "iss": issuer,
-        "aud": caller,
+        "aud": audience,
         "iat": now,
         "token_introspection": members,
     });
     let header = json!({"typ": "token-introspection+jwt"});
-    sign_compact(signer, &header, &claims)
-        .await
-        .map_err(IntrospectError::Signing)
+    sign_compact(signer, &header, &claims).await
 }
 
 #[cfg(test)]

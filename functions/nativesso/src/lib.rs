@@ -11,6 +11,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
+use signoff_edge::authlete;
 use signoff_edge::cors::CorsPolicy;
 use signoff_edge::metrics::Meter;
 use signoff_edge::request::{self, AuthError, BodyError};
@@ -46,16 +47,9 @@ pub enum LogoutError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
-    #[error("authorization header missing")]
-    MissingAuthorization,
-    #[error("authorization header malformed")]
-    MalformedAuthorization,
-    #[error("DPoP presented")]
-    Dpop,
-    #[error("unknown credential")]
-    UnknownCredential,
-    #[error("credential not permitted for this service")]
-    Forbidden,
+    /// The API credential was refused (never [`AuthError::Store`], which is `Store`).
+    #[error("API credential refused: {0}")]
+    Credential(AuthError),
     #[error("caller error {code}: {message}")]
     Caller { code: &'static str, message: String },
     #[error("token store failure")]
@@ -121,36 +115,11 @@ impl Failure {
         const CALLER: Option<&str> = Some("CALLER_ERROR");
         const SERVER: Option<&str> = Some("SERVER_ERROR");
         match &self.error {
-            LogoutError::MissingAuthorization => (
-                StatusCode::UNAUTHORIZED,
-                "A001202",
-                None,
-                "Authorization header is missing.",
-            ),
-            LogoutError::MalformedAuthorization => (
-                StatusCode::UNAUTHORIZED,
-                "A001204",
-                None,
-                "Authorization header is malformed: expected 'Bearer <access token>'.",
-            ),
-            LogoutError::Dpop => (
-                StatusCode::UNAUTHORIZED,
-                "A001204",
-                None,
-                "DPoP-bound access tokens are not supported: send 'Bearer <access token>'.",
-            ),
-            LogoutError::UnknownCredential => (
-                StatusCode::UNAUTHORIZED,
-                "A001203",
-                None,
-                "The access token is invalid.",
-            ),
-            LogoutError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "A001205",
-                None,
-                "The access token is not permitted to call APIs of this service.",
-            ),
+            LogoutError::Credential(err) => {
+                let (status, code, text) = authlete::credential_refusal(err)
+                    .unwrap_or((StatusCode::UNAUTHORIZED, "A001203", "The access token is invalid."));
+                (status, code, None, text)
+            }
             LogoutError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "A503211",
@@ -185,12 +154,8 @@ impl Failure {
 impl From<AuthError> for LogoutError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::Missing => LogoutError::MissingAuthorization,
-            AuthError::Malformed => LogoutError::MalformedAuthorization,
-            AuthError::Dpop => LogoutError::Dpop,
-            AuthError::Unknown => LogoutError::UnknownCredential,
-            AuthError::Forbidden => LogoutError::Forbidden,
             AuthError::Store(e) => LogoutError::Store(e),
+            refused => LogoutError::Credential(refused),
         }
     }
 }
@@ -203,16 +168,8 @@ impl From<BodyError> for LogoutError {
             BodyError::UnsupportedMediaType => "A503208",
             BodyError::TooLarge { .. } => "A503209",
         };
-        LogoutError::caller(code, format!("{}{}", capitalise(&err.to_string()), "."))
+        LogoutError::caller(code, authlete::sentence(&err.to_string()))
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The `sessionId` of a logout request body, checked.

@@ -2,6 +2,7 @@
 //!
 //! - [`request`]: JSON bodies, bearer credentials (checked against the store), path
 //!   parameters.
+//! - [`authlete`]: Authlete's answers to refused API credentials, its result messages.
 //! - [`oauth`]: OAuth form bodies and client credentials (form or HTTP Basic).
 //! - [`cors`]: CORS preflights and response headers for browser-called endpoints.
 //! - [`route`]: which endpoint a request is for, from the function's route table.
@@ -12,6 +13,7 @@
 //!
 //! DynamoDB access stays in [`signoff_store`]; nothing here issues a query of its own.
 
+pub mod authlete;
 pub mod cors;
 pub mod metrics;
 pub mod oauth;
