@@ -105,3 +105,103 @@ async fn an_oauth_client_library_introspects_and_a_jose_library_verifies_the_sig
     }
     gateway.shutdown().await;
 }
+
+/// Authlete's own Python SDK calls `/auth/introspection` and `/auth/introspection/standard`
+/// through the served binary, before and after the token's session is logged out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authletes_sdk_introspects_through_the_served_function() {
+    let db = TestDb::start().await;
+    let service_token = seed::tenant(&db.store, TENANT, None).await;
+    let mut live = seed::token(TENANT, "e2e-authlete-at", TokenType::Access, "4326385670");
+    live.scope = Some("profile email".into());
+    live.session_id = Some("sess-authlete".into());
+    seed::register(&db.store, vec![live.clone()]).await;
+
+    let kms = TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
+    let mut env = db.function_env();
+    env.extend(
+        [
+            ("SIGNOFF_REVOCATION_TENANT", TENANT),
+            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
+            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
+    let gateway = Gateway::start(routes, &binaries_dir(), &env)
+        .await
+        .expect("the function binaries start");
+    let ask = || async {
+        let report = run_client_script(
+            "introspect_authlete.py",
+            &json!({
+                "base_url": gateway.base_url(),
+                "service_id": TENANT,
+                "service_token": service_token,
+                "tokens": ["e2e-authlete-at"],
+                "scopes": ["profile"],
+                "rs_uri": "https://rs.example.com",
+            }),
+        )
+        .await;
+        let mut results: Vec<Value> = serde_json::from_value(report).expect("the report");
+        results.remove(0)
+    };
+
+    let before = ask().await;
+    assert_eq!(
+        before["introspection"],
+        json!({
+            "action": "OK", "resultCode": "A056001",
+            "responseContent": "Bearer error=\"invalid_request\"",
+            "existent": true, "usable": true, "sufficient": true,
+            "clientId": 4326385670_i64, "subject": "alice", "scopes": ["profile", "email"],
+            "expiresAt": live.expires_at * 1000,
+        })
+    );
+    assert_eq!(before["standard"]["action"], "OK");
+    assert_eq!(before["standard"]["resultCode"], "A145001");
+    assert_eq!(
+        before["standard"]["responseContent"],
+        json!({
+            "active": true, "client_id": "4326385670", "token_type": "Bearer", "sub": "alice",
+            "exp": live.expires_at, "iat": live.issued_at, "iss": ISSUER,
+            "scope": "profile email", "sid": "sess-authlete"
+        })
+    );
+    assert_eq!(before["jwt"]["action"], "JWT");
+    assert_eq!(before["jwt"]["header"]["typ"], "token-introspection+jwt");
+    assert_eq!(before["jwt"]["claims"]["aud"], "https://rs.example.com");
+    assert_eq!(
+        before["jwt"]["claims"]["token_introspection"]["active"],
+        true
+    );
+
+    // The session ends (native SSO logout, through the served function too).
+    let logout = reqwest::Client::new()
+        .post(format!(
+            "{}/api/{TENANT}/nativesso/logout",
+            gateway.base_url()
+        ))
+        .bearer_auth(&service_token)
+        .json(&json!({"sessionId": "sess-authlete"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(logout.status(), 200);
+
+    let after = ask().await;
+    assert_eq!(after["introspection"]["action"], "UNAUTHORIZED");
+    assert_eq!(after["introspection"]["resultCode"], "A064301");
+    assert_eq!(after["introspection"]["existent"], false);
+    assert_eq!(
+        after["standard"]["responseContent"],
+        json!({"active": false})
+    );
+    assert_eq!(
+        after["jwt"]["claims"]["token_introspection"],
+        json!({"active": false})
+    );
+    gateway.shutdown().await;
+}

@@ -635,9 +635,7 @@ pub fn standard_request(body: Option<Map<String, Value>>) -> Result<StandardRequ
         .to_owned();
     let resource_server = string(take("rsUri"), "rsUri", "A145205")?;
     let accept = string(take("httpAcceptHeader"), "httpAcceptHeader", "A145205")?;
-    let wants_jwt = accept
-        .as_deref()
-        .is_some_and(crate::accepts_jwt_value);
+    let wants_jwt = accept.as_deref().is_some_and(crate::accepts_jwt_value);
     if wants_jwt {
         if resource_server.is_none() {
             return Err(bad(
