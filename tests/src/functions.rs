@@ -29,6 +29,7 @@ impl Settings {
             issuer: ISSUER.into(),
             signing_key: None,
             previous_signing_keys: Vec::new(),
+            introspection_scope: signoff_introspect::settings::DEFAULT_INTROSPECTION_SCOPE.into(),
         };
         Self {
             descope: signoff_descope::settings::Settings::default(),

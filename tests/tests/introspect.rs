@@ -10,6 +10,7 @@ use signoff_introspect::settings::Settings;
 use signoff_introspect::{handle, JWKS_ROUTE, JWT_MEDIA_TYPE, NETIQ_ROUTE, RFC7662_ROUTE};
 use signoff_jose::VerifyingKeySet;
 use signoff_kms::KeySet;
+use signoff_store::credentials::IntrospectionAccess;
 use signoff_store::model::{DeviceBinding, TokenRecord, TokenType};
 use signoff_tests::db::TestDb;
 use signoff_tests::event::HttpApiEvent;
@@ -42,6 +43,7 @@ async fn fixture() -> Fixture {
         issuer: ISSUER.into(),
         signing_key: None,
         previous_signing_keys: vec![],
+        introspection_scope: "introspection".into(),
     };
     Fixture {
         db,
@@ -290,12 +292,7 @@ async fn only_an_authenticated_resource_server_allowed_to_introspect_gets_an_ans
             401,
             "invalid_client",
         ),
-        (
-            Some("Bearer abc".into()),
-            body.clone(),
-            401,
-            "invalid_client",
-        ),
+        (Some("DPoP abc".into()), body.clone(), 401, "invalid_client"),
         // Body credentials work the same way, and fail the same way.
         (
             None,
@@ -491,4 +488,178 @@ async fn a_jwt_response_is_signed_by_the_kms_key_for_the_caller() {
         )
         .await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_resource_server_may_authenticate_with_its_own_access_token_scoped_to_introspection() {
+    let f = fixture().await;
+    let store = &f.db.store;
+    let record = full_record("at-1");
+    // The resource server's own tokens, from its client-credentials grant.
+    let rs_token = |value: &str, scope: Option<&str>| TokenRecord {
+        scope: scope.map(str::to_owned),
+        subject: None,
+        ..seed::token(TENANT, value, TokenType::Access, "api")
+    };
+    seed::client(store, TENANT, "web", true).await.unwrap();
+    seed::register(
+        store,
+        vec![
+            record.clone(),
+            rs_token("rs-bearer", Some("introspection other")),
+            rs_token("rs-unscoped", Some("orders:read")),
+            TokenRecord {
+                scope: Some("introspection".into()),
+                ..seed::token(TENANT, "web-bearer", TokenType::Access, "web")
+            },
+            TokenRecord {
+                scope: Some("introspection".into()),
+                grant_id: Some("rs-grant".into()),
+                ..seed::token(TENANT, "rs-revoked", TokenType::Access, "api")
+            },
+        ],
+    )
+    .await;
+    let bearer = |token: &str| Some(format!("Bearer {token}"));
+    let fixture = &f;
+    let ask = move |authorization: Option<String>, body: String| async move {
+        fixture
+            .call(RFC7662_ROUTE, authorization, &body, None, None)
+            .await
+    };
+
+    let (status, headers, body) = ask(bearer("rs-bearer"), form(&[("token", "at-1")])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["sub"], "alice");
+
+    // Without the scope: 403 insufficient_scope, naming the scope (RFC 6750 3.1).
+    let (status, headers, body) = ask(bearer("rs-unscoped"), form(&[("token", "at-1")])).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"signoff\", error=\"insufficient_scope\", scope=\"introspection\""
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "insufficient_scope"
+    );
+    // A client not allowed to introspect, with the scope: 403 all the same.
+    let (status, _, body) = ask(bearer("web-bearer"), form(&[("token", "at-1")])).await;
+    assert_eq!(status, 403, "{body}");
+    // Unknown or revoked: 401 with a Bearer challenge.
+    store
+        .revoke_token(
+            &store
+                .find_token(
+                    TENANT,
+                    &signoff_store::item_key::TokenHash::of("rs-revoked"),
+                )
+                .await
+                .unwrap()
+                .unwrap(),
+            signoff_store::revocation::Cascade {
+                session: false,
+                grant: true,
+            },
+        )
+        .await
+        .unwrap();
+    for token in ["never-issued", "rs-revoked"] {
+        let (status, headers, body) = ask(bearer(token), form(&[("token", "at-1")])).await;
+        assert_eq!(status, 401, "{token}: {body}");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"signoff\", error=\"invalid_token\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"],
+            "invalid_token"
+        );
+    }
+    // One way of authenticating per request.
+    let (status, _, _) = ask(
+        bearer("rs-bearer"),
+        form(&[
+            ("token", "at-1"),
+            ("client_id", "api"),
+            ("client_secret", &f.rs.1),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Still at most three requests: both tokens, then the markers and the bearer's client.
+    for token in ["at-1", "unknown"] {
+        f.db.requests.reset();
+        let (status, _, _) = ask(bearer("rs-bearer"), form(&[("token", token)])).await;
+        assert_eq!(status, 200);
+        assert!(f.db.requests.total() <= 3, "{:?}", f.db.requests.snapshot());
+    }
+}
+
+#[tokio::test]
+async fn a_resource_server_restricted_to_audiences_sees_only_tokens_meant_for_them() {
+    let f = fixture().await;
+    let store = &f.db.store;
+    let meant = |value: &str, audience: &[&str]| TokenRecord {
+        audience: audience.iter().map(|a| a.to_string()).collect(),
+        ..seed::token(TENANT, value, TokenType::Access, "web")
+    };
+    seed::register(
+        store,
+        vec![
+            meant("for-api", &["https://api.example.com"]),
+            meant(
+                "for-both",
+                &["https://billing.example.com", "https://api.example.com"],
+            ),
+            meant("for-billing", &["https://billing.example.com"]),
+            meant("for-anyone", &[]),
+        ],
+    )
+    .await;
+    store
+        .set_introspection_access(
+            TENANT,
+            "api",
+            &IntrospectionAccess::Audiences(vec!["https://api.example.com".into()]),
+        )
+        .await
+        .unwrap();
+    for (token, active) in [
+        ("for-api", true),
+        ("for-both", true),
+        ("for-billing", false),
+        ("for-anyone", false),
+    ] {
+        let (status, body) = f.introspect(token).await;
+        assert_eq!(status, 200);
+        if active {
+            assert_eq!(body["active"], true, "{token}");
+        } else {
+            assert_eq!(body, json!({"active": false}), "{token}");
+        }
+    }
+    // Lifting the restriction shows every token of the tenant again; revoking access
+    // refuses the caller.
+    store
+        .set_introspection_access(TENANT, "api", &IntrospectionAccess::AnyAudience)
+        .await
+        .unwrap();
+    assert_eq!(f.introspect("for-billing").await.1["active"], true);
+    store
+        .set_introspection_access(TENANT, "api", &IntrospectionAccess::Denied)
+        .await
+        .unwrap();
+    assert_eq!(f.introspect("for-billing").await.0, 403);
+    // An unusable restriction is refused, not stored.
+    for audiences in [vec![], vec!["a\u{0}b".to_owned()]] {
+        assert!(store
+            .set_introspection_access(TENANT, "api", &IntrospectionAccess::Audiences(audiences))
+            .await
+            .is_err());
+    }
 }

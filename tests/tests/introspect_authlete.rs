@@ -32,6 +32,7 @@ async fn fixture() -> Fixture {
         issuer: ISSUER.into(),
         signing_key: None,
         previous_signing_keys: vec![],
+        introspection_scope: "introspection".into(),
     };
     Fixture {
         db,

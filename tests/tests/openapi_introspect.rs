@@ -37,11 +37,19 @@ async fn introspection(rec: &mut Recorder) {
     several.audience = vec!["a".into(), "b".into()];
     several.scope = Some("openid".into());
     several.session_id = Some("s1".into());
+    // Bearer credentials of the resource server: one with the introspection scope, one
+    // without.
+    let mut scoped = seed::token(TENANT, "rs-bearer", TokenType::Access, "api");
+    scoped.scope = Some("introspection".into());
+    let mut unscoped = seed::token(TENANT, "rs-unscoped", TokenType::Access, "api");
+    unscoped.scope = Some("read".into());
     seed::register(
         &db.store,
         vec![
             seed::token(TENANT, "at-1", TokenType::Access, "web"),
             several,
+            scoped,
+            unscoped,
         ],
     )
     .await;
@@ -129,6 +137,26 @@ async fn introspection(rec: &mut Recorder) {
         ] {
             rec.expect(&api, post(path, &headers, &body), 401).await;
         }
+        // A bearer credential: accepted with the scope (also for a JWT answer, addressed
+        // to its client), refused without it.
+        for headers in [
+            vec![("authorization", "Bearer rs-bearer")],
+            vec![("authorization", "Bearer rs-bearer"), JWT],
+        ] {
+            let api = if headers.len() == 2 { &signing } else { &api };
+            rec.expect(api, post(path, &headers, &form(&[("token", "at-1")])), 200)
+                .await;
+        }
+        rec.expect(
+            &api,
+            post(
+                path,
+                &[("authorization", "Bearer rs-unscoped")],
+                &form(&[("token", "at-1")]),
+            ),
+            403,
+        )
+        .await;
         let web = basic("web", &other);
         rec.expect(
             &api,

@@ -317,6 +317,7 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         issuer: "https://as.example".into(),
         signing_key: None,
         previous_signing_keys: vec![],
+        introspection_scope: "introspection".into(),
     };
     for token in ["t1", "unknown"] {
         let request = post(

@@ -26,17 +26,17 @@ use serde_json::{json, Map, Value};
 use signoff_edge::cors::CorsPolicy;
 use signoff_edge::metrics::Meter;
 use signoff_edge::oauth::{
-    self, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
+    self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
 };
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
 use signoff_jose::{sign_compact, SignError};
 use signoff_kms::{KeySet, KmsError};
-use signoff_store::credentials::ClientAuthentication;
+use signoff_store::credentials::{ClientAuthentication, IntrospectionAccess};
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{TokenRecord, TokenType};
-use signoff_store::revocation::TokenState;
+use signoff_store::revocation::{BearerIntrospection, BearerRejection, TokenState};
 use signoff_store::{Store, StoreError};
 
 use crate::settings::Settings;
@@ -56,6 +56,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
 /// The `WWW-Authenticate` challenge of a failed HTTP Basic client authentication.
 pub const BASIC_CHALLENGE: &str = "Basic realm=\"signoff\"";
+/// The start of the `WWW-Authenticate` challenge of a refused bearer credential (RFC 6750 3).
+pub const BEARER_REALM: &str = "Bearer realm=\"signoff\"";
 
 /// Which endpoint a request is for (they behave alike; the name is for metrics and logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +99,12 @@ pub enum IntrospectError {
     /// Client authentication failed or was missing. `reason` is for the log only.
     #[error("invalid client: {reason}")]
     InvalidClient { basic: bool, reason: String },
+    /// A bearer credential that is not a live access token of a known client.
+    #[error("invalid bearer token: {reason}")]
+    InvalidBearer { reason: String },
+    /// A live bearer token without the introspection scope.
+    #[error("the bearer token lacks the scope {scope}")]
+    InsufficientScope { scope: String },
     /// An authenticated client an operator has not allowed to introspect.
     #[error("client not allowed to introspect")]
     NotAllowed,
@@ -148,11 +156,18 @@ impl ErrorReply for IntrospectError {
     fn extra_headers(&self, headers: &mut HeaderMap) {
         // RFC 7662 2.3 and RFC 6749 5.2: a failed client authentication is a 401 with a
         // challenge naming the scheme the endpoint takes.
-        if let IntrospectError::InvalidClient { .. } = self {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(BASIC_CHALLENGE),
-            );
+        let challenge = match self {
+            IntrospectError::InvalidClient { .. } => BASIC_CHALLENGE.to_owned(),
+            IntrospectError::InvalidBearer { .. } => {
+                format!("{BEARER_REALM}, error=\"invalid_token\"")
+            }
+            IntrospectError::InsufficientScope { scope } => {
+                format!("{BEARER_REALM}, error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+            _ => return,
+        };
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
     }
 }
@@ -180,6 +195,18 @@ impl IntrospectError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "client authentication failed: send the resource server's client_id and client_secret by HTTP Basic or in the body",
+            ),
+            // RFC 7662 2.3 and RFC 6750 3.1: a bearer token that is no good is a 401
+            // with a Bearer challenge.
+            IntrospectError::InvalidBearer { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is not a live access token of a resource server",
+            ),
+            IntrospectError::InsufficientScope { .. } => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the bearer token does not carry the introspection scope",
             ),
             // The caller is known but may not ask: 403, as RFC 6750 3.1 answers a token
             // without the privileges a request needs.
@@ -347,59 +374,81 @@ async fn introspect(
     request: &Request,
 ) -> Result<Response<Body>, IntrospectError> {
     let form = Form::from_request(request, MAX_BODY_BYTES, MissingContentType::Refused)?;
-    let credentials = oauth::client_credentials(request, &form)?;
+    let bearer = bearer_credential(request);
+    let credentials = match bearer {
+        // RFC 6749 2.3: one way of authenticating per request.
+        Some(_) if form.get("client_secret").is_some() => {
+            return Err(CredentialsError::TwoMethods.into())
+        }
+        Some(_) => None,
+        None => oauth::client_credentials(request, &form)?,
+    };
     let token = form.get("token").ok_or_else(|| {
         IntrospectError::InvalidRequest("the 'token' parameter is required".into())
     })?;
     // `token_type_hint` is accepted and not needed: a token is found by its hash whatever
     // its type (RFC 7662 2.1 lets a server ignore the hint).
     let wants_jwt = accepts_jwt(request.headers());
-    let credentials = credentials.ok_or_else(|| IntrospectError::InvalidClient {
-        basic: false,
-        reason: "no client credentials".into(),
-    })?;
-    let caller = credentials.client_id.as_str();
-    match store
-        .authenticate_client(
-            &settings.tenant,
-            caller,
-            credentials.client_secret.as_deref(),
-        )
-        .await?
-    {
-        ClientAuthentication::Authenticated {
-            confidential: true,
-            may_introspect: true,
-        } => {}
-        ClientAuthentication::Authenticated {
-            confidential: true,
-            may_introspect: false,
-        } => return Err(IntrospectError::NotAllowed),
-        ClientAuthentication::Authenticated { .. } => {
+    let now = signoff_store::now_epoch_seconds();
+    let token_hash = TokenHash::of(token);
+    let (caller, access, found) = match (bearer, credentials) {
+        (Some(bearer), _) => {
+            match store
+                .introspect_as_bearer(
+                    &settings.tenant,
+                    &TokenHash::of(bearer),
+                    &token_hash,
+                    &settings.introspection_scope,
+                    now,
+                )
+                .await?
+            {
+                BearerIntrospection::Answered {
+                    client_id,
+                    access,
+                    token,
+                } => (client_id, access, token.map(|found| *found)),
+                BearerIntrospection::Rejected(BearerRejection::InsufficientScope) => {
+                    return Err(IntrospectError::InsufficientScope {
+                        scope: settings.introspection_scope.clone(),
+                    })
+                }
+                BearerIntrospection::Rejected(BearerRejection::NotAllowed) => {
+                    return Err(IntrospectError::NotAllowed)
+                }
+                BearerIntrospection::Rejected(why @ BearerRejection::InvalidToken) => {
+                    return Err(IntrospectError::InvalidBearer {
+                        reason: why.to_string(),
+                    })
+                }
+            }
+        }
+        (None, None) => {
             return Err(IntrospectError::InvalidClient {
-                basic: credentials.basic,
-                reason: "a public client cannot authenticate a resource server".into(),
+                basic: false,
+                reason: "no client credentials".into(),
             })
         }
-        ClientAuthentication::Rejected(why) => {
-            return Err(IntrospectError::InvalidClient {
-                basic: credentials.basic,
-                reason: why.to_string(),
-            })
+        (None, Some(credentials)) => {
+            let access = authenticate(store, settings, &credentials).await?;
+            let found = store
+                .lookup_token(&settings.tenant, &token_hash, now)
+                .await?;
+            (credentials.client_id, access, found)
         }
-    }
+    };
     // Only a caller allowed to introspect learns whether this deployment signs.
     if wants_jwt && keys.is_none() {
         return Err(IntrospectError::JwtUnavailable);
     }
-    let now = signoff_store::now_epoch_seconds();
-    let members = match store
-        .lookup_token(&settings.tenant, &TokenHash::of(token), now)
-        .await?
-    {
-        Some((record, TokenState::Live)) => active_members(&record, &settings.issuer),
+    // RFC 7662 4: a token not meant for this resource server is inactive to it.
+    let members = match found {
+        Some((record, TokenState::Live)) if access.may_see(&record.audience) => {
+            active_members(&record, &settings.issuer)
+        }
         _ => inactive(),
     };
+    let caller = caller.as_str();
     let mut response = match keys {
         Some(keys) if wants_jwt => {
             let jwt = signed_response(keys, &settings.issuer, caller, now, members)
@@ -418,6 +467,51 @@ async fn introspect(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The bearer token of `Authorization: Bearer <token>`, if that is how the caller
+/// authenticates (NetIQ's second method: an access token of the resource server's own).
+fn bearer_credential(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authenticates a resource server by its client credentials: what it may introspect.
+async fn authenticate(
+    store: &Store,
+    settings: &Settings,
+    credentials: &ClientCredentials,
+) -> Result<IntrospectionAccess, IntrospectError> {
+    let rejected = |reason: String| IntrospectError::InvalidClient {
+        basic: credentials.basic,
+        reason,
+    };
+    match store
+        .authenticate_client(
+            &settings.tenant,
+            &credentials.client_id,
+            credentials.client_secret.as_deref(),
+        )
+        .await?
+    {
+        ClientAuthentication::Authenticated {
+            confidential: true,
+            introspection: IntrospectionAccess::Denied,
+        } => Err(IntrospectError::NotAllowed),
+        ClientAuthentication::Authenticated {
+            confidential: true,
+            introspection,
+        } => Ok(introspection),
+        ClientAuthentication::Authenticated { .. } => Err(rejected(
+            "a public client cannot authenticate a resource server".into(),
+        )),
+        ClientAuthentication::Rejected(why) => Err(rejected(why.to_string())),
+    }
 }
 
 /// Exactly `{"active": false}`: RFC 7662 2.2 says nothing more about an inactive token,

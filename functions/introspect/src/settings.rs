@@ -12,6 +12,10 @@ pub const ISSUER_VAR: &str = "SIGNOFF_ISSUER";
 pub const SIGNING_KEY_VAR: &str = "SIGNOFF_SIGNING_KEY_ID";
 /// Keys still published in the JWKS during a rotation, comma-separated.
 pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
+/// The scope a bearer access token needs to introspect.
+pub const INTROSPECTION_SCOPE_VAR: &str = "SIGNOFF_INTROSPECTION_SCOPE";
+/// [`INTROSPECTION_SCOPE_VAR`]'s default.
+pub const DEFAULT_INTROSPECTION_SCOPE: &str = "introspection";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -19,6 +23,8 @@ pub struct Settings {
     pub issuer: String,
     pub signing_key: Option<String>,
     pub previous_signing_keys: Vec<String>,
+    /// The scope a resource server's bearer access token must carry to introspect.
+    pub introspection_scope: String,
 }
 
 impl Settings {
@@ -66,11 +72,23 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let introspection_scope =
+            value(INTROSPECTION_SCOPE_VAR).unwrap_or_else(|| DEFAULT_INTROSPECTION_SCOPE.into());
+        if introspection_scope.contains(' ')
+            || signoff_store::model::check_scope(&introspection_scope).is_err()
+        {
+            return Err(ConfigError::Invalid {
+                name: INTROSPECTION_SCOPE_VAR,
+                value: introspection_scope,
+                reason: "one scope token (RFC 6749 3.3)",
+            });
+        }
         Ok(Self {
             tenant,
             issuer,
             signing_key,
             previous_signing_keys,
+            introspection_scope,
         })
     }
 
@@ -115,6 +133,17 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(settings.signing_key, None);
+        assert_eq!(settings.introspection_scope, "introspection");
+        let err = Settings::from_lookup(lookup_in(&[
+            (OAUTH_TENANT_VAR, "t1"),
+            (ISSUER_VAR, "https://as.example"),
+            (INTROSPECTION_SCOPE_VAR, "two scopes"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with(INTROSPECTION_SCOPE_VAR),
+            "{err}"
+        );
         let settings = Settings::from_lookup(lookup_in(&[
             (OAUTH_TENANT_VAR, "t1"),
             (ISSUER_VAR, "https://as.example"),

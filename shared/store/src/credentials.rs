@@ -57,16 +57,50 @@ pub enum Authorization {
 }
 
 /// The answer to "is this the client it says it is?".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientAuthentication {
     /// The client is who it says; `confidential` if it proved it with a secret (a public
     /// client's id alone proves nothing: it ships inside apps).
     Authenticated {
         confidential: bool,
-        /// An operator allowed this client to introspect tokens (a resource server).
-        may_introspect: bool,
+        /// What an operator allowed this client to introspect, if anything.
+        introspection: IntrospectionAccess,
     },
     Rejected(ClientRejection),
+}
+
+/// What a client may introspect (`signoff-admin allow-introspection`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IntrospectionAccess {
+    #[default]
+    Denied,
+    /// Any token of the tenant.
+    AnyAudience,
+    /// Only tokens meant for one of these audiences; others are inactive to it.
+    Audiences(Vec<String>),
+}
+
+impl IntrospectionAccess {
+    fn of(client: &ClientItem) -> Self {
+        match (
+            client.may_introspect,
+            client.introspection_audiences.as_slice(),
+        ) {
+            (false, _) => IntrospectionAccess::Denied,
+            (true, []) => IntrospectionAccess::AnyAudience,
+            (true, audiences) => IntrospectionAccess::Audiences(audiences.to_vec()),
+        }
+    }
+
+    /// Whether a token meant for `audience` may be shown to this caller as active. A
+    /// caller restricted to audiences sees no token without one.
+    pub fn may_see(&self, audience: &[String]) -> bool {
+        match self {
+            IntrospectionAccess::Denied => false,
+            IntrospectionAccess::AnyAudience => true,
+            IntrospectionAccess::Audiences(mine) => audience.iter().any(|a| mine.contains(a)),
+        }
+    }
 }
 
 /// Why client authentication failed; for logs. Callers are told only that it failed, so a
@@ -116,6 +150,9 @@ struct ClientItem {
     /// Allowed to call the introspection endpoints (`signoff-admin allow-introspection`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     may_introspect: bool,
+    /// When set, the only audiences whose tokens this resource server may see as active.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    introspection_audiences: Vec<String>,
     created_at: i64,
 }
 
@@ -242,6 +279,7 @@ impl Store {
             client_id: client_id.to_owned(),
             secret_hash: secret.map(|s| TokenHash::of(s).encoded()),
             may_introspect: false,
+            introspection_audiences: Vec::new(),
             created_at: crate::now_epoch_seconds(),
         };
         self.put_new(
@@ -258,6 +296,22 @@ impl Store {
         tenant: &str,
         client_id: &str,
         allowed: bool,
+    ) -> Result<(), ProvisionError> {
+        let access = if allowed {
+            IntrospectionAccess::AnyAudience
+        } else {
+            IntrospectionAccess::Denied
+        };
+        self.set_introspection_access(tenant, client_id, &access)
+            .await
+    }
+
+    /// Sets what a client of `tenant` may introspect, in one conditional UpdateItem.
+    pub async fn set_introspection_access(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        access: &IntrospectionAccess,
     ) -> Result<(), ProvisionError> {
         let no_such_client = || ProvisionError::NoSuchClient {
             tenant: tenant.to_owned(),
@@ -279,15 +333,39 @@ impl Store {
             )
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK);
-        let result = if allowed {
-            result
-                .update_expression("SET #may = :yes")
-                .expression_attribute_names("#may", "may_introspect")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true))
-        } else {
-            result
-                .update_expression("REMOVE #may")
-                .expression_attribute_names("#may", "may_introspect")
+        let result = result
+            .expression_attribute_names("#may", "may_introspect")
+            .expression_attribute_names("#aud", "introspection_audiences");
+        let result = match access {
+            IntrospectionAccess::Denied => result.update_expression("REMOVE #may, #aud"),
+            IntrospectionAccess::AnyAudience => result
+                .update_expression("SET #may = :yes REMOVE #aud")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true)),
+            IntrospectionAccess::Audiences(audiences) => {
+                if audiences.is_empty() || audiences.len() > crate::model::MAX_AUDIENCES {
+                    return Err(crate::model::FieldError::new(
+                        "audience",
+                        format!("give 1 to {} audiences", crate::model::MAX_AUDIENCES),
+                    )
+                    .into());
+                }
+                for audience in audiences {
+                    crate::model::check_identifier(
+                        "audience",
+                        audience,
+                        crate::model::MAX_AUDIENCE_BYTES,
+                    )?;
+                }
+                result
+                    .update_expression("SET #may = :yes, #aud = :aud")
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                    .expression_attribute_values(
+                        ":aud",
+                        AttributeValue::L(
+                            audiences.iter().cloned().map(AttributeValue::S).collect(),
+                        ),
+                    )
+            }
         };
         match result.send().await {
             Ok(_) => Ok(()),
@@ -326,11 +404,11 @@ impl Store {
             .map(TokenHash::parse)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
-        let may_introspect = client.may_introspect;
+        let introspection = IntrospectionAccess::of(&client);
         Ok(match (stored, secret) {
             (None, None) => Authenticated {
                 confidential: false,
-                may_introspect,
+                introspection,
             },
             (None, Some(_)) => Rejected(ClientRejection::UnexpectedSecret),
             (Some(_), None) => Rejected(ClientRejection::SecretMissing),
@@ -340,7 +418,7 @@ impl Store {
                 {
                     Authenticated {
                         confidential: true,
-                        may_introspect,
+                        introspection,
                     }
                 } else {
                     Rejected(ClientRejection::WrongSecret)
@@ -495,6 +573,13 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+/// The introspection access of a stored client item; `Denied` when it is not one.
+pub(crate) fn client_introspection_access(item: Item) -> Result<IntrospectionAccess, StoreError> {
+    let client: ClientItem = serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
+    Ok(IntrospectionAccess::of(&client))
 }
 
 fn parse_tenant(item: Item) -> Result<Tenant, StoreError> {

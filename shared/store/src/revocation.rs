@@ -16,10 +16,14 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use std::collections::HashMap;
+
 use crate::bulk::{DeleteReport, IndexKey};
+use crate::credentials::IntrospectionAccess;
 use crate::error::{classify, StoreError};
 use crate::item_key::{self, TokenHash};
 use crate::model::number;
+use crate::model::Item;
 use crate::model::TokenRecord;
 use crate::sessions::{Mark, ENDED_AT};
 use crate::table::attr;
@@ -61,6 +65,99 @@ const USER_KIND: &str = "user";
 const GRANT_KIND: &str = "grant";
 const DEVICE_KIND: &str = "device";
 
+/// What [`Store::introspect_as_bearer`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BearerIntrospection {
+    /// The bearer may introspect: who it is, what it may see, and the token (whatever its
+    /// state; `None` if unknown or expired).
+    Answered {
+        client_id: String,
+        access: IntrospectionAccess,
+        /// Boxed: a token record is large beside a rejection.
+        token: Option<Box<(TokenRecord, TokenState)>>,
+    },
+    Rejected(BearerRejection),
+}
+
+/// Why a bearer credential may not introspect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BearerRejection {
+    /// Unknown, expired, revoked, not an access token, or its client is gone.
+    #[error("the bearer token is not a live access token of a known client")]
+    InvalidToken,
+    /// A live token without the introspection scope.
+    #[error("the bearer token lacks the introspection scope")]
+    InsufficientScope,
+    /// Its client is not allowed to introspect.
+    #[error("the bearer token's client is not allowed to introspect")]
+    NotAllowed,
+}
+
+/// The keys of the markers that concern a token (its session, user, grant and device),
+/// read together in one BatchGetItem.
+struct MarkerKeys {
+    session: Option<String>,
+    revoked: [(Option<String>, TokenState); 3],
+}
+
+impl MarkerKeys {
+    fn of(record: &TokenRecord) -> Self {
+        let tenant = record.tenant.as_str();
+        MarkerKeys {
+            session: record
+                .session_id
+                .as_deref()
+                .map(|s| item_key::session_pk(tenant, s)),
+            revoked: [
+                (
+                    record
+                        .subject
+                        .as_deref()
+                        .map(|u| item_key::user_pk(tenant, u)),
+                    TokenState::UserLoggedOut,
+                ),
+                (
+                    record
+                        .grant_id
+                        .as_deref()
+                        .map(|g| item_key::grant_pk(tenant, g)),
+                    TokenState::GrantRevoked,
+                ),
+                (
+                    record.device.as_ref().map(|d| {
+                        item_key::device_user_pk(tenant, &d.device_id, &d.user_store, &d.user_dn)
+                    }),
+                    TokenState::DeviceRevoked,
+                ),
+            ],
+        }
+    }
+
+    fn pks(&self) -> impl Iterator<Item = &String> {
+        self.session
+            .iter()
+            .chain(self.revoked.iter().filter_map(|(pk, _)| pk.as_ref()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pks().next().is_none()
+    }
+
+    /// The state of a live, unexpired `record` given the markers `found` (by key).
+    fn state(&self, record: &TokenRecord, found: &HashMap<String, Item>) -> TokenState {
+        let marker = |pk: &Option<String>| pk.as_ref().and_then(|pk| found.get(pk));
+        if marker(&self.session).is_some_and(|m| m.contains_key(ENDED_AT)) {
+            return TokenState::SessionEnded;
+        }
+        for (pk, state) in &self.revoked {
+            if number(marker(pk), REVOKED_AT).is_some_and(|t| record.issued_at <= t) {
+                return *state;
+            }
+        }
+        TokenState::Live
+    }
+}
+
 impl Store {
     /// The record of a live token of `tenant`: `None` if there is none, or if it is not
     /// [`TokenState::Live`]. Reads are strongly consistent, so a token revoked a moment
@@ -94,52 +191,89 @@ impl Store {
         if record.expires_at <= now {
             return Ok(Some((record, TokenState::Expired)));
         }
-        // The markers of the token's session, user, grant and device, read together.
-        let session_pk = record
-            .session_id
-            .as_deref()
-            .map(|s| item_key::session_pk(tenant, s));
-        let revoked_markers = [
-            (
-                record
-                    .subject
-                    .as_deref()
-                    .map(|u| item_key::user_pk(tenant, u)),
-                TokenState::UserLoggedOut,
-            ),
-            (
-                record
-                    .grant_id
-                    .as_deref()
-                    .map(|g| item_key::grant_pk(tenant, g)),
-                TokenState::GrantRevoked,
-            ),
-            (
-                record.device.as_ref().map(|d| {
-                    item_key::device_user_pk(tenant, &d.device_id, &d.user_store, &d.user_dn)
-                }),
-                TokenState::DeviceRevoked,
-            ),
-        ];
-        let pks: Vec<String> = session_pk
-            .iter()
-            .chain(revoked_markers.iter().filter_map(|(pk, _)| pk.as_ref()))
-            .cloned()
-            .collect();
-        if pks.is_empty() {
+        let markers = MarkerKeys::of(&record);
+        if markers.is_empty() {
             return Ok(Some((record, TokenState::Live)));
         }
-        let mut markers = self.get_many(pks).await?;
-        let mut marker = |pk: &Option<String>| pk.as_ref().and_then(|pk| markers.remove(pk));
-        if marker(&session_pk).is_some_and(|m| m.contains_key(ENDED_AT)) {
-            return Ok(Some((record, TokenState::SessionEnded)));
+        let found = self.get_many(markers.pks().cloned().collect()).await?;
+        let state = markers.state(&record, &found);
+        Ok(Some((record, state)))
+    }
+
+    /// What a resource server presenting the access token `bearer` may learn of `token`,
+    /// in two consistent BatchGetItems: both token records, then the markers of both and
+    /// the bearer's client. The bearer must be a live access token of `tenant` whose
+    /// scope includes `required_scope`, issued to a client an operator allowed to
+    /// introspect.
+    pub async fn introspect_as_bearer(
+        &self,
+        tenant: &str,
+        bearer: &TokenHash,
+        token: &TokenHash,
+        required_scope: &str,
+        now: i64,
+    ) -> Result<BearerIntrospection, StoreError> {
+        let bearer_pk = item_key::token_pk(tenant, bearer);
+        let token_pk = item_key::token_pk(tenant, token);
+        // A BatchGetItem may not name a key twice (a caller may introspect its own token).
+        let mut keys = vec![bearer_pk.clone(), token_pk.clone()];
+        keys.dedup();
+        let records = self.get_many(keys).await?;
+        let live = |item: Option<crate::model::Item>| -> Result<Option<TokenRecord>, StoreError> {
+            Ok(match item {
+                Some(item) => Some(TokenRecord::from_item(item)?).filter(|r| r.expires_at > now),
+                None => None,
+            })
+        };
+        let token_record = live(records.get(&token_pk).cloned())?;
+        let Some(bearer_record) = live(records.get(&bearer_pk).cloned())?
+            .filter(|r| r.token_type == crate::model::TokenType::Access)
+        else {
+            return Ok(BearerIntrospection::Rejected(BearerRejection::InvalidToken));
+        };
+        let scoped = bearer_record
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == required_scope));
+        let bearer_markers = MarkerKeys::of(&bearer_record);
+        let token_markers = token_record.as_ref().map(MarkerKeys::of);
+        let client_pk = item_key::client_pk(tenant, &bearer_record.client_id);
+        let mut pks: Vec<String> = bearer_markers
+            .pks()
+            .chain(token_markers.iter().flat_map(MarkerKeys::pks))
+            .cloned()
+            .chain(std::iter::once(client_pk.clone()))
+            .collect();
+        pks.sort();
+        pks.dedup();
+        let mut found = self.get_many(pks).await?;
+        if bearer_markers.state(&bearer_record, &found) != TokenState::Live {
+            return Ok(BearerIntrospection::Rejected(BearerRejection::InvalidToken));
         }
-        for (pk, state) in &revoked_markers {
-            if number(marker(pk).as_ref(), REVOKED_AT).is_some_and(|t| record.issued_at <= t) {
-                return Ok(Some((record, *state)));
+        if !scoped {
+            return Ok(BearerIntrospection::Rejected(
+                BearerRejection::InsufficientScope,
+            ));
+        }
+        let access = match found.remove(&client_pk) {
+            Some(item) => crate::credentials::client_introspection_access(item)?,
+            None => return Ok(BearerIntrospection::Rejected(BearerRejection::InvalidToken)),
+        };
+        if access == IntrospectionAccess::Denied {
+            return Ok(BearerIntrospection::Rejected(BearerRejection::NotAllowed));
+        }
+        let token = match (token_record, token_markers) {
+            (Some(record), Some(markers)) => {
+                let state = markers.state(&record, &found);
+                Some(Box::new((record, state)))
             }
-        }
-        Ok(Some((record, TokenState::Live)))
+            _ => None,
+        };
+        Ok(BearerIntrospection::Answered {
+            client_id: bearer_record.client_id,
+            access,
+            token,
+        })
     }
 
     /// Revokes `record`'s token and, per `cascade`, its session and grant, deleting the

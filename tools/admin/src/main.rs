@@ -85,6 +85,10 @@ enum Command {
         tenant: String,
         #[arg(long)]
         client_id: String,
+        /// Only tokens meant for this audience are shown to it as active (repeat for
+        /// several); without it, any token of the tenant.
+        #[arg(long = "audience", conflicts_with = "revoke")]
+        audiences: Vec<String>,
         #[arg(long)]
         revoke: bool,
     },
@@ -312,16 +316,30 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::AllowIntrospection {
             tenant,
             client_id,
+            audiences,
             revoke,
         } => {
+            use signoff_store::credentials::IntrospectionAccess;
+            let access = match (revoke, audiences.is_empty()) {
+                (true, _) => IntrospectionAccess::Denied,
+                (false, true) => IntrospectionAccess::AnyAudience,
+                (false, false) => IntrospectionAccess::Audiences(audiences.clone()),
+            };
             store
-                .allow_introspection(&tenant, &client_id, !revoke)
+                .set_introspection_access(&tenant, &client_id, &access)
                 .await
                 .map_err(|e| fail(&e))?;
-            if revoke {
-                println!("client {client_id} of tenant {tenant} may no longer introspect tokens");
-            } else {
-                println!("client {client_id} of tenant {tenant} may introspect tokens");
+            match access {
+                IntrospectionAccess::Denied => println!(
+                    "client {client_id} of tenant {tenant} may no longer introspect tokens"
+                ),
+                IntrospectionAccess::AnyAudience => {
+                    println!("client {client_id} of tenant {tenant} may introspect tokens")
+                }
+                IntrospectionAccess::Audiences(_) => println!(
+                    "client {client_id} of tenant {tenant} may introspect tokens meant for {}",
+                    audiences.join(", ")
+                ),
             }
         }
         Command::RegisterToken {
