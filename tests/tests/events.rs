@@ -147,14 +147,43 @@ async fn every_event_runs_through_its_handler() {
                     demo::DEVICE_OTHER_USER_TOKENS
                 );
             }
-            "token-introspect.json" | "netiq-introspect.json" => {
+            "token-introspect.json" => {
+                // A demo access token, asked about by the demo resource server (HTTP Basic).
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["active"], true, "{body}");
+                assert_eq!(body["token_type"], "Bearer");
+                assert_eq!(body["scope"], demo::RFC7009_ACCESS_TOKEN_SCOPE);
+                assert_eq!(body["aud"], demo::RFC7009_ACCESS_TOKEN_AUDIENCE);
+                assert_eq!(body["client_id"], demo::WEB_CLIENT_ID);
+                assert_eq!(body["iss"], functions::ISSUER);
+            }
+            "netiq-introspect.json" => {
                 // The token token-register.json registered, asked about by the demo
-                // resource server (HTTP Basic on one path, body credentials on the other).
+                // resource server with body credentials.
                 assert_eq!(status, 200, "{body}");
                 assert_eq!(body["active"], true, "{body}");
                 assert_eq!(body["sid"], "demo-session-2");
                 assert_eq!(body["token_type"], "refresh_token");
                 assert_eq!(body["iss"], functions::ISSUER);
+            }
+            "authlete-introspection.json" => {
+                // The demo access token, before oauth2-revoke.json revokes it, for the
+                // scope it was issued with.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["action"], "OK", "{body}");
+                assert_eq!(body["resultCode"], "A056001");
+                assert_eq!(body["scopes"][0], demo::RFC7009_ACCESS_TOKEN_SCOPE);
+            }
+            "authlete-introspection-standard.json" => {
+                // The RFC 7662 answer an authorization server relays, for the resource
+                // server the token is meant for.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["action"], "OK", "{body}");
+                let content: serde_json::Value =
+                    serde_json::from_str(body["responseContent"].as_str().expect("a string"))
+                        .expect("RFC 7662 JSON");
+                assert_eq!(content["active"], true, "{content}");
+                assert_eq!(content["aud"], demo::RFC7009_ACCESS_TOKEN_AUDIENCE);
             }
             "jwks.json" => {
                 // The in-process replay has no KMS, so nothing to publish; the published

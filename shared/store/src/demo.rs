@@ -58,8 +58,15 @@ pub const RESOURCE_SERVER_SECRET: &str = "sgn_cs_DEMO-api-local-only-not-a-secre
 pub const NETIQ_REFRESH_TOKEN: &str = "demo-netiq-refresh-token";
 pub const NETIQ_GRANT_ID: &str = "demo-grant-netiq";
 pub const NETIQ_GRANT_ACCESS_TOKENS: usize = 2;
-/// An access token of [`WEB_CLIENT_ID`]: for `POST /oauth2/revoke`.
+/// An access token of [`WEB_CLIENT_ID`], with [`RFC7009_ACCESS_TOKEN_SCOPE`] for
+/// [`RFC7009_ACCESS_TOKEN_AUDIENCE`]: introspected, then revoked by `POST /oauth2/revoke`.
 pub const RFC7009_ACCESS_TOKEN: &str = "demo-rfc7009-access-token";
+pub const RFC7009_ACCESS_TOKEN_SCOPE: &str = "orders.read";
+pub const RFC7009_ACCESS_TOKEN_AUDIENCE: &str = "https://api.demo.example";
+/// An access token of [`WEB_CLIENT_ID`] with the same scope and audience that no demo or
+/// event revokes: what `events/token-introspect.json` asks about (an active answer, also
+/// in the cold-start benchmark).
+pub const INTROSPECTED_ACCESS_TOKEN: &str = "demo-orders-access-token";
 /// A device holding [`DEVICE_TOKENS`] tokens of the public client [`CLIENT_ID`] issued to
 /// [`DEVICE_USER_DN`], and [`DEVICE_OTHER_USER_TOKENS`] issued to another user: for
 /// `POST /nidp/oauth/nam/revoke/{device_id}`.
@@ -194,7 +201,16 @@ fn revocation_records() -> Vec<TokenRecord> {
             TokenType::Refresh,
             WEB_CLIENT_ID,
         )),
-        demo_record(RFC7009_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID),
+        TokenRecord {
+            scope: Some(RFC7009_ACCESS_TOKEN_SCOPE.to_owned()),
+            audience: vec![RFC7009_ACCESS_TOKEN_AUDIENCE.to_owned()],
+            ..demo_record(RFC7009_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID)
+        },
+        TokenRecord {
+            scope: Some(RFC7009_ACCESS_TOKEN_SCOPE.to_owned()),
+            audience: vec![RFC7009_ACCESS_TOKEN_AUDIENCE.to_owned()],
+            ..demo_record(INTROSPECTED_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID)
+        },
     ];
     records.extend((0..NETIQ_GRANT_ACCESS_TOKENS).map(|i| {
         in_grant(demo_record(

@@ -599,6 +599,10 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
          -u '{rs}:{rs_secret}' -d 'token={token}'\n\n\
          (add -H 'Accept: application/token-introspection+jwt' for the signed answer; the keys\n\
          that verify it: curl -s {api_url}/.well-known/jwks.json)\n\
+         or as a resource server built on Authlete's SDKs asks (action OK, then UNAUTHORIZED):\n\n  \
+         curl -s -X POST {api_url}/api/{service}/auth/introspection \\\n    \
+         -H 'Authorization: Bearer {service_token}' -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"token\":\"{token}\",\"scopes\":[\"{scope}\"]}}'\n\n\
          revoke it (RFC 7009), then ask again: {{\"active\":false}}\n\n  \
          curl -s -X POST {api_url}/oauth2/revoke \\\n    \
          -u '{web}:{web_secret}' -d 'token={token}'\n",
@@ -607,6 +611,9 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         web = signoff_store::demo::WEB_CLIENT_ID,
         web_secret = signoff_store::demo::WEB_CLIENT_SECRET,
         token = signoff_store::demo::RFC7009_ACCESS_TOKEN,
+        service = signoff_store::demo::SERVICE_ID,
+        service_token = signoff_store::demo::SERVICE_TOKEN,
+        scope = signoff_store::demo::RFC7009_ACCESS_TOKEN_SCOPE,
     );
     let (host, port) = api_url
         .trim_start_matches("http://")
