@@ -169,6 +169,72 @@ pub async fn cold_start(
     output.attach_to(result, binary).await
 }
 
+/// One warm invocation: the event handed to the Runtime API until its answer came back,
+/// and the CPU time the process's threads spent meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub struct WarmCall {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// Starts `binary` as [`cold_start`] does and hands it `events` one after another, each
+/// once the previous was answered, as Lambda hands a warm sandbox one invocation at a time.
+/// The first call (the cold one) is left out of the result; every call must be answered
+/// below HTTP 400 (`Err` with the answer or the process's output otherwise). CPU time is
+/// read between calls, so work a call finishes after posting its answer counts to the next.
+pub async fn warm_invocations(
+    name: &str,
+    binary: &Path,
+    env: &[(String, String)],
+    events: impl IntoIterator<Item = Bytes>,
+) -> Result<Vec<WarmCall>, String> {
+    let logs = Arc::new(Mutex::new(String::new()));
+    let runtime = Arc::new(RuntimeApi::new(name, logs.clone()));
+    let (runtime_api, server) = runtime.serve().await?;
+    let mut command = lambda_command(tokio::process::Command::new(binary), name, runtime_api, env);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let pid = child.id().unwrap_or_default();
+    let output = CapturedOutput::of(&mut child);
+    let calls = async {
+        let mut calls = Vec::new();
+        let mut cpu_before = cpu_time(pid);
+        for (i, event) in events.into_iter().enumerate() {
+            let started = Instant::now();
+            let outcome = runtime
+                .invoke(event)
+                .ok_or("the function can no longer answer")?;
+            let payload = tokio::time::timeout(Duration::from_secs(30), outcome)
+                .await
+                .map_err(|_| format!("call {i}: no answer within 30 s"))?
+                .map_err(|_| logs.lock().expect("log lock").trim_end().to_owned())?;
+            let wall = started.elapsed();
+            let cpu_now = cpu_time(pid);
+            let answer: serde_json::Value = serde_json::from_slice(&payload)
+                .map_err(|e| format!("call {i}: the response is not JSON: {e}"))?;
+            if answer["statusCode"].as_u64().is_some_and(|s| s >= 400) {
+                return Err(format!("call {i} answered {answer}"));
+            }
+            if i > 0 {
+                calls.push(WarmCall {
+                    wall,
+                    cpu: cpu_now.saturating_sub(cpu_before),
+                });
+            }
+            cpu_before = cpu_now;
+        }
+        Ok(calls)
+    };
+    let result = tokio::select! {
+        calls = calls => calls,
+        status = child.wait() => Err(format!("the process exited ({status:?})")),
+    };
+    let _ = child.kill().await;
+    server.abort();
+    output.attach_to(result, binary).await
+}
+
 /// `command` (a function binary, or a tool that runs one) with a Lambda-like environment:
 /// no variables of this process, then `env`; output piped, killed when dropped. Not even
 /// `SSL_CERT_FILE`/`SSL_CERT_DIR`: Lambda sets neither, cargo sets both for what it runs

@@ -179,6 +179,16 @@ impl RequestCounter {
     pub fn reset(&self) {
         self.0.lock().expect("counter lock").clear();
     }
+
+    /// Counts one request of `operation`.
+    pub fn add(&self, operation: &str) {
+        *self
+            .0
+            .lock()
+            .expect("counter lock")
+            .entry(operation.to_owned())
+            .or_default() += 1;
+    }
 }
 
 impl Intercept for RequestCounter {
@@ -666,6 +676,76 @@ fn delayed_copy(
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
+}
+
+/// An HTTP proxy on 127.0.0.1:0 in front of an AWS JSON-protocol endpoint (DynamoDB, KMS)
+/// that counts each request by its operation, the part of `X-Amz-Target` after the dot:
+/// what another process (a function binary) sends, which no interceptor of ours sees.
+/// Returns its endpoint URL and the counts.
+pub async fn counting_proxy(upstream: &str) -> (String, RequestCounter) {
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+
+    let counter = RequestCounter::default();
+    let upstream = upstream.trim_end_matches('/').to_owned();
+    let forward =
+        |State((client, upstream, counter)): State<(reqwest::Client, String, RequestCounter)>,
+         request: Request| async move {
+            let (parts, body) = request.into_parts();
+            let operation = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|t| t.to_str().ok())
+                .and_then(|t| t.rsplit('.').next())
+                .unwrap_or("(no X-Amz-Target)")
+                .to_owned();
+            counter.add(&operation);
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let mut headers = parts.headers.clone();
+            headers.remove(axum::http::header::HOST);
+            let sent = client
+                .request(parts.method, format!("{upstream}{path}"))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await;
+            let Ok(answer) = sent else {
+                return Response::builder()
+                    .status(502)
+                    .body(Body::from("upstream unreachable"))
+                    .expect("a valid response");
+            };
+            let mut response = Response::builder().status(answer.status());
+            // Hop-by-hop and framing headers are the proxy's own: copied, they would frame
+            // the body twice and could cost the function its kept-alive connection.
+            for (name, value) in answer.headers() {
+                if !matches!(
+                    name.as_str(),
+                    "connection" | "keep-alive" | "transfer-encoding" | "content-length"
+                ) {
+                    response = response.header(name, value);
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            response.body(Body::from(bytes)).expect("a valid response")
+        };
+    let router = axum::Router::new().fallback(forward).with_state((
+        reqwest::Client::new(),
+        upstream,
+        counter.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port is free");
+    let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (endpoint, counter)
 }
 
 /// Records the IAM action each DynamoDB request needs, as `(action, index)`: a transaction
