@@ -663,3 +663,144 @@ async fn a_resource_server_restricted_to_audiences_sees_only_tokens_meant_for_th
             .is_err());
     }
 }
+
+/// Introspects `token` Authlete's way, with the tenant's service credential: the action.
+async fn authlete_action(f: &Fixture, token: &str) -> String {
+    let event = HttpApiEvent::post(&format!("/api/{TENANT}/auth/introspection"))
+        .header("content-type", "application/json")
+        .header("authorization", &format!("Bearer {}", f.service_token))
+        .body(json!({ "token": token }).to_string());
+    let response = handle(&f.db.store, &f.settings, None, event.request())
+        .await
+        .expect("the handler never fails");
+    let (status, body) = seed::parts(response);
+    assert_eq!(status, 200, "{body}");
+    body["action"].as_str().expect("an action").to_owned()
+}
+
+#[tokio::test]
+async fn a_cutoff_makes_every_token_it_covers_inactive_at_once_and_spares_later_ones() {
+    use signoff_store::cutoffs::Cutoff;
+    use signoff_store::revocation::TokenState;
+    let f = fixture().await;
+    let store = &f.db.store;
+    let of = |value: &str, client: &str, subject: &str| TokenRecord {
+        subject: Some(subject.into()),
+        ..seed::token(TENANT, value, TokenType::Access, client)
+    };
+    seed::tenant(store, "as-2", None).await;
+    seed::register(
+        store,
+        vec![
+            of("at-web-alice", "web", "alice"),
+            of("rt-web-alice", "web", "alice"),
+            of("at-web-bob", "web", "bob"),
+            of("at-mobile-alice", "mobile", "alice"),
+            seed::token("as-2", "at-other-tenant", TokenType::Access, "web"),
+        ],
+    )
+    .await;
+    let tokens = [
+        "at-web-alice",
+        "rt-web-alice",
+        "at-web-bob",
+        "at-mobile-alice",
+    ];
+    for token in tokens {
+        assert_eq!(f.introspect(token).await.1["active"], true, "{token}");
+    }
+    let state = |token: &'static str, tenant: &'static str| async move {
+        let hash = signoff_store::item_key::TokenHash::of(token);
+        let now = signoff_store::now_epoch_seconds();
+        store
+            .lookup_token(tenant, &hash, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+    };
+
+    // A user removes an app's access: that app's tokens for that user only.
+    let alice_web = store
+        .write_cutoff(
+            TENANT,
+            Cutoff::ClientSubject {
+                client_id: "web",
+                subject: "alice",
+            },
+        )
+        .await
+        .unwrap();
+    for token in ["at-web-alice", "rt-web-alice"] {
+        assert_eq!(
+            f.introspect(token).await.1,
+            json!({"active": false}),
+            "{token}"
+        );
+        assert_eq!(state(token, TENANT).await, TokenState::ClientSubjectCutOff);
+    }
+    assert_eq!(authlete_action(&f, "at-web-alice").await, "UNAUTHORIZED");
+    for token in ["at-web-bob", "at-mobile-alice"] {
+        assert_eq!(f.introspect(token).await.1["active"], true, "{token}");
+    }
+    assert_eq!(authlete_action(&f, "at-web-bob").await, "OK");
+    // A token issued after the cutoff (alice consents again) is live.
+    seed::register(
+        store,
+        vec![TokenRecord {
+            issued_at: alice_web + 1,
+            ..of("at-web-alice-again", "web", "alice")
+        }],
+    )
+    .await;
+    assert_eq!(f.introspect("at-web-alice-again").await.1["active"], true);
+
+    // A compromised client: all of its tokens, whoever they were issued to.
+    store
+        .write_cutoff(
+            TENANT,
+            Cutoff::Client {
+                client_id: "mobile",
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.introspect("at-mobile-alice").await.1,
+        json!({"active": false})
+    );
+    assert_eq!(
+        state("at-mobile-alice", TENANT).await,
+        TokenState::ClientCutOff
+    );
+    assert_eq!(f.introspect("at-web-bob").await.1["active"], true);
+
+    // Break-glass: every token of the tenant, in one request, at most 3 per introspection
+    // still; another tenant's tokens are untouched.
+    f.db.requests.reset();
+    let tenant_cut = store.write_cutoff(TENANT, Cutoff::Tenant).await.unwrap();
+    assert_eq!(f.db.requests.snapshot().values().sum::<u64>(), 1);
+    assert_eq!(f.db.requests.get("TransactWriteItems"), 1);
+    f.db.requests.reset();
+    assert_eq!(f.introspect("at-web-bob").await.1, json!({"active": false}));
+    assert!(f.db.requests.total() <= 3, "{:?}", f.db.requests.snapshot());
+    assert_eq!(state("at-web-bob", TENANT).await, TokenState::TenantCutOff);
+    assert_eq!(state("at-other-tenant", "as-2").await, TokenState::Live);
+    seed::register(
+        store,
+        vec![TokenRecord {
+            issued_at: tenant_cut + 1,
+            ..of("at-after-break-glass", "web", "bob")
+        }],
+    )
+    .await;
+    assert_eq!(f.introspect("at-after-break-glass").await.1["active"], true);
+
+    // Writing again (concurrently, or a retry) is harmless and never moves a cutoff back.
+    let again =
+        futures_util::future::join_all((0..4).map(|_| store.write_cutoff(TENANT, Cutoff::Tenant)))
+            .await;
+    for at in again {
+        assert!(at.unwrap() >= tenant_cut);
+    }
+}

@@ -281,13 +281,17 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<u64, Desc
         .ok_or(DescopeError::LoggedOut)?;
     match state {
         TokenState::Expired => return Err(DescopeError::LoggedOut),
-        // Its session or user was logged out but the record remains (a logout that
-        // failed midway, or index lag): finishing the revocation is what the caller wants.
+        // Its session or user was logged out, or it was cut off, but the record remains
+        // (a logout that failed midway, index lag, a purge not done yet): finishing the
+        // revocation is what the caller wants.
         TokenState::Live
         | TokenState::SessionEnded
         | TokenState::UserLoggedOut
         | TokenState::GrantRevoked
-        | TokenState::DeviceRevoked => {}
+        | TokenState::DeviceRevoked
+        | TokenState::ClientSubjectCutOff
+        | TokenState::ClientCutOff
+        | TokenState::TenantCutOff => {}
     }
     if record.token_type != TokenType::Refresh {
         return Err(DescopeError::NotRefreshToken);

@@ -893,6 +893,9 @@ mod tests {
             TokenState::UserLoggedOut,
             TokenState::GrantRevoked,
             TokenState::DeviceRevoked,
+            TokenState::ClientSubjectCutOff,
+            TokenState::ClientCutOff,
+            TokenState::TenantCutOff,
         ] {
             let result = verdict(Some((record(None, &[]), state)), &wanted);
             assert_eq!(result.result_code, "A064301", "{state:?}");

@@ -16,17 +16,19 @@
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
 //! | [`revocation`] | `find_token`, `lookup_token`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
+//! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `authenticate_client`, `revoke_credential`, `authorize` | hashed API credentials and clients |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `project_keys`, `housekeeping`, `demo`.
+//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `housekeeping`, `demo`.
 
 pub mod bulk;
 pub mod config;
 pub mod credentials;
+pub mod cutoffs;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;

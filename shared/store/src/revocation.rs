@@ -4,10 +4,11 @@
 //! A token counts as gone as soon as it is revoked in any way, even if its record has not
 //! been deleted yet: when it has expired (DynamoDB's TTL can lag by days), when its
 //! session has ended (the by-session index can lag the logout that ended it), or when its
-//! user was logged out everywhere, or its grant or its device revoked, after it was issued
-//! (those indexes can lag too, and a token registered while such a revocation runs may be
-//! missed by it). Each of these writes a marker with the time; a lookup reads the markers
-//! that concern a token in one call.
+//! user was logged out everywhere, or its grant or its device revoked, or its client, its
+//! client and subject, or its whole tenant cut off ([`crate::cutoffs`]), after it was
+//! issued (those indexes can lag too, and a token registered while such a revocation runs
+//! may be missed by it). Each of these writes a marker with the time; a lookup reads the
+//! markers that concern a token in one call.
 //!
 //! A revocation deletes the presented token's own record last, after everything that goes
 //! with it: if anything fails the caller is told, and a retry with the same token finds
@@ -53,12 +54,18 @@ pub enum TokenState {
     GrantRevoked,
     /// Its device's tokens for its user were revoked after it was issued.
     DeviceRevoked,
+    /// Its client's access for its subject was cut off after it was issued.
+    ClientSubjectCutOff,
+    /// Every token of its client was cut off after it was issued.
+    ClientCutOff,
+    /// Every token of its tenant was cut off after it was issued (break-glass).
+    TenantCutOff,
 }
 
 /// Attribute of the user, grant and device markers: when the last revocation was (epoch
 /// s). A token issued at or before it is gone; issued in the same second counts as
 /// before, so that no token survives because of the clock's granularity.
-const REVOKED_AT: &str = "revoked_at";
+pub(crate) const REVOKED_AT: &str = "revoked_at";
 /// Set on a device marker while its revocation runs, cleared when it has finished.
 const PENDING: &str = "pending";
 const USER_KIND: &str = "user";
@@ -97,12 +104,14 @@ pub enum BearerRejection {
 /// read together in one BatchGetItem.
 struct MarkerKeys {
     session: Option<String>,
-    revoked: [(Option<String>, TokenState); 3],
+    revoked: [(Option<String>, TokenState); 6],
 }
 
 impl MarkerKeys {
     fn of(record: &TokenRecord) -> Self {
         let tenant = record.tenant.as_str();
+        // Which copy of the tenant's and the client's cutoffs this token reads.
+        let copy = record.hash.shard(item_key::CUTOFF_COPIES);
         MarkerKeys {
             session: record
                 .session_id
@@ -129,6 +138,20 @@ impl MarkerKeys {
                     }),
                     TokenState::DeviceRevoked,
                 ),
+                (
+                    record.subject.as_deref().map(|subject| {
+                        item_key::client_subject_cutoff_pk(tenant, &record.client_id, subject)
+                    }),
+                    TokenState::ClientSubjectCutOff,
+                ),
+                (
+                    Some(item_key::client_cutoff_pk(tenant, &record.client_id, copy)),
+                    TokenState::ClientCutOff,
+                ),
+                (
+                    Some(item_key::tenant_cutoff_pk(tenant, copy)),
+                    TokenState::TenantCutOff,
+                ),
             ],
         }
     }
@@ -137,10 +160,6 @@ impl MarkerKeys {
         self.session
             .iter()
             .chain(self.revoked.iter().filter_map(|(pk, _)| pk.as_ref()))
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pks().next().is_none()
     }
 
     /// The state of a live, unexpired `record` given the markers `found` (by key).
@@ -191,10 +210,8 @@ impl Store {
         if record.expires_at <= now {
             return Ok(Some((record, TokenState::Expired)));
         }
+        // Every token has markers to read: at least its client's and its tenant's cutoffs.
         let markers = MarkerKeys::of(&record);
-        if markers.is_empty() {
-            return Ok(Some((record, TokenState::Live)));
-        }
         let found = self.get_many(markers.pks().cloned().collect()).await?;
         let state = markers.state(&record, &found);
         Ok(Some((record, state)))

@@ -92,6 +92,20 @@ enum Command {
         #[arg(long)]
         revoke: bool,
     },
+    /// Make tokens unusable in one write, however many there are: every token of a client
+    /// (--client-id), of a client for one user (--client-id and --subject), or of the whole
+    /// tenant (--whole-tenant) issued up to now. Every lookup honours it at once.
+    CutOff {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, required_unless_present = "whole_tenant")]
+        client_id: Option<String>,
+        #[arg(long, requires = "client_id")]
+        subject: Option<String>,
+        /// Break-glass: every token of the tenant.
+        #[arg(long, conflicts_with_all = ["client_id", "subject"])]
+        whole_tenant: bool,
+    },
     /// Register one issued token (its value or its hash), with the client it was issued to.
     RegisterToken {
         #[arg(long)]
@@ -341,6 +355,46 @@ async fn run(cli: Cli) -> Result<(), String> {
                     audiences.join(", ")
                 ),
             }
+        }
+        Command::CutOff {
+            tenant,
+            client_id,
+            subject,
+            whole_tenant,
+        } => {
+            use signoff_store::cutoffs::Cutoff;
+            let cutoff = match (&client_id, &subject, whole_tenant) {
+                (_, _, true) => Cutoff::Tenant,
+                (Some(client_id), Some(subject), _) => Cutoff::ClientSubject { client_id, subject },
+                (Some(client_id), None, _) => Cutoff::Client { client_id },
+                (None, _, false) => return Err("name --client-id or --whole-tenant".into()),
+            };
+            cutoff.validate().map_err(|e| e.to_string())?;
+            if store
+                .get_tenant(&tenant)
+                .await
+                .map_err(|e| fail(&e))?
+                .is_none()
+            {
+                return Err(format!("no tenant {tenant}"));
+            }
+            let at = store
+                .write_cutoff(&tenant, cutoff)
+                .await
+                .map_err(|e| fail(&e))?;
+            let whose = match cutoff {
+                Cutoff::Tenant => format!("every token of tenant {tenant}"),
+                Cutoff::Client { client_id } => {
+                    format!("every token of client {client_id} in tenant {tenant}")
+                }
+                Cutoff::ClientSubject { client_id, subject } => {
+                    format!("every token of client {client_id} for {subject} in tenant {tenant}")
+                }
+            };
+            println!(
+                "{whose} issued at or before {at} (epoch seconds) is unusable now; the records \
+                 stay until they expire"
+            );
         }
         Command::RegisterToken {
             tenant,
