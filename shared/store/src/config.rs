@@ -80,6 +80,9 @@ impl std::fmt::Debug for ConfigError {
 }
 
 pub const TABLE_NAME_VAR: &str = "SIGNOFF_TABLE_NAME";
+/// The longest `SIGNOFF_SESSION_MARKER_TTL_DAYS` allows, and so the longest a registered
+/// token can live; cutoffs live this long whatever the writer's setting.
+pub const MAX_SESSION_MARKER_TTL_DAYS: u64 = 3650;
 
 impl Config {
     /// Defaults for everything but the table name; for tools and tests.
@@ -126,7 +129,12 @@ impl Config {
             defaults.page_size as u64,
             25..=10_000,
         )? as i32;
-        let days = parse_in_range(&get, "SIGNOFF_SESSION_MARKER_TTL_DAYS", 180, 1..=3650)?;
+        let days = parse_in_range(
+            &get,
+            "SIGNOFF_SESSION_MARKER_TTL_DAYS",
+            180,
+            1..=MAX_SESSION_MARKER_TTL_DAYS,
+        )?;
         config.session_marker_ttl = Duration::from_secs(days * 86_400);
         config.index_settle = Duration::from_millis(parse_in_range(
             &get,

@@ -376,6 +376,18 @@ impl Store {
         }
     }
 
+    /// Whether `client_id` is a registered client of `tenant` (read consistently).
+    pub async fn client_registered(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<bool, StoreError> {
+        let item = self
+            .get_item(item_key::client_pk(tenant, client_id), true)
+            .await?;
+        Ok(item.is_some())
+    }
+
     /// Authenticates an OAuth client of `tenant` (RFC 6749 2.3): a confidential client must
     /// present its secret, compared in constant time with the stored hash; a public client
     /// has none and must present none. One strongly consistent GetItem.

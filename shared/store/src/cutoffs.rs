@@ -13,20 +13,22 @@
 //! picks. A client and subject's cutoff is one item.
 //!
 //! A cutoff only moves forward: a write older than the stored one (another writer's clock)
-//! leaves the later one in place. It lives `SIGNOFF_SESSION_MARKER_TTL_DAYS`, which
-//! registration already holds every token's lifetime under. Deleting the records it made
-//! unusable is a separate, later step; until then they stay unusable, then expire.
+//! leaves the later one in place. It lives [`MAX_SESSION_MARKER_TTL_DAYS`], the longest any
+//! deployment lets a token live, whatever the writer's own setting (the admin tool does
+//! not know the deployment's): a cutoff that expired before a token it covers would bring
+//! the token back. Deleting the records it made unusable is a separate, later step; until
+//! then they stay unusable, then expire.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use crate::bulk::pause_before_conflict_retry;
+use crate::config::MAX_SESSION_MARKER_TTL_DAYS;
 use crate::error::{classify, StoreError};
 use crate::item_key;
 use crate::model::{check_identifier, number, FieldError, MAX_ID_BYTES};
 use crate::revocation::REVOKED_AT;
-use crate::sessions::Mark;
 use crate::table::attr;
 use crate::Store;
 
@@ -80,20 +82,11 @@ impl Cutoff<'_> {
 
 impl Store {
     /// Writes `cutoff` in `tenant` at the current second and returns the cutoff in force
-    /// (epoch seconds): this one, or a later one already there. One request: an UpdateItem
-    /// for a client and subject, a TransactWriteItems of every copy otherwise. Retried
-    /// while another transaction holds the items; idempotent.
+    /// (epoch seconds): this one, or a later one already there. One request, a
+    /// TransactWriteItems of every copy (of the one item for a client and subject), retried
+    /// while another transaction holds an item; idempotent.
     pub async fn write_cutoff(&self, tenant: &str, cutoff: Cutoff<'_>) -> Result<i64, StoreError> {
         let pks = cutoff.pks(tenant);
-        if let [pk] = pks.as_slice() {
-            let written = self
-                .write_marker(pk, CUTOFF_KIND, REVOKED_AT, Mark::MoveForward, None)
-                .await?;
-            return match written {
-                Some(item) => Ok(number(Some(&item), REVOKED_AT).unwrap_or_default()),
-                None => self.cutoff_in_force(pk).await,
-            };
-        }
         let mut attempt = 0;
         loop {
             if attempt > 0 {
@@ -120,15 +113,16 @@ impl Store {
         }
     }
 
-    /// The cutoff stored at `pk`, read consistently.
+    /// The cutoff stored at `pk`, read consistently; `now` if it vanished meanwhile (a
+    /// later cutoff stood a moment ago, so one at `now` is no later than the truth).
     async fn cutoff_in_force(&self, pk: &str) -> Result<i64, StoreError> {
         let item = self.get_item(pk.to_owned(), true).await?;
-        Ok(number(item.as_ref(), REVOKED_AT).unwrap_or_default())
+        Ok(number(item.as_ref(), REVOKED_AT).unwrap_or_else(crate::now_epoch_seconds))
     }
 
     /// One update per copy, each moving `revoked_at` forward to `now`, never back.
     fn cutoff_actions(&self, pks: &[String], now: i64) -> Vec<TransactWriteItem> {
-        let expires_at = now + self.config().session_marker_ttl.as_secs() as i64;
+        let expires_at = now + (MAX_SESSION_MARKER_TTL_DAYS * 86_400) as i64;
         pks.iter()
             .map(|pk| {
                 let update = Update::builder()

@@ -135,6 +135,8 @@ pub fn device_user_pk(tenant: &str, device_id: &str, user_store: &str, user_dn: 
 /// lookup of a token of the tenant (or the client) reads one, so a single item would cap
 /// the tenant's lookups at one partition's 3,000 read units a second; a lookup reads the
 /// copy its token's hash picks, which spreads them over 16 items (48,000 a second).
+/// Lowering it is safe; raising it would leave the new copies without the cutoffs already
+/// written, so a raise must first copy every cutoff to the new copies.
 pub const CUTOFF_COPIES: u8 = 16;
 
 /// One copy of the tenant's cutoff: every token of the tenant issued at or before it is

@@ -378,6 +378,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             {
                 return Err(format!("no tenant {tenant}"));
             }
+            if let Some(client_id) = &client_id {
+                // A typo in an incident must not pass for a cutoff of the intended client;
+                // tokens may name a client that was never registered, so it is a warning.
+                if !store
+                    .client_registered(&tenant, client_id)
+                    .await
+                    .map_err(|e| fail(&e))?
+                {
+                    eprintln!(
+                        "warning: no client {client_id} is registered in tenant {tenant}; \
+                         check the id (tokens registered for it are cut off all the same)"
+                    );
+                }
+            }
             let at = store
                 .write_cutoff(&tenant, cutoff)
                 .await
@@ -392,8 +406,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             println!(
-                "{whose} issued at or before {at} (epoch seconds) is unusable now; the records \
-                 stay until they expire"
+                "{whose} issued at or before {at} (epoch seconds, this machine's clock) is \
+                 unusable now; the records stay until they expire"
             );
         }
         Command::RegisterToken {

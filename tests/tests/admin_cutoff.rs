@@ -1,0 +1,110 @@
+//! `signoff-admin cut-off`, the binary an operator runs in an incident, against a fresh
+//! embedded emulator over HTTP: each kind of cutoff makes exactly the tokens it names
+//! unusable at the shared lookup, and a client id nobody registered gets a warning.
+
+use signoff_store::item_key::TokenHash;
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::revocation::TokenState;
+use signoff_tests::db::TestDb;
+use signoff_tests::paths::binaries_dir;
+use signoff_tests::seed;
+
+const TENANT: &str = "715948317";
+
+/// Runs `signoff-admin` with `args` against `db`: (success, stdout, stderr).
+async fn admin(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(binaries_dir().join("signoff-admin"))
+        .args(["--table", db.store.table_name()])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint)
+        .output()
+        .await
+        .expect("signoff-admin runs (scripts/test builds it)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn state(db: &TestDb, token: &str) -> TokenState {
+    let now = signoff_store::now_epoch_seconds();
+    db.store
+        .lookup_token(TENANT, &TokenHash::of(token), now)
+        .await
+        .expect("lookup")
+        .expect("stored")
+        .1
+}
+
+#[tokio::test]
+async fn each_cutoff_ends_exactly_the_tokens_it_names() {
+    let db = TestDb::start().await;
+    seed::tenant(&db.store, TENANT, None).await;
+    seed::client(&db.store, TENANT, "web", true).await.unwrap();
+    let of = |value: &str, client: &str, subject: &str| TokenRecord {
+        subject: Some(subject.into()),
+        ..seed::token(TENANT, value, TokenType::Refresh, client)
+    };
+    seed::register(
+        &db.store,
+        vec![
+            of("web-alice", "web", "alice"),
+            of("web-bob", "web", "bob"),
+            of("cli-alice", "cli", "alice"),
+        ],
+    )
+    .await;
+
+    let (ok, out, err) = admin(
+        &db,
+        &[
+            "cut-off",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            "web",
+            "--subject",
+            "alice",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("every token of client web for alice"), "{out}");
+    assert!(err.is_empty(), "web is registered: no warning ({err})");
+    assert_eq!(
+        state(&db, "web-alice").await,
+        TokenState::ClientSubjectCutOff
+    );
+    assert_eq!(state(&db, "web-bob").await, TokenState::Live);
+
+    // `cli` was never registered as a client: warned, and cut off all the same.
+    let (ok, out, err) = admin(&db, &["cut-off", "--tenant", TENANT, "--client-id", "cli"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("no client cli is registered"), "{err}");
+    assert_eq!(state(&db, "cli-alice").await, TokenState::ClientCutOff);
+    assert_eq!(state(&db, "web-bob").await, TokenState::Live);
+
+    let (ok, out, err) = admin(&db, &["cut-off", "--tenant", TENANT, "--whole-tenant"]).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(state(&db, "web-bob").await, TokenState::TenantCutOff);
+
+    // Refused: nothing named, both at once, an unknown tenant.
+    for args in [
+        &["cut-off", "--tenant", TENANT][..],
+        &[
+            "cut-off",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            "web",
+            "--whole-tenant",
+        ],
+        &["cut-off", "--tenant", "nope", "--whole-tenant"],
+    ] {
+        let (ok, out, err) = admin(&db, args).await;
+        assert!(!ok, "{args:?}: {out}{err}");
+    }
+}
