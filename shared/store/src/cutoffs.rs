@@ -19,13 +19,11 @@
 //! the token back. Deleting the records it made unusable is a separate, later step; until
 //! then they stay unusable, then expire.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use crate::bulk::pause_before_conflict_retry;
 use crate::config::MAX_SESSION_MARKER_TTL_DAYS;
-use crate::error::{classify, StoreError};
+use crate::error::{classify, transaction_refusal, StoreError, TransactionRefusal};
 use crate::item_key;
 use crate::model::{check_identifier, number, FieldError, MAX_ID_BYTES};
 use crate::revocation::REVOKED_AT;
@@ -103,10 +101,13 @@ impl Store {
                 .await;
             match result {
                 Ok(_) => return Ok(now),
-                Err(err) => match cancellation(&err) {
-                    // A later cutoff (another writer's clock ahead of ours) stands.
-                    Some(Cancelled::Later) => return self.cutoff_in_force(&pks[0]).await,
-                    Some(Cancelled::Conflict) => continue,
+                Err(err) => match transaction_refusal(&err) {
+                    // A copy holds a later cutoff (another writer's clock ahead of ours);
+                    // the copies are written together, so every one does, and it stands.
+                    Some(TransactionRefusal::ConditionsFailed(_)) => {
+                        return self.cutoff_in_force(&pks[0]).await
+                    }
+                    Some(TransactionRefusal::Conflict) => continue,
                     None => return Err(classify("TransactWriteItems", err)),
                 },
             }
@@ -149,34 +150,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// Why a cutoff transaction was cancelled.
-enum Cancelled {
-    /// A copy holds a later cutoff; the copies are written together, so all do.
-    Later,
-    /// A concurrent transaction held a copy: worth retrying.
-    Conflict,
-}
-
-fn cancellation<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
-    let service_error = err.as_service_error()?;
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service_error else {
-        return service_error
-            .is_transaction_in_progress_exception()
-            .then_some(Cancelled::Conflict);
-    };
-    let reasons = cancelled.cancellation_reasons();
-    if reasons
-        .iter()
-        .any(|r| r.code() == Some("ConditionalCheckFailed"))
-    {
-        return Some(Cancelled::Later);
-    }
-    reasons
-        .iter()
-        .any(|r| r.code() == Some("TransactionConflict"))
-        .then_some(Cancelled::Conflict)
 }
 
 #[cfg(test)]

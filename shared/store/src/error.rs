@@ -4,6 +4,7 @@
 //! never shown to a caller.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -108,6 +109,41 @@ where
         retryable,
         source: Box::new(err),
     }
+}
+
+/// Why DynamoDB refused a TransactWriteItems the caller can act on: the one reading of
+/// cancellation reasons, for every transaction the store writes.
+pub(crate) enum TransactionRefusal {
+    /// Cancelled because these actions' conditions failed (their indexes in the request).
+    ConditionsFailed(Vec<usize>),
+    /// Another transaction held an item, or the same request is still in progress: retry.
+    Conflict,
+}
+
+/// The refusal in `err`, if it is one; any other failure is for [`classify`].
+pub(crate) fn transaction_refusal<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+) -> Option<TransactionRefusal> {
+    let service_error = err.as_service_error()?;
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service_error else {
+        return service_error
+            .is_transaction_in_progress_exception()
+            .then_some(TransactionRefusal::Conflict);
+    };
+    let reasons = cancelled.cancellation_reasons();
+    let failed: Vec<usize> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+        .map(|(index, _)| index)
+        .collect();
+    if !failed.is_empty() {
+        return Some(TransactionRefusal::ConditionsFailed(failed));
+    }
+    reasons
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+        .then_some(TransactionRefusal::Conflict)
 }
 
 #[cfg(test)]

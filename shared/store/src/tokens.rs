@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use crate::bulk::pause_before_conflict_retry;
-use crate::error::{classify, StoreError};
+use crate::error::{classify, transaction_refusal, StoreError, TransactionRefusal};
 use crate::item_key;
 use crate::model::{TokenRecord, SESSION_KIND};
 use crate::sessions::{now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS};
@@ -175,24 +175,16 @@ fn cancellation<R>(
     err: &SdkError<TransactWriteItemsError, R>,
     sessions: &BTreeSet<(&str, &str)>,
 ) -> Option<Cancelled> {
-    let service_error = err.as_service_error()?;
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service_error else {
-        return service_error
-            .is_transaction_in_progress_exception()
-            .then_some(Cancelled::Conflict);
-    };
-    let reasons = cancelled.cancellation_reasons();
-    let ended: Vec<String> = reasons
-        .iter()
-        .zip(sessions)
-        .filter(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"))
-        .map(|(_, (_, session))| session.to_string())
-        .collect();
-    if !ended.is_empty() {
-        return Some(Cancelled::SessionEnded(ended));
-    }
-    reasons
-        .iter()
-        .any(|r| r.code() == Some("TransactionConflict"))
-        .then_some(Cancelled::Conflict)
+    // Only the session updates, which come first, carry conditions.
+    Some(match transaction_refusal(err)? {
+        TransactionRefusal::ConditionsFailed(failed) => Cancelled::SessionEnded(
+            sessions
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| failed.contains(index))
+                .map(|(_, (_, session))| session.to_string())
+                .collect(),
+        ),
+        TransactionRefusal::Conflict => Cancelled::Conflict,
+    })
 }
