@@ -15,9 +15,9 @@
 //! | [`bulk`] | `delete_indexed`, `delete_indexed_except`, `query_keys` | the bulk-delete engine |
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
-//! | [`revocation`] | `find_token`, `lookup_token`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
+//! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
-//! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `authenticate_client`, `revoke_credential`, `authorize` | hashed API credentials and clients |
+//! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
