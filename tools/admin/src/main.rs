@@ -242,15 +242,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         aws_sdk_dynamodb::Client::new(&sdk),
         Config::for_table(&cli.table),
     );
-    let fail = |e: &dyn std::error::Error| {
-        let mut message = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        message
-    };
     match cli.command {
         Command::TableSpec => unreachable!("handled above"),
         Command::CreateTable => {
@@ -275,14 +266,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("tenant {} created", tenant.id);
         }
         Command::IssueServiceToken { tenant, label } => {
-            if store
-                .get_tenant(&tenant)
-                .await
-                .map_err(|e| fail(&e))?
-                .is_none()
-            {
-                return Err(format!("no tenant {tenant}: create it first"));
-            }
+            require_tenant(&store, &tenant).await?;
             let token = store
                 .issue_credential(CredentialScope::Service { tenant }, &label)
                 .await
@@ -370,14 +354,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 (None, _, false) => return Err("name --client-id or --whole-tenant".into()),
             };
             cutoff.validate().map_err(|e| e.to_string())?;
-            if store
-                .get_tenant(&tenant)
-                .await
-                .map_err(|e| fail(&e))?
-                .is_none()
-            {
-                return Err(format!("no tenant {tenant}"));
-            }
+            require_tenant(&store, &tenant).await?;
             if let Some(client_id) = &client_id {
                 // A typo in an incident must not pass for a cutoff of the intended client;
                 // tokens may name a client that was never registered, so it is a warning.
@@ -695,4 +672,23 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         port.trim_end_matches('/'),
     );
     Ok(())
+}
+
+/// An error and its sources, one line, for the operator.
+fn fail(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message
+}
+
+/// Refuses a command for a tenant that does not exist (a typo must not write anything).
+async fn require_tenant(store: &Store, tenant: &str) -> Result<(), String> {
+    match store.get_tenant(tenant).await.map_err(|e| fail(&e))? {
+        Some(_) => Ok(()),
+        None => Err(format!("no tenant {tenant}: create it first")),
+    }
 }
