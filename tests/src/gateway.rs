@@ -103,6 +103,8 @@ pub struct Gateway {
     logs: Arc<Mutex<String>>,
     /// Every started function, routed or not, for [`Gateway::invoke`].
     functions: HashMap<String, Arc<RuntimeApi>>,
+    /// The Lambda Invoke API's URL, for an event source's poller (`signoff-queue-runner`).
+    invoke_url: String,
     /// The servers, and per child the task that owns and watches it: aborting that task
     /// drops the child, which kills it (`kill_on_drop`).
     tasks: Vec<JoinHandle<()>>,
@@ -147,6 +149,7 @@ impl Gateway {
         // Filled in place, so that an early return drops it and so stops what has started.
         let mut gateway = Gateway {
             base_url: String::new(),
+            invoke_url: String::new(),
             logs: Arc::default(),
             functions: HashMap::new(),
             tasks: Vec::new(),
@@ -162,6 +165,15 @@ impl Gateway {
             functions.insert(name, function);
         }
         gateway.functions = functions.clone();
+        let invoke_api = Router::new()
+            .route(
+                "/2015-03-31/functions/{name}/invocations",
+                axum::routing::post(invoke_request),
+            )
+            .with_state(Arc::new(functions.clone()));
+        let (addr, server) = serve(invoke_api).await?;
+        gateway.tasks.push(server);
+        gateway.invoke_url = format!("http://{addr}");
         let front = Arc::new(Front { routes, functions });
         let (addr, server) = serve(Router::new().fallback(front_request).with_state(front)).await?;
         gateway.tasks.push(server);
@@ -172,6 +184,13 @@ impl Gateway {
     /// The front server's URL, e.g. "http://127.0.0.1:PORT".
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+
+    /// The Lambda Invoke API (`POST /2015-03-31/functions/<name>/invocations`) of every
+    /// started function, as `cargo lambda watch` serves it: what an event source's poller
+    /// calls.
+    pub fn invoke_url(&self) -> String {
+        self.invoke_url.clone()
     }
 
     /// Everything the function processes printed so far (stdout and stderr), each line
@@ -266,6 +285,29 @@ fn capture(pipe: impl AsyncRead + Unpin + Send + 'static, function: Arc<RuntimeA
             line.clear();
         }
     });
+}
+
+/// The Lambda Invoke API: the function's answer as the body, or Lambda's error shape with
+/// `X-Amz-Function-Error` when it reported an error or died.
+async fn invoke_request(
+    State(functions): State<Arc<HashMap<String, Arc<RuntimeApi>>>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(function) = functions.get(&name) else {
+        return (StatusCode::NOT_FOUND, "no such function").into_response();
+    };
+    let failed = || {
+        let error = json!({"errorType": "Unhandled", "errorMessage": "the function failed"});
+        ([("x-amz-function-error", "Unhandled")], error.to_string()).into_response()
+    };
+    let Some(reply) = function.invoke(body) else {
+        return failed();
+    };
+    match tokio::time::timeout(INTEGRATION_TIMEOUT * 2, reply).await {
+        Ok(Ok(payload)) => payload.to_vec().into_response(),
+        _ => failed(),
+    }
 }
 
 struct Front {

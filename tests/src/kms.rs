@@ -24,30 +24,7 @@ pub struct TestKms {
 
 impl TestKms {
     pub async fn start() -> Self {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("bound").port()
-        };
-        let moto = std::path::Path::new(&test_python()).with_file_name("moto_server");
-        let server = tokio::process::Command::new(&moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", moto.display()));
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "moto's server did not start on {endpoint}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let (server, endpoint) = start_moto().await;
         let requests = RequestCounter::default();
         let client = aws_sdk_kms::Client::from_conf(
             client_config(&endpoint)
@@ -86,6 +63,36 @@ impl TestKms {
         self.requests.reset();
         key_id
     }
+}
+
+/// Starts a moto server (every service it emulates on one port) on a free port of
+/// 127.0.0.1 and waits until it listens; the process dies with the returned handle.
+pub async fn start_moto() -> (tokio::process::Child, String) {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("bound").port()
+    };
+    let moto = std::path::Path::new(&test_python()).with_file_name("moto_server");
+    let server = tokio::process::Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", moto.display()));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto's server did not start on {endpoint}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (server, endpoint)
 }
 
 /// SDK configuration for a local KMS endpoint with dummy credentials.

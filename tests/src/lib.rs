@@ -13,5 +13,6 @@ pub mod gateway;
 pub mod kms;
 pub mod openapi;
 pub mod paths;
+pub mod queue;
 pub mod runtime_api;
 pub mod seed;

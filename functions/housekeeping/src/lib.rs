@@ -12,11 +12,11 @@
 
 pub mod settings;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::settings::Settings;
 use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 use signoff_store::housekeeping::{SweepError, SweepLimits, SweepReport};
 use signoff_store::Store;
 
@@ -40,10 +40,6 @@ impl Metrics {
 
     /// One EMF line for `report`. `failed` is 1 for a run that ended on a store error.
     pub fn emf_line(&self, report: &SweepReport, failed: bool, at: SystemTime) -> Value {
-        let timestamp_ms = at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
         let metrics = [
             ("ExpiredRecordsRead", report.read),
             ("ExpiredRecordsDeleted", report.deleted),
@@ -57,24 +53,7 @@ impl Metrics {
             ),
             ("HousekeepingFailures", u64::from(failed)),
         ];
-        let mut line = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [[signoff_edge::metrics::FUNCTION_DIMENSION]],
-                    "Metrics": metrics
-                        .iter()
-                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-                        .collect::<Vec<_>>(),
-                }],
-            },
-        });
-        line[signoff_edge::metrics::FUNCTION_DIMENSION] = self.function_name.clone().into();
-        for (name, value) in metrics {
-            line[name] = value.into();
-        }
-        line
+        signoff_edge::metrics::counts_line(&self.function_name, &metrics, at)
     }
 }
 
@@ -106,7 +85,8 @@ pub async fn handle(
     metrics: &Metrics,
     event: LambdaEvent<Value>,
 ) -> Result<SweepReport, RunFailed> {
-    let remaining = remaining_time(event.context.deadline, SystemTime::now());
+    let remaining =
+        signoff_edge::runtime::remaining_time(event.context.deadline, SystemTime::now());
     let limits = SweepLimits::within(
         remaining,
         settings.margin,
@@ -160,22 +140,11 @@ pub async fn handle(
     outcome.map_err(RunFailed)
 }
 
-/// Time left until the invocation's deadline (epoch milliseconds, from the runtime API).
-/// `cargo lambda watch`'s emulator sends the function's timeout there instead (600,000):
-/// a value that cannot be an epoch time of this century is taken as that duration.
-fn remaining_time(deadline_ms: u64, now: SystemTime) -> Duration {
-    const YEAR_2001_MS: u64 = 978_307_200_000;
-    if deadline_ms < YEAR_2001_MS {
-        // Never more than Lambda's longest timeout, whatever the emulator says.
-        return Duration::from_millis(deadline_ms.min(900_000));
-    }
-    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    deadline.duration_since(now).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use std::time::{Duration, UNIX_EPOCH};
     use signoff_store::housekeeping::SweepEnd;
 
     fn report() -> SweepReport {
@@ -219,17 +188,5 @@ mod tests {
         assert_eq!(line["HousekeepingDeleteRequests"], 1);
         assert_eq!(line["HousekeepingRunsCutShort"], 1);
         assert_eq!(line["HousekeepingFailures"], 0);
-    }
-
-    #[test]
-    fn remaining_time_is_zero_past_the_deadline_and_a_bare_timeout_is_a_duration() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        assert_eq!(
-            remaining_time(1_795_000_060_000, now),
-            Duration::from_secs(60)
-        );
-        assert_eq!(remaining_time(1_794_999_990_000, now), Duration::ZERO);
-        // cargo lambda watch's emulator: the timeout, not a deadline.
-        assert_eq!(remaining_time(600_000, now), Duration::from_secs(600));
     }
 }

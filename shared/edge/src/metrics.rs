@@ -97,7 +97,7 @@ impl Meter {
 }
 
 /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), else the binary's (locally).
-fn function_name() -> &'static str {
+pub fn function_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         std::env::var("AWS_LAMBDA_FUNCTION_NAME")
@@ -108,6 +108,33 @@ fn function_name() -> &'static str {
             })
             .unwrap_or_else(|| "unknown".into())
     })
+}
+
+/// One EMF line of counts for a function that is not an HTTP endpoint (housekeeping, the
+/// purge): `FunctionName` as the only dimension, each metric a `Count`.
+pub fn counts_line(function_name: &str, counts: &[(&str, u64)], at: SystemTime) -> Value {
+    let timestamp_ms = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[FUNCTION_DIMENSION]],
+                "Metrics": counts
+                    .iter()
+                    .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                    .collect::<Vec<_>>(),
+            }],
+        },
+    });
+    line[FUNCTION_DIMENSION] = function_name.into();
+    for (name, value) in counts {
+        line[*name] = (*value).into();
+    }
+    line
 }
 
 /// One EMF line: the directive naming the namespace, dimensions and metrics, then their

@@ -20,6 +20,21 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Body, Error, LambdaEvent, Request, Response, Service};
 use serde_json::{json, Map, Value};
 
+/// Time left until an invocation's deadline (`LambdaEvent::context.deadline`, epoch
+/// milliseconds, from the Runtime API). `cargo lambda watch`'s emulator sends the
+/// function's timeout there instead (600,000): a value that cannot be an epoch time of
+/// this century is taken as that duration.
+pub fn remaining_time(deadline_ms: u64, now: std::time::SystemTime) -> std::time::Duration {
+    use std::time::{Duration, UNIX_EPOCH};
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    if deadline_ms < YEAR_2001_MS {
+        // Never more than Lambda's longest timeout, whatever the emulator says.
+        return Duration::from_millis(deadline_ms.min(900_000));
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline.duration_since(now).unwrap_or_default()
+}
+
 /// Why an event cannot become a request. Shown to the caller as is: it never repeats a
 /// value from the event (headers may hold credentials).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -159,6 +174,19 @@ fn gateway_response(response: Response<Body>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remaining_time_is_zero_past_the_deadline_and_a_bare_timeout_is_a_duration() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(
+            remaining_time(1_795_000_060_000, now),
+            Duration::from_secs(60)
+        );
+        assert_eq!(remaining_time(1_794_999_990_000, now), Duration::ZERO);
+        // cargo lambda watch's emulator: the timeout, not a deadline.
+        assert_eq!(remaining_time(600_000, now), Duration::from_secs(600));
+    }
 
     fn event(raw_path: &str, query: &str, headers: Value) -> Value {
         json!({

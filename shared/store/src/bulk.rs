@@ -199,7 +199,7 @@ impl Store {
     }
 
     /// Deletes the table items whose keys are in `entries` (index entries or items).
-    async fn delete_keys(&self, entries: Vec<Item>) -> Result<BatchOutcome, StoreError> {
+    pub(crate) async fn delete_keys(&self, entries: Vec<Item>) -> Result<BatchOutcome, StoreError> {
         let requests = entries
             .into_iter()
             .filter_map(|mut entry| entry.remove(attr::PK))

@@ -185,6 +185,60 @@ pub fn expiry_bucket(expires_at: i64, shard: u8) -> String {
 
 pub const EXPIRY_SHARDS: u8 = 8;
 
+/// How many partitions of the by-tenant index a tenant's tokens are spread over. A purge
+/// walks (and its deletes leave) every one in parallel, so one index partition's 1,000
+/// writes a second do not cap it: 64 shards let a purge use a table pre-warmed to 40,000
+/// writes a second (docs/revoke-by-identity.md). Changing it strands the entries already
+/// written under the old count, so it is fixed.
+pub const PURGE_SHARDS: u8 = 64;
+
+/// Partition key of the by-tenant index: the tenant and a shard of the token's hash.
+pub fn tenant_shard(tenant: &str, shard: u8) -> String {
+    compose(&[tenant, &shard.to_string()])
+}
+
+/// Sort key of the by-tenant index: the client's and the subject's SHA-256 (fixed length,
+/// so any identifier fits DynamoDB's 1,024-byte sort key) and the issue time, zero-padded
+/// so that the string order is the time order. A purge of a client reads the prefix
+/// [`client_sort_prefix`], of a client and subject [`client_subject_sort_prefix`], and
+/// skips entries issued after its cutoff by the time at the end.
+pub fn client_subject_issued(client_id: &str, subject: Option<&str>, issued_at: i64) -> String {
+    format!(
+        "{}{:020}",
+        client_subject_sort_prefix(client_id, subject.unwrap_or("")),
+        issued_at.max(0)
+    )
+}
+
+/// The by-tenant sort key prefix of every token of a client.
+pub fn client_sort_prefix(client_id: &str) -> String {
+    format!("{}#", TokenHash::of(client_id).encoded())
+}
+
+/// The by-tenant sort key prefix of every token of a client for a subject (none: `""`).
+pub fn client_subject_sort_prefix(client_id: &str, subject: &str) -> String {
+    format!(
+        "{}{}#",
+        client_sort_prefix(client_id),
+        TokenHash::of(subject).encoded()
+    )
+}
+
+/// The issue time at the end of a by-tenant sort key, if it has one.
+pub fn issued_at_of_sort_key(sort_key: &str) -> Option<i64> {
+    sort_key.rsplit('#').next()?.parse().ok()
+}
+
+/// A purge job: what it deletes and up to when (see [`crate::purge`]).
+pub fn purge_job_pk(tenant: &str, job_id: &str) -> String {
+    compose(&["purge", tenant, job_id])
+}
+
+/// One shard's progress in a purge job: its cursor and counts.
+pub fn purge_shard_pk(tenant: &str, job_id: &str, shard: u8) -> String {
+    compose(&["purge", tenant, job_id, &shard.to_string()])
+}
+
 /// The by-expiry bucket of an item that is not a token record (a session item or a
 /// marker), sharded by its key.
 pub fn item_expiry_bucket(pk: &str, expires_at: i64) -> String {
@@ -234,6 +288,22 @@ mod tests {
         let b = generate_secret("sgn_sat_");
         assert!(a.starts_with("sgn_sat_") && a.len() == 8 + 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn tenant_sort_keys_order_by_time_within_a_client_and_subject() {
+        let early = client_subject_issued("web", Some("alice"), 99);
+        let late = client_subject_issued("web", Some("alice"), 1_000);
+        assert!(early < late);
+        assert!(early.starts_with(&client_subject_sort_prefix("web", "alice")));
+        assert!(early.starts_with(&client_sort_prefix("web")));
+        assert!(!early.starts_with(&client_sort_prefix("web2")));
+        assert!(!client_subject_issued("web", None, 5)
+            .starts_with(&client_subject_sort_prefix("web", "alice")));
+        assert_eq!(issued_at_of_sort_key(&late), Some(1_000));
+        // Any identifier fits the sort key's 1,024 bytes.
+        let long = "#".repeat(256);
+        assert!(client_subject_issued(&long, Some(&long), i64::MAX).len() < 120);
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod housekeeping;
 pub mod item_key;
 pub mod model;
 pub mod project_keys;
+pub mod purge;
 pub mod revocation;
 pub mod sessions;
 pub mod table;

@@ -249,6 +249,15 @@ impl TokenRecord {
                 self.expires_at,
                 self.hash.shard(item_key::EXPIRY_SHARDS),
             ),
+            tenant_shard: Some(item_key::tenant_shard(
+                &self.tenant,
+                self.hash.shard(item_key::PURGE_SHARDS),
+            )),
+            client_subject_issued: Some(item_key::client_subject_issued(
+                &self.client_id,
+                self.subject.as_deref(),
+                self.issued_at,
+            )),
         };
         serde_dynamo::to_item(stored).expect("a token item always serializes")
     }
@@ -325,6 +334,12 @@ struct TokenItem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     audience: Vec<String>,
     expiry_bucket: String,
+    // The by-tenant index's keys. Optional only so that records written before the index
+    // existed still read; every record written now has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_subject_issued: Option<String>,
 }
 
 #[cfg(test)]

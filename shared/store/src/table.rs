@@ -26,6 +26,8 @@ pub mod attr {
     pub const DEVICE_KEY: &str = "device_key";
     pub const DEVICE_USER: &str = "device_user";
     pub const EXPIRY_BUCKET: &str = "expiry_bucket";
+    pub const TENANT_SHARD: &str = "tenant_shard";
+    pub const CLIENT_SUBJECT_ISSUED: &str = "client_subject_issued";
 }
 
 /// The attribute DynamoDB's TTL deletes by (epoch seconds).
@@ -94,7 +96,18 @@ pub const BY_EXPIRY: Index = Index {
     sort_key: Some((attr::EXPIRES_AT, AttrType::Number)),
 };
 
-pub const INDEXES: [Index; 5] = [BY_SESSION, BY_SUBJECT, BY_GRANT, BY_DEVICE, BY_EXPIRY];
+/// Every token of a tenant, spread over [`crate::item_key::PURGE_SHARDS`] partitions and
+/// sorted by client, subject and issue time: what a purge behind a client's, a client and
+/// subject's or the tenant's cutoff walks, shard by shard, in parallel.
+pub const BY_TENANT: Index = Index {
+    name: "by-tenant",
+    partition_key: (attr::TENANT_SHARD, AttrType::String),
+    sort_key: Some((attr::CLIENT_SUBJECT_ISSUED, AttrType::String)),
+};
+
+pub const INDEXES: [Index; 6] = [
+    BY_SESSION, BY_SUBJECT, BY_GRANT, BY_DEVICE, BY_EXPIRY, BY_TENANT,
+];
 
 /// Every attribute used in a key of the table or an index, with its type.
 pub fn key_attributes() -> Vec<(&'static str, AttrType)> {

@@ -30,6 +30,11 @@ struct Cli {
         global = true
     )]
     table: String,
+    /// The purge queue (template.yaml's PurgeQueueUrl output): a cutoff starts a
+    /// background purge of the records it made unusable. Without it they stay until
+    /// they expire.
+    #[arg(long, env = "SIGNOFF_PURGE_QUEUE_URL", global = true)]
+    purge_queue_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -105,6 +110,27 @@ enum Command {
         /// Break-glass: every token of the tenant.
         #[arg(long, conflicts_with_all = ["client_id", "subject"])]
         whole_tenant: bool,
+        /// After starting the purge, show its progress until it is done.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Where a background purge stands: matched, deleted, shards finished, state.
+    PurgeStatus {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        job: String,
+        /// Show a progress bar until the purge is done.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Queue a purge's shards again, after its messages went to the dead-letter queue:
+    /// finished shards stay finished, the others resume where they stopped.
+    ResumePurge {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        job: String,
     },
     /// Register one issued token (its value or its hash), with the client it was issued to.
     RegisterToken {
@@ -242,6 +268,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         aws_sdk_dynamodb::Client::new(&sdk),
         Config::for_table(&cli.table),
     );
+    let purge_queue = cli
+        .purge_queue_url
+        .filter(|url| !url.is_empty())
+        .map(|url| signoff_queue::PurgeQueue::new(&sdk, url));
     match cli.command {
         Command::TableSpec => unreachable!("handled above"),
         Command::CreateTable => {
@@ -345,6 +375,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             client_id,
             subject,
             whole_tenant,
+            watch,
         } => {
             use signoff_store::cutoffs::Cutoff;
             let cutoff = match (&client_id, &subject, whole_tenant) {
@@ -384,7 +415,61 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             println!(
                 "{whose} issued at or before {at} (epoch seconds, this machine's clock) is \
-                 unusable now; the records stay until they expire"
+                 unusable now"
+            );
+            let Some(queue) = &purge_queue else {
+                println!(
+                    "no purge queue configured (--purge-queue-url, SIGNOFF_PURGE_QUEUE_URL): \
+                     the records stay until they expire"
+                );
+                return Ok(());
+            };
+            let job = store
+                .create_purge(&tenant, cutoff, at)
+                .await
+                .map_err(|e| fail(&e))?;
+            queue.start(&job).await.map_err(|e| fail(&e))?;
+            println!(
+                "purge {} started: the records go in the background; \
+                 `signoff-admin purge-status --tenant {tenant} --job {}` shows how far it is",
+                job.job_id, job.job_id
+            );
+            if watch {
+                watch_purge(&store, &job).await?;
+            }
+        }
+        Command::PurgeStatus { tenant, job, watch } => {
+            let job = find_purge(&store, &tenant, &job).await?;
+            if watch {
+                watch_purge(&store, &job).await?;
+            } else {
+                let progress = store.purge_progress(&job).await.map_err(|e| fail(&e))?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "job": job.job_id,
+                        "covers": job.scope.describe(),
+                        "cutoff": job.cutoff,
+                        "estimated": job.estimated,
+                        "matched": progress.matched,
+                        "deleted": progress.deleted,
+                        "shardsDone": progress.shards_done,
+                        "shards": progress.shards,
+                        "state": progress.state(),
+                    }))
+                    .expect("JSON")
+                );
+            }
+        }
+        Command::ResumePurge { tenant, job } => {
+            let job = find_purge(&store, &tenant, &job).await?;
+            let queue = purge_queue
+                .as_ref()
+                .ok_or("no purge queue configured (--purge-queue-url, SIGNOFF_PURGE_QUEUE_URL)")?;
+            queue.fan_out(&job).await.map_err(|e| fail(&e))?;
+            println!(
+                "purge {} queued again: finished shards stay finished, the others resume",
+                job.job_id
             );
         }
         Command::RegisterToken {
@@ -683,6 +768,57 @@ fn fail(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+/// The purge job `job` of `tenant`, or a message saying there is none.
+async fn find_purge(
+    store: &Store,
+    tenant: &str,
+    job: &str,
+) -> Result<signoff_store::purge::PurgeJob, String> {
+    store
+        .purge_job(tenant, job)
+        .await
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| format!("no purge {job} in tenant {tenant} (jobs are kept 30 days)"))
+}
+
+/// A progress bar of `job` (records deleted of those counted when it started), redrawn
+/// every second until every shard is finished.
+async fn watch_purge(store: &Store, job: &signoff_store::purge::PurgeJob) -> Result<(), String> {
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "purging {bar:30} {pos}/{len} deleted ({per_sec}, {elapsed}) {msg}",
+        )
+        .expect("valid progress template"),
+    );
+    loop {
+        // The count is made by the purge's first message: re-read until it is there.
+        let estimated = match job.estimated {
+            Some(n) => Some(n),
+            None => store
+                .purge_job(&job.tenant, &job.job_id)
+                .await
+                .map_err(|e| fail(&e))?
+                .and_then(|j| j.estimated),
+        };
+        let progress = store.purge_progress(job).await.map_err(|e| fail(&e))?;
+        bar.set_length(estimated.unwrap_or(0).max(progress.deleted));
+        bar.set_position(progress.deleted);
+        bar.set_message(format!(
+            "matched {}, shards {}/{}",
+            progress.matched, progress.shards_done, progress.shards
+        ));
+        if progress.is_done() {
+            bar.finish();
+            println!(
+                "purge {} done: {} records deleted",
+                job.job_id, progress.deleted
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Refuses a command for a tenant that does not exist (a typo must not write anything).

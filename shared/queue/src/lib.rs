@@ -1,0 +1,225 @@
+//! The purge queue: the Amazon SQS messages that move a background purge on
+//! ([`signoff_store::purge`]). Whoever makes a purge job (the admin tool, an endpoint whose
+//! revocation is too large to delete inside its call) sends one message; the purge
+//! function answers it by sending one per shard, and a shard that is not finished when its
+//! invocation runs short of time sends itself again. A message lost to a crash comes back
+//! when its visibility timeout ends; one that keeps failing goes to the dead-letter queue.
+//!
+//! Messages carry only the job's key (tenant, job id, shard): the job and each shard's
+//! progress live in the table, so a message delivered twice or late does no harm.
+//!
+//! Locally the queue is moto's SQS server (`AWS_ENDPOINT_URL_SQS`, the SDK's own endpoint
+//! variable), started by `scripts/dev` and the tests.
+
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use serde::{Deserialize, Serialize};
+use signoff_store::item_key::PURGE_SHARDS;
+use signoff_store::purge::PurgeJob;
+
+/// The queue's URL (`template.yaml` sets it).
+pub const QUEUE_URL_VAR: &str = "SIGNOFF_PURGE_QUEUE_URL";
+
+/// SendMessageBatch's limit on messages per call.
+const SEND_BATCH: usize = 10;
+
+/// A purge job to start (no shard: count it and send one message per shard) or one shard
+/// of it to walk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeMessage {
+    pub tenant: String,
+    pub job_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u8>,
+}
+
+impl PurgeMessage {
+    pub fn start(job: &PurgeJob) -> Self {
+        Self {
+            tenant: job.tenant.clone(),
+            job_id: job.job_id.clone(),
+            shard: None,
+        }
+    }
+
+    pub fn shard(job: &PurgeJob, shard: u8) -> Self {
+        Self {
+            shard: Some(shard),
+            ..Self::start(job)
+        }
+    }
+
+    fn body(&self) -> String {
+        serde_json::to_string(self).expect("a purge message always serializes")
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// An SQS call failed.
+    #[error("SQS {operation} failed ({code})")]
+    Call {
+        operation: &'static str,
+        code: String,
+        retryable: bool,
+        #[source]
+        source: BoxError,
+    },
+    /// SQS accepted a batch but refused some of its messages, even when sent again.
+    #[error("SQS refused {refused} of {sent} messages ({code})")]
+    Refused {
+        refused: usize,
+        sent: usize,
+        code: String,
+    },
+}
+
+impl QueueError {
+    /// True when the same send may succeed if tried again later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            QueueError::Call { retryable, .. } => *retryable,
+            QueueError::Refused { .. } => true,
+        }
+    }
+}
+
+/// The one place that decides whether an SQS failure is worth retrying.
+fn classify<E>(
+    operation: &'static str,
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> QueueError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (code, retryable) = match &err {
+        SdkError::TimeoutError(_) => ("Timeout".to_owned(), true),
+        SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), true),
+        SdkError::ResponseError(_) => ("ResponseError".to_owned(), true),
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("Unknown").to_owned();
+            let throttled = code.contains("Throttl") || code == "RequestThrottled";
+            (code, ctx.raw().status().as_u16() >= 500 || throttled)
+        }
+        _ => ("Unknown".to_owned(), false),
+    };
+    QueueError::Call {
+        operation,
+        code,
+        retryable,
+        source: Box::new(err),
+    }
+}
+
+/// The purge queue: an SQS client and the queue's URL. Build it once at init.
+#[derive(Clone, Debug)]
+pub struct PurgeQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl PurgeQueue {
+    pub fn new(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_sqs::Client::new(sdk),
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Queues the start of `job`: one SendMessage.
+    pub async fn start(&self, job: &PurgeJob) -> Result<(), QueueError> {
+        self.send(&PurgeMessage::start(job)).await
+    }
+
+    /// Queues one message per shard of `job` (SendMessageBatch calls of 10).
+    pub async fn fan_out(&self, job: &PurgeJob) -> Result<(), QueueError> {
+        let messages: Vec<PurgeMessage> = (0..PURGE_SHARDS)
+            .map(|shard| PurgeMessage::shard(job, shard))
+            .collect();
+        for batch in messages.chunks(SEND_BATCH) {
+            self.send_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues `message` again: its shard goes on in another invocation.
+    pub async fn send(&self, message: &PurgeMessage) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(message.body())
+            .send()
+            .await
+            .map_err(|e| classify("SendMessage", e))?;
+        Ok(())
+    }
+
+    /// Sends up to 10 messages, sending the ones SQS refused once more.
+    async fn send_batch(&self, messages: &[PurgeMessage]) -> Result<(), QueueError> {
+        let mut pending: Vec<(String, &PurgeMessage)> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m))
+            .collect();
+        for attempt in 0..2 {
+            let entries = pending
+                .iter()
+                .map(|(id, message)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(id)
+                        .message_body(message.body())
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect();
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| classify("SendMessageBatch", e))?;
+            let failed = output.failed;
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if attempt == 1 || failed.iter().any(|f| f.sender_fault) {
+                return Err(QueueError::Refused {
+                    refused: failed.len(),
+                    sent: messages.len(),
+                    code: failed[0].code.clone(),
+                });
+            }
+            pending.retain(|(id, _)| failed.iter().any(|f| &f.id == id));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signoff_store::cutoffs::Cutoff;
+
+    #[test]
+    fn messages_carry_only_the_jobs_key() {
+        let job = PurgeJob::new("t1", Cutoff::Client { client_id: "web" }, 10, 11);
+        let start = PurgeMessage::start(&job).body();
+        assert_eq!(
+            start,
+            format!(r#"{{"tenant":"t1","jobId":"{}"}}"#, job.job_id)
+        );
+        let shard: PurgeMessage =
+            serde_json::from_str(&PurgeMessage::shard(&job, 63).body()).expect("round trip");
+        assert_eq!(shard.shard, Some(63));
+        assert!(!start.contains("web"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The purge's queue for the tests: moto's SQS server (the same pinned moto as the KMS),
+//! a queue with a dead-letter queue as `template.yaml` declares them, and the local
+//! stand-in for Lambda's event source mapping (`signoff-queue-runner`, the binary
+//! `scripts/dev` runs) feeding a gateway's function through its Invoke API.
+
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::kms::start_moto;
+use crate::paths::binaries_dir;
+
+/// A running SQS server with the purge queue and its dead-letter queue.
+pub struct TestQueue {
+    pub client: aws_sdk_sqs::Client,
+    pub endpoint: String,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+    _server: tokio::process::Child,
+}
+
+impl TestQueue {
+    /// Messages come back `visibility_seconds` after a failed or unfinished delivery and go
+    /// to the dead-letter queue after `max_receives` receives.
+    pub async fn start(visibility_seconds: u32, max_receives: u32) -> Self {
+        let (server, endpoint) = start_moto().await;
+        let client = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "signoff-tests",
+                ))
+                .build(),
+        );
+        let dead_letter_url = client
+            .create_queue()
+            .queue_name("signoff-purge-dlq")
+            .send()
+            .await
+            .expect("CreateQueue (dead letters)")
+            .queue_url
+            .expect("queue url");
+        let dead_letter_arn = client
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .expect("queue arn");
+        let queue_url = client
+            .create_queue()
+            .queue_name("signoff-purge")
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_seconds.to_string(),
+            )
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({
+                    "deadLetterTargetArn": dead_letter_arn,
+                    "maxReceiveCount": max_receives,
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("queue url");
+        Self {
+            client,
+            endpoint,
+            queue_url,
+            dead_letter_url,
+            _server: server,
+        }
+    }
+
+    /// The environment a function (or the admin tool) needs to use this queue.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_SQS".into(), self.endpoint.clone()),
+            (signoff_queue::QUEUE_URL_VAR.into(), self.queue_url.clone()),
+        ]
+    }
+
+    /// Messages waiting or in flight in `url`, as SQS approximates them.
+    pub async fn depth(&self, url: &str) -> u64 {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .filter_map(|name| attrs.get(name)?.parse::<u64>().ok())
+        .sum()
+    }
+
+    /// Starts `signoff-queue-runner` feeding `function` through `invoke_url`; it stops
+    /// when the handle is dropped.
+    pub fn run(&self, function: &str, invoke_url: &str) -> tokio::process::Child {
+        let runner = binaries_dir().join("signoff-queue-runner");
+        tokio::process::Command::new(&runner)
+            .args([
+                "--queue-url",
+                &self.queue_url,
+                "--function",
+                function,
+                "--invoke-url",
+                invoke_url,
+            ])
+            .env("AWS_ENDPOINT_URL_SQS", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} (run `cargo build --workspace --bins` first): {e}",
+                    runner.display()
+                )
+            })
+    }
+}

@@ -1,0 +1,276 @@
+//! The background purge behind a cutoff, with every part real: the embedded emulator over
+//! HTTP, moto's SQS server with a dead-letter queue, the `purge` function binary under the
+//! local Runtime API, `signoff-queue-runner` feeding it as Lambda's event source mapping
+//! would, and `signoff-admin` starting the purge and reading its progress.
+
+use std::time::{Duration, Instant};
+
+use signoff_store::cutoffs::Cutoff;
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::purge::{PurgeJob, PurgeProgress};
+use signoff_tests::db::TestDb;
+use signoff_tests::gateway::Gateway;
+use signoff_tests::paths::binaries_dir;
+use signoff_tests::queue::TestQueue;
+use signoff_tests::seed;
+
+const TENANT: &str = "715948317";
+const OTHER_TENANT: &str = "715948318";
+
+/// `count` tokens of `client_id` in `tenant`, for 7 subjects, issued at `issued_at`.
+fn tokens(
+    tenant: &str,
+    client_id: &str,
+    prefix: &str,
+    count: usize,
+    issued_at: i64,
+) -> Vec<TokenRecord> {
+    (0..count)
+        .map(|i| TokenRecord {
+            subject: Some(format!("user-{}", i % 7)),
+            issued_at,
+            ..seed::token(
+                tenant,
+                &format!("{prefix}-{i}"),
+                TokenType::Access,
+                client_id,
+            )
+        })
+        .collect()
+}
+
+/// Runs `signoff-admin` with `args` against `db` and `queue`: (success, stdout, stderr).
+async fn admin(db: &TestDb, queue: &TestQueue, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(binaries_dir().join("signoff-admin"))
+        .args(["--table", db.store.table_name()])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .envs(queue.env())
+        .output()
+        .await
+        .expect("signoff-admin runs (scripts/test builds it)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The purge function under the local Runtime API, `page_size` keys a page, and the queue
+/// runner feeding it.
+async fn purge_worker(
+    db: &TestDb,
+    queue: &TestQueue,
+    page_size: u32,
+    margin_ms: u32,
+) -> (Gateway, tokio::process::Child) {
+    let mut env = db.function_env();
+    env.extend(queue.env());
+    env.push(("SIGNOFF_QUERY_PAGE_SIZE".into(), page_size.to_string()));
+    env.push(("SIGNOFF_PURGE_MARGIN_MS".into(), margin_ms.to_string()));
+    let gateway = Gateway::start_with_unrouted(Vec::new(), &["purge"], &binaries_dir(), &env)
+        .await
+        .expect("the purge function starts");
+    let runner = queue.run("purge", &gateway.invoke_url());
+    (gateway, runner)
+}
+
+async fn wait_for(
+    db: &TestDb,
+    job: &PurgeJob,
+    gateway: &Gateway,
+    until: impl Fn(&PurgeProgress) -> bool,
+) -> PurgeProgress {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let progress = db.store.purge_progress(job).await.expect("progress");
+        if until(&progress) {
+            return progress;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the purge did not get there: {progress:?}\n{}",
+            gateway.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stored(db: &TestDb, tenant: &str, prefix: &str, count: usize) -> usize {
+    let mut n = 0;
+    for i in 0..count {
+        n += usize::from(seed::token_stored(&db.store, tenant, &format!("{prefix}-{i}")).await);
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_client_cutoff_purges_its_records_in_the_background_and_spares_everything_else() {
+    let db = TestDb::start().await;
+    let queue = TestQueue::start(2, 5).await;
+    seed::tenant(&db.store, TENANT, None).await;
+    seed::tenant(&db.store, OTHER_TENANT, None).await;
+    seed::client(&db.store, TENANT, "web", true).await.unwrap();
+    let now = signoff_store::now_epoch_seconds();
+    let mut records = tokens(TENANT, "web", "web", 300, now - 60);
+    records.extend(tokens(TENANT, "cli", "cli", 20, now - 60));
+    records.extend(tokens(OTHER_TENANT, "web", "other-web", 20, now - 60));
+    seed::register(&db.store, records).await;
+
+    let (ok, out, err) = admin(
+        &db,
+        &queue,
+        &["cut-off", "--tenant", TENANT, "--client-id", "web"],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let job_id = out
+        .split_whitespace()
+        .skip_while(|w| *w != "purge")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the admin tool names the job: {out}"))
+        .to_owned();
+    let job = db
+        .store
+        .purge_job(TENANT, &job_id)
+        .await
+        .unwrap()
+        .expect("the job is recorded");
+    assert_eq!(job.scope.describe(), "client \"web\"");
+
+    // Registered after the cutoff: the cutoff spares them and so must the purge.
+    seed::register(
+        &db.store,
+        tokens(TENANT, "web", "later", 10, job.cutoff + 1),
+    )
+    .await;
+
+    // The smallest page (25 keys) and one page per invocation: the margin is the whole
+    // 30 s deadline.
+    let (gateway, _runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let progress = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
+
+    assert_eq!(
+        stored(&db, TENANT, "web", 300).await,
+        0,
+        "every covered record is gone"
+    );
+    assert_eq!(
+        stored(&db, TENANT, "later", 10).await,
+        10,
+        "later tokens stay"
+    );
+    assert_eq!(
+        stored(&db, TENANT, "cli", 20).await,
+        20,
+        "another client's stay"
+    );
+    assert_eq!(
+        stored(&db, OTHER_TENANT, "other-web", 20).await,
+        20,
+        "another tenant's stay"
+    );
+    assert_eq!(
+        (progress.matched, progress.deleted),
+        (300, 300),
+        "{progress:?}"
+    );
+    let job = db.store.purge_job(TENANT, &job_id).await.unwrap().unwrap();
+    assert_eq!(
+        job.estimated,
+        Some(310),
+        "the count includes the later tokens' entries"
+    );
+
+    let (ok, out, err) = admin(
+        &db,
+        &queue,
+        &["purge-status", "--tenant", TENANT, "--job", &job_id],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).expect("JSON status");
+    assert_eq!(status["state"], "done");
+    assert_eq!(status["deleted"], 300);
+    assert_eq!(status["shardsDone"], 64);
+
+    // The queue drains, and nothing went to the dead-letter queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.depth(&queue.queue_url).await > 0 {
+        assert!(Instant::now() < deadline, "messages stay queued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(queue.depth(&queue.dead_letter_url).await, 0);
+
+    // Another tenant cannot read the job.
+    let (ok, _, err) = admin(
+        &db,
+        &queue,
+        &["purge-status", "--tenant", OTHER_TENANT, "--job", &job_id],
+    )
+    .await;
+    assert!(!ok && err.contains("no purge"), "{err}");
+}
+
+#[tokio::test]
+async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice() {
+    let db = TestDb::start().await;
+    let queue = TestQueue::start(2, 10).await;
+    seed::tenant(&db.store, TENANT, None).await;
+    let now = signoff_store::now_epoch_seconds();
+    seed::register(&db.store, tokens(TENANT, "web", "web", 3_000, now - 60)).await;
+    let cutoff = db.store.write_cutoff(TENANT, Cutoff::Tenant).await.unwrap();
+    seed::register(&db.store, tokens(TENANT, "web", "later", 10, cutoff + 1)).await;
+    let job = db
+        .store
+        .create_purge(TENANT, Cutoff::Tenant, cutoff)
+        .await
+        .unwrap();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&queue.endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "l", "l", None, None, "t",
+        ))
+        .load()
+        .await;
+    signoff_queue::PurgeQueue::new(&sdk, &queue.queue_url)
+        .start(&job)
+        .await
+        .expect("queued");
+
+    // 25 keys a page, one page per invocation, so each shard of about 47 keys goes on in a
+    // second message: kill the function and its poller midway.
+    let (gateway, runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let midway = wait_for(&db, &job, &gateway, |p| p.deleted >= 1_000).await;
+    drop(runner);
+    gateway.shutdown().await;
+    assert!(!midway.is_done(), "{midway:?}");
+    let remaining = stored(&db, TENANT, "web", 3_000).await;
+    assert!(remaining > 0, "the kill came before the end");
+
+    // A new function and poller: the messages in flight come back after their visibility
+    // timeout and every shard resumes from its last checkpoint.
+    let (gateway, _runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let done = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
+    assert_eq!(stored(&db, TENANT, "web", 3_000).await, 0, "{done:?}");
+    assert!(
+        done.pages > 64,
+        "shards went on over several messages: {done:?}"
+    );
+    assert_eq!(stored(&db, TENANT, "later", 10).await, 10);
+    // Nothing counted twice: a page deleted before the kill but not checkpointed is read
+    // again and finds its records gone; the count never exceeds what there was.
+    assert!(
+        done.deleted <= 3_000 && done.deleted == done.matched,
+        "{done:?}"
+    );
+    // The function runs one invocation at a time: at most one page was cut short.
+    assert!(done.deleted >= 3_000 - 25, "{done:?}");
+    assert_eq!(queue.depth(&queue.dead_letter_url).await, 0);
+}
