@@ -126,6 +126,7 @@ fn every_function_logs_with_retention_and_housekeeping_runs_on_a_schedule() {
         "token-revoke",
         "token-introspect",
         "housekeeping",
+        "purge",
     ]
     .into();
     assert_eq!(binaries, expected);
@@ -423,6 +424,94 @@ async fn the_housekeeping_function_role_allows_every_dynamodb_call_its_code_make
     assert_role_covers(&template, "housekeeping", &recorder).await;
 }
 
+#[tokio::test]
+async fn the_purge_function_role_allows_every_dynamodb_call_its_code_makes() {
+    use signoff_store::cutoffs::Cutoff;
+    use signoff_store::purge::ShardStep;
+    let template = template();
+    let (db, recorder) = recording_db().await;
+    seed::tenant(&db.store, "100", None).await;
+    let records = (0..40)
+        .map(|i| seed::token("100", &format!("t-{i}"), TokenType::Access, "web"))
+        .collect();
+    seed::register(&db.store, records).await;
+    let cutoff = db
+        .store
+        .write_cutoff("100", Cutoff::Client { client_id: "web" })
+        .await
+        .unwrap();
+    let job = db
+        .store
+        .create_purge("100", Cutoff::Client { client_id: "web" }, cutoff)
+        .await
+        .unwrap();
+    recorder.take();
+    // What the function does: read the job, count it, walk every shard to its end.
+    let job = db
+        .store
+        .purge_job("100", &job.job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    db.store.estimate_purge(&job).await.unwrap();
+    let mut deleted = 0;
+    for shard in 0..signoff_store::item_key::PURGE_SHARDS {
+        loop {
+            let page = db.store.purge_shard_page(&job, shard).await.unwrap();
+            deleted += page.deleted;
+            if page.step == ShardStep::Done {
+                break;
+            }
+        }
+    }
+    assert_eq!(deleted, 40);
+    assert_role_covers(&template, "purge", &recorder).await;
+}
+
+#[test]
+fn the_purge_runs_from_its_queue_whose_dead_letters_raise_an_alarm() {
+    let template = template();
+    let purge = &template["Resources"]["PurgeFunction"]["Properties"];
+    let source = &purge["Events"]["Queue"];
+    assert_eq!(source["Type"], "SQS");
+    assert_eq!(
+        reference(&source["Properties"]["Queue"]),
+        "GetAtt PurgeQueue.Arn"
+    );
+    assert_eq!(source["Properties"]["BatchSize"], 1);
+    assert_eq!(
+        source["Properties"]["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    // The function may send to its own queue and to nothing else.
+    let sends: Vec<String> = purge["Policies"][0]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("sqs:"))
+        .map(|s| reference(&s["Resource"]))
+        .collect();
+    assert_eq!(sends, ["GetAtt PurgeQueue.Arn"]);
+    let queue = &template["Resources"]["PurgeQueue"]["Properties"];
+    // A message must stay hidden while an invocation may still be running it (AWS
+    // advises six times the function's timeout).
+    let timeout = purge["Timeout"].as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    assert_eq!(
+        reference(&queue["RedrivePolicy"]["deadLetterTargetArn"]),
+        "GetAtt PurgeDeadLetterQueue.Arn"
+    );
+    let found = alarms_on(
+        &template,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "GetAtt PurgeDeadLetterQueue.QueueName",
+    );
+    let (name, alarm) = found.first().expect("no alarm on the purge's dead letters");
+    assert_eq!(alarm["Properties"]["Threshold"], 1, "{name}");
+}
+
 // ---- Alarms and the dashboard ----
 
 /// What a short-form intrinsic (`!Ref X`, `!GetAtt X.Y`) refers to, or a plain string as is.
@@ -552,7 +641,7 @@ fn every_function_has_an_errors_alarm_and_a_throttles_alarm() {
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(functions.len(), 6);
+    assert_eq!(functions.len(), 7);
     for function in functions {
         for metric in ["Errors", "Throttles"] {
             let found = alarms_on(

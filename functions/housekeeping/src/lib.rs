@@ -144,8 +144,8 @@ pub async fn handle(
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::time::{Duration, UNIX_EPOCH};
     use signoff_store::housekeeping::SweepEnd;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn report() -> SweepReport {
         SweepReport {

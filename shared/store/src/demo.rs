@@ -77,6 +77,35 @@ pub const DEVICE_OTHER_USER_DN: &str = "cn=other-user,o=demo";
 pub const DEVICE_TOKENS: usize = 4;
 pub const DEVICE_OTHER_USER_TOKENS: usize = 2;
 
+/// A client of the demo service that is being retired: [`RETIRED_CLIENT_TOKENS`] tokens
+/// of 50 users (`demo-retired-token-<i>`), for a cutoff and its background purge to end.
+pub const RETIRED_CLIENT_ID: &str = "demo-retired-app";
+pub const RETIRED_CLIENT_TOKENS: usize = 1_000;
+
+/// Registers the [`RETIRED_CLIENT_ID`]'s tokens (`scripts/dev`'s purge demo; not part of
+/// [`seed`], which the tests use).
+pub async fn seed_retired_client(store: &Store) -> Result<(), SeedError> {
+    match store
+        .store_client(SERVICE_ID, RETIRED_CLIENT_ID, None)
+        .await
+    {
+        Ok(()) | Err(ProvisionError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let records = (0..RETIRED_CLIENT_TOKENS)
+        .map(|i| TokenRecord {
+            subject: Some(format!("retired-user-{}", i % 50)),
+            ..demo_record(
+                &format!("demo-retired-token-{i}"),
+                TokenType::Access,
+                RETIRED_CLIENT_ID,
+            )
+        })
+        .collect();
+    register_in_batches(store, records, |_| {}).await?;
+    Ok(())
+}
+
 /// Token records that expired an hour ago and that DynamoDB's TTL has not removed yet:
 /// what the housekeeping event deletes (`demo-expired-token-<i>`).
 pub const EXPIRED_TOKENS: usize = 5;

@@ -17,13 +17,15 @@
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
+//! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress` | the background purge of what a cutoff ended, shard by shard |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `housekeeping`, `demo`.
+//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `housekeeping`, `demo`
+//! < `purge`.
 
 pub mod bulk;
 pub mod config;

@@ -258,7 +258,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), attrs.len());
-        assert_eq!(attrs.len(), 8);
+        assert_eq!(attrs.len(), 10);
     }
 
     #[test]

@@ -693,6 +693,9 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
     signoff_store::demo::seed(store, tokens, |done| bar.set_position(done as u64))
         .await
         .map_err(|e| e.to_string())?;
+    signoff_store::demo::seed_retired_client(store)
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish();
     let service = signoff_store::demo::SERVICE_ID;
     let body = json!({ "sessionId": signoff_store::demo::SESSION_ID });
