@@ -92,6 +92,32 @@ impl TestQueue {
         ]
     }
 
+    /// The purge queue as a function holds it (the SDK's default configuration, pointed at
+    /// this server).
+    pub async fn purge_queue(&self) -> signoff_queue::PurgeQueue {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "signoff-tests",
+            ))
+            .load()
+            .await;
+        signoff_queue::PurgeQueue::new(&sdk, &self.queue_url)
+    }
+
+    /// A revocation's hand-off to this queue after `inline` of deleting.
+    pub async fn handoff(&self, inline: std::time::Duration) -> signoff_queue::Handoff {
+        signoff_queue::Handoff {
+            queue: self.purge_queue().await,
+            inline,
+        }
+    }
+
     /// Messages waiting or in flight in `url`, as SQS approximates them.
     pub async fn depth(&self, url: &str) -> u64 {
         let attrs = self

@@ -294,7 +294,7 @@ async fn expired_records_are_gone_before_housekeeping_deletes_them() {
     old.subject = Some("bob".into());
     old.issued_at = now - 60;
     seed::register(store, vec![old]).await;
-    store.log_user_out(TENANT, "bob", None).await.unwrap();
+    store.log_user_out(TENANT, "bob", None, None).await.unwrap();
     assert!(store
         .find_token(TENANT, &TokenHash::of("old-token"))
         .await

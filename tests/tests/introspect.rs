@@ -248,7 +248,7 @@ async fn every_revocation_path_makes_the_token_inactive_at_once() {
         );
     }
 
-    store.log_user_out(TENANT, "bob", None).await.unwrap();
+    store.log_user_out(TENANT, "bob", None, None).await.unwrap();
     assert_eq!(f.introspect("at-bob").await.1, json!({"active": false}));
 
     let device = seed::post(

@@ -385,7 +385,7 @@ async fn the_standard_api_answers_what_the_authorization_server_relays() {
     assert_eq!(content["error"], "invalid_request");
 
     // Revoked: inactive, and exactly that.
-    signoff_store::Store::log_user_out(&f.db.store, SERVICE, "john", None)
+    signoff_store::Store::log_user_out(&f.db.store, SERVICE, "john", None, None)
         .await
         .unwrap();
     let result = f

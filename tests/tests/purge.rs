@@ -182,9 +182,8 @@ async fn a_client_cutoff_purges_its_records_in_the_background_and_spares_everyth
     );
     let job = db.store.purge_job(TENANT, &job_id).await.unwrap().unwrap();
     assert_eq!(
-        job.estimated,
-        Some(310),
-        "the count includes the later tokens' entries"
+        job.estimated, None,
+        "a client's purge is measured in shards"
     );
 
     let (ok, out, err) = admin(
@@ -231,18 +230,7 @@ async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice
         .create_purge(TENANT, Cutoff::Tenant, cutoff)
         .await
         .unwrap();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&queue.endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "l", "l", None, None, "t",
-        ))
-        .load()
-        .await;
-    signoff_queue::PurgeQueue::new(&sdk, &queue.queue_url)
-        .start(&job)
-        .await
-        .expect("queued");
+    queue.purge_queue().await.start(&job).await.expect("queued");
 
     // 25 keys a page, one page per invocation, so each shard of about 47 keys goes on in a
     // second message: kill the function and its poller midway.
@@ -259,6 +247,17 @@ async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice
     let (gateway, _runner) = purge_worker(&db, &queue, 25, 30_000).await;
     let done = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
     assert_eq!(stored(&db, TENANT, "web", 3_000).await, 0, "{done:?}");
+    let job = db
+        .store
+        .purge_job(TENANT, &job.job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.estimated,
+        Some(3_010),
+        "the count includes the later tokens' entries"
+    );
     assert!(
         done.pages > 64,
         "shards went on over several messages: {done:?}"
@@ -273,4 +272,165 @@ async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice
     // The function runs one invocation at a time: at most one page was cut short.
     assert!(done.deleted >= 3_000 - 25, "{done:?}");
     assert_eq!(queue.depth(&queue.dead_letter_url).await, 0);
+}
+
+#[tokio::test]
+async fn descope_logout_all_answers_at_once_and_the_purge_deletes_the_rest_of_the_users_tokens() {
+    use signoff_jose::{Algorithm, SigningKey};
+    use signoff_store::project_keys::RefreshTokenSpec;
+    use signoff_store::purge::PurgeScope;
+    use signoff_store::revocation::TokenState;
+    const PROJECT: &str = "P2purge";
+    let db = TestDb::start().await;
+    let queue = TestQueue::start(2, 5).await;
+    seed::tenant(&db.store, PROJECT, None).await;
+    let key = SigningKey::generate(Algorithm::Es256, None).unwrap();
+    db.store
+        .add_project_keys(PROJECT, &[key.public_jwk()])
+        .await
+        .unwrap();
+    // 3,000 tokens of the user in three sessions, and another user's.
+    let user = signoff_store::demo::SUBJECT;
+    for s in 0..3 {
+        seed::session_tokens(
+            &db.store,
+            PROJECT,
+            &format!("s{s}"),
+            1_000,
+            &format!("u{s}"),
+        )
+        .await;
+    }
+    seed::register(
+        &db.store,
+        tokens(
+            PROJECT,
+            "web",
+            "bystander",
+            20,
+            signoff_store::now_epoch_seconds(),
+        ),
+    )
+    .await;
+    let now = signoff_store::now_epoch_seconds();
+    let jwt = db
+        .store
+        .mint_refresh_jwt(
+            &key,
+            &RefreshTokenSpec {
+                project: PROJECT.into(),
+                subject: user.into(),
+                dsub: None,
+                session_id: Some("s0".into()),
+                grant_id: None,
+                client_id: "web".into(),
+                issuer: None,
+                issued_at: now,
+                expires_at: now + 3600,
+            },
+        )
+        .await
+        .unwrap();
+
+    // No time to delete inline: everything past the first index page is the purge's.
+    let mut env = db.function_env();
+    env.extend(queue.env());
+    env.push(("SIGNOFF_INLINE_DELETE_MS".into(), "0".into()));
+    env.push(("SIGNOFF_QUERY_PAGE_SIZE".into(), "100".into()));
+    let routes = signoff_tests::gateway::router_table()
+        .iter()
+        .filter(|r| r.function == "descope-auth")
+        .cloned()
+        .collect();
+    let gateway = Gateway::start_with_unrouted(routes, &["purge"], &binaries_dir(), &env)
+        .await
+        .expect("the functions start");
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/logoutall", gateway.base_url()))
+        .header("Authorization", format!("Bearer {PROJECT}:{jwt}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", gateway.logs());
+
+    // Every token of the user is unusable now, deleted or not.
+    let now = signoff_store::now_epoch_seconds();
+    for value in ["u0-0", "u1-500", "u2-999"] {
+        let state = db
+            .store
+            .lookup_token(PROJECT, &signoff_store::item_key::TokenHash::of(value), now)
+            .await
+            .unwrap()
+            .map(|(_, state)| state);
+        assert!(
+            matches!(state, None | Some(TokenState::UserLoggedOut)),
+            "{value}: {state:?}"
+        );
+    }
+    let marker = db
+        .store
+        .client()
+        .get_item()
+        .table_name(db.store.table_name())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(signoff_store::item_key::user_pk(
+                PROJECT, user,
+            )),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the user's marker");
+    let revoked_at: i64 = marker["revoked_at"].as_n().unwrap().parse().unwrap();
+    let scope = PurgeScope::User {
+        subject: user.into(),
+    };
+    let job_id = PurgeJob::new(PROJECT, scope, revoked_at, 0).job_id;
+    let job = db
+        .store
+        .purge_job(PROJECT, &job_id)
+        .await
+        .unwrap()
+        .expect("logout-all started a purge");
+    assert!(
+        stored(&db, PROJECT, "u0", 1_000).await > 0 || stored(&db, PROJECT, "u2", 1_000).await > 0,
+        "records were left for the purge"
+    );
+
+    // The user signs in again after the logout: that token stays.
+    seed::register(
+        &db.store,
+        tokens(PROJECT, "web", "again", 1, revoked_at + 1)
+            .into_iter()
+            .map(|r| TokenRecord {
+                subject: Some(user.into()),
+                ..r
+            })
+            .collect(),
+    )
+    .await;
+
+    let _runner = queue.run("purge", &gateway.invoke_url());
+    let done = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
+    for prefix in ["u0", "u1", "u2"] {
+        assert_eq!(
+            stored(&db, PROJECT, prefix, 1_000).await,
+            0,
+            "{prefix}: {done:?}"
+        );
+    }
+    assert_eq!(
+        stored(&db, PROJECT, "again", 1).await,
+        1,
+        "signed in after the logout"
+    );
+    assert_eq!(
+        stored(&db, PROJECT, "bystander", 20).await,
+        20,
+        "another user's stay"
+    );
+    assert!(done.deleted > 0 && done.deleted <= 3_000, "{done:?}");
 }

@@ -374,11 +374,26 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
 async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
     use signoff_store::demo;
     let template = template();
-    let (db, recorder) = recording_db().await;
-    // Seeded just now, so logout also takes the second index read.
+    let recorder = IamActionRecorder::default();
+    let db = TestDb::start_with(
+        |c| {
+            c.index_settle = std::time::Duration::from_millis(50);
+            c.bulk.page_size = 25;
+        },
+        Some(SharedInterceptor::new(recorder.clone())),
+    )
+    .await;
+    // Seeded just now, so logout also takes the second index read; with more of the
+    // user's tokens than one index page, and no time to delete inline, logout-all hands
+    // the rest to the purge (its job item, its message).
     demo::seed_project(&db.store).await.expect("demo project");
+    seed::session_tokens(&db.store, demo::PROJECT_ID, "bulk", 60, "bulk").await;
     recorder.take();
-    let settings = signoff_descope::settings::Settings::default();
+    let queue = signoff_tests::queue::TestQueue::start(30, 5).await;
+    let settings = signoff_descope::settings::Settings {
+        handoff: Some(queue.handoff(std::time::Duration::ZERO).await),
+        ..Default::default()
+    };
     for (path, jwt) in [
         ("/v1/auth/logout", demo::PROJECT_REFRESH_JWTS[0]),
         ("/v1/auth/logoutall", demo::PROJECT_REFRESH_JWTS[1]),
@@ -395,6 +410,11 @@ async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    assert_eq!(
+        queue.depth(&queue.queue_url).await,
+        1,
+        "logout-all started a purge"
+    );
     assert_role_covers(&template, "descope-auth", &recorder).await;
 }
 

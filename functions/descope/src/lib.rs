@@ -91,6 +91,18 @@ pub enum DescopeError {
     MalformedEvent(#[from] MalformedEvent),
     #[error("token store failure")]
     Store(#[from] StoreError),
+    /// The user's marker is written but the purge of the rest could not be queued.
+    #[error("purge queue failure")]
+    Queue(#[source] signoff_queue::QueueError),
+}
+
+impl From<signoff_queue::HandoffError> for DescopeError {
+    fn from(err: signoff_queue::HandoffError) -> Self {
+        match err {
+            signoff_queue::HandoffError::Store(err) => DescopeError::Store(err),
+            signoff_queue::HandoffError::Queue(err) => DescopeError::Queue(err),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -121,6 +133,20 @@ impl ErrorReply for DescopeError {
     }
 
     signoff_edge::store_and_allow_accessors!();
+
+    fn retryable(&self) -> bool {
+        match self {
+            DescopeError::Queue(err) => err.is_retryable(),
+            other => other.store_error().is_some_and(StoreError::is_retryable),
+        }
+    }
+
+    fn dependency_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DescopeError::Queue(err) => Some(err),
+            _ => None,
+        }
+    }
 }
 
 impl DescopeError {
@@ -204,6 +230,19 @@ impl DescopeError {
                 "Request validation failed",
                 message,
             ),
+            DescopeError::Queue(err) if err.is_retryable() => (
+                S::SERVICE_UNAVAILABLE,
+                "E130503",
+                "Service temporarily unavailable",
+                "the user is logged out, but cleaning up their records could not be queued; retry the request"
+                    .to_owned(),
+            ),
+            DescopeError::Queue(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "E130500",
+                "Internal error",
+                "the request could not be completed because of a server error".to_owned(),
+            ),
             DescopeError::Store(err) if err.is_retryable() => (
                 S::SERVICE_UNAVAILABLE,
                 "E130503",
@@ -268,7 +307,12 @@ async fn keys_of(
 
 /// Verifies the bearer's refresh JWT and revokes per `all`: its session and grant, or
 /// every token of its user.
-async fn logout(store: &Store, request: &Request, all: bool) -> Result<u64, DescopeError> {
+async fn logout(
+    store: &Store,
+    settings: &Settings,
+    request: &Request,
+    all: bool,
+) -> Result<u64, DescopeError> {
     let (project, token) = project_and_jwt(request)?;
     check_body(request)?;
     let keys = keys_of(store, project, DescopeError::UnknownProject).await?;
@@ -297,11 +341,14 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<u64, Desc
         return Err(DescopeError::NotRefreshToken);
     }
     let mut report = DeleteReport::default();
+    let mut purge = None;
     if all {
         let user = registered_user(&record, &claims)?;
-        report = store
-            .log_user_out(project, user, Some(&record.pk()))
-            .await?;
+        let handoff = settings.handoff.as_ref();
+        let outcome =
+            signoff_queue::log_user_out(store, handoff, project, user, Some(&record.pk())).await?;
+        report = outcome.logout.report;
+        purge = outcome.purge.map(|job| job.job_id);
     }
     let cascade = Cascade {
         session: true,
@@ -314,6 +361,7 @@ async fn logout(store: &Store, request: &Request, all: bool) -> Result<u64, Desc
         deleted = report.deleted,
         index_pages = report.pages,
         batch_calls = report.batch_calls,
+        purge = purge.as_deref(),
         "descope logout"
     );
     Ok(report.deleted)
@@ -439,14 +487,18 @@ pub async fn handle(
             ..
         } => (
             "descope logout",
-            logout(store, &request, false).await.map(&mut logged_out),
+            logout(store, settings, &request, false)
+                .await
+                .map(&mut logged_out),
         ),
         Routed::Found {
             endpoint: Endpoint::LogoutAll,
             ..
         } => (
             "descope logout-all",
-            logout(store, &request, true).await.map(&mut logged_out),
+            logout(store, settings, &request, true)
+                .await
+                .map(&mut logged_out),
         ),
         Routed::Found {
             endpoint: Endpoint::Keys,

@@ -11,6 +11,9 @@ pub struct Settings {
     /// `Domain` of the deletion cookies: the domain the app set `DS`/`DSR` on. Unset, the
     /// cookies are host-only, which deletes host-only cookies.
     pub cookie_domain: Option<String>,
+    /// Where logout-all hands the records it cannot delete in time (none: it deletes
+    /// them all itself). Built by `main` from the environment, with the SDK configuration.
+    pub handoff: Option<signoff_queue::Handoff>,
 }
 
 impl Settings {
@@ -33,7 +36,10 @@ impl Settings {
                 });
             }
         }
-        Ok(Self { cookie_domain })
+        Ok(Self {
+            cookie_domain,
+            handoff: None,
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The purge queue: the Amazon SQS messages that move a background purge on
-//! ([`signoff_store::purge`]). Whoever makes a purge job (the admin tool, an endpoint whose
+//! ([`signoff_store::purge`]), and the hand-off of a revocation too large to finish inside
+//! its call ([`Handoff`], [`log_user_out`]). Whoever makes a purge job (the admin tool, an endpoint whose
 //! revocation is too large to delete inside its call) sends one message; the purge
 //! function answers it by sending one per shard, and a shard that is not finished when its
 //! invocation runs short of time sends itself again. A message lost to a crash comes back
@@ -13,9 +14,14 @@
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+use signoff_store::config::{parse_in_range, ConfigError};
 use signoff_store::item_key::PURGE_SHARDS;
-use signoff_store::purge::PurgeJob;
+use signoff_store::purge::{PurgeJob, PurgeScope};
+use signoff_store::revocation::UserLogout;
+use signoff_store::{Store, StoreError};
 
 /// The queue's URL (`template.yaml` sets it).
 pub const QUEUE_URL_VAR: &str = "SIGNOFF_PURGE_QUEUE_URL";
@@ -202,6 +208,99 @@ impl PurgeQueue {
         }
         Ok(())
     }
+}
+
+/// How long a revocation deletes records itself before it hands the rest to the
+/// background purge (`SIGNOFF_INLINE_DELETE_MS`).
+pub const INLINE_DELETE_MS_VAR: &str = "SIGNOFF_INLINE_DELETE_MS";
+
+/// How a function's revocation hands what it cannot delete in time to the background
+/// purge: the queue, and how long to delete inline first. Built once at init.
+#[derive(Clone, Debug)]
+pub struct Handoff {
+    pub queue: PurgeQueue,
+    pub inline: Duration,
+}
+
+impl Handoff {
+    /// The hand-off `SIGNOFF_PURGE_QUEUE_URL` and `SIGNOFF_INLINE_DELETE_MS` describe, or
+    /// `None` without a queue: then a revocation deletes everything itself, however long.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(
+        sdk: &aws_config::SdkConfig,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let inline = Duration::from_millis(parse_in_range(
+            &get,
+            INLINE_DELETE_MS_VAR,
+            3_000,
+            0..=20_000,
+        )?);
+        Ok(get(QUEUE_URL_VAR)
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| Self {
+                queue: PurgeQueue::new(sdk, url),
+                inline,
+            }))
+    }
+}
+
+/// A revocation that wrote its marker but could not finish deleting.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl HandoffError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HandoffError::Store(err) => err.is_retryable(),
+            HandoffError::Queue(err) => err.is_retryable(),
+        }
+    }
+}
+
+/// What [`log_user_out`] did: the marker, what it deleted inline, and the purge it started
+/// for the rest, if any.
+#[derive(Clone, Debug)]
+pub struct UserLogoutOutcome {
+    pub logout: UserLogout,
+    pub purge: Option<PurgeJob>,
+}
+
+/// Logs `user` of `tenant` out everywhere ([`Store::log_user_out`]): the marker makes every
+/// token of the user unusable in one write; the records are deleted for at most
+/// `handoff.inline`, and whatever remains goes to a background purge of the user's tokens
+/// up to the marker (one PutItem and one SendMessage more). Without a hand-off it deletes
+/// everything itself. If the purge cannot be queued the error says so and the caller's
+/// retry starts it (the marker moves forward, the job is new).
+pub async fn log_user_out(
+    store: &Store,
+    handoff: Option<&Handoff>,
+    tenant: &str,
+    user: &str,
+    keep: Option<&str>,
+) -> Result<UserLogoutOutcome, HandoffError> {
+    let deadline = handoff.map(|h| tokio::time::Instant::now() + h.inline);
+    let logout = store.log_user_out(tenant, user, keep, deadline).await?;
+    let purge = match handoff {
+        Some(handoff) if logout.report.unfinished => {
+            let scope = PurgeScope::User {
+                subject: user.to_owned(),
+            };
+            let job = store.create_purge(tenant, scope, logout.revoked_at).await?;
+            handoff.queue.start(&job).await?;
+            Some(job)
+        }
+        _ => None,
+    };
+    Ok(UserLogoutOutcome { logout, purge })
 }
 
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub struct DeleteReport {
     pub pages: u32,
     /// BatchWriteItem calls made, retries included.
     pub batch_calls: u32,
+    /// The delete stopped at its deadline with index pages left: records remain.
+    pub unfinished: bool,
 }
 
 impl DeleteReport {
@@ -76,6 +78,7 @@ impl DeleteReport {
         self.deleted += other.deleted;
         self.pages += other.pages;
         self.batch_calls += other.batch_calls;
+        self.unfinished |= other.unfinished;
     }
 }
 
@@ -100,6 +103,18 @@ impl Store {
         key: &IndexKey,
         keep: Option<&str>,
     ) -> Result<DeleteReport, StoreError> {
+        self.delete_indexed_until(key, keep, None).await
+    }
+
+    /// [`Store::delete_indexed_except`] that reads no further index page after `deadline`:
+    /// the pages already read are deleted, and the report says whether any were left
+    /// (`unfinished`), for the caller to hand to the background purge.
+    pub async fn delete_indexed_until(
+        &self,
+        key: &IndexKey,
+        keep: Option<&str>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<DeleteReport, StoreError> {
         let concurrency = self.config().bulk.concurrency.max(1);
         // The channel holds a few batches so that reading runs ahead of writing, but only
         // a few: a slow table applies back-pressure to the reader instead of memory growing.
@@ -109,6 +124,9 @@ impl Store {
             let mut pages = 0u32;
             let mut start = None;
             loop {
+                if start.is_some() && deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    return Ok::<(u32, bool), StoreError>((pages, true));
+                }
                 let page = self.query_keys(key, start.take()).await?;
                 pages += 1;
                 let mut entries = page.items.unwrap_or_default();
@@ -124,12 +142,12 @@ impl Store {
                 for chunk in entries.chunks(BATCH_SIZE) {
                     if keys_tx.send(chunk.to_vec()).await.is_err() {
                         // The writer stopped on an error; it reports it.
-                        return Ok(pages);
+                        return Ok((pages, false));
                     }
                 }
                 match page.last_evaluated_key {
                     Some(next) if !next.is_empty() => start = Some(next),
-                    _ => return Ok::<u32, StoreError>(pages),
+                    _ => return Ok((pages, false)),
                 }
             }
         };
@@ -152,7 +170,7 @@ impl Store {
         // (nothing is left half-sent), and the reader's error is returned.
         let (pages, report) = tokio::join!(reader, writer);
         let mut report = report?;
-        report.pages = pages?;
+        (report.pages, report.unfinished) = pages?;
         Ok(report)
     }
 

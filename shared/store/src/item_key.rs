@@ -197,36 +197,58 @@ pub fn tenant_shard(tenant: &str, shard: u8) -> String {
     compose(&[tenant, &shard.to_string()])
 }
 
-/// Sort key of the by-tenant index: the client's and the subject's SHA-256 (fixed length,
+/// Sort key of the by-tenant index: the subject's and the client's SHA-256 (fixed length,
 /// so any identifier fits DynamoDB's 1,024-byte sort key) and the issue time, zero-padded
-/// so that the string order is the time order. A purge of a client reads the prefix
-/// [`client_sort_prefix`], of a client and subject [`client_subject_sort_prefix`], and
-/// skips entries issued after its cutoff by the time at the end.
-pub fn client_subject_issued(client_id: &str, subject: Option<&str>, issued_at: i64) -> String {
+/// so that the string order is the time order. A user's tokens are the prefix
+/// [`subject_sort_prefix`] of each shard (the most frequent purge: a user logged out
+/// everywhere), a client and subject's the prefix [`subject_client_sort_prefix`]; a
+/// client's and a tenant's purge reads whole shards and keeps what [`TenantSortKey`]
+/// says is theirs.
+pub fn subject_client_issued(subject: Option<&str>, client_id: &str, issued_at: i64) -> String {
     format!(
         "{}{:020}",
-        client_subject_sort_prefix(client_id, subject.unwrap_or("")),
+        subject_client_sort_prefix(subject.unwrap_or(""), client_id),
         issued_at.max(0)
     )
 }
 
-/// The by-tenant sort key prefix of every token of a client.
-pub fn client_sort_prefix(client_id: &str) -> String {
-    format!("{}#", TokenHash::of(client_id).encoded())
+/// The by-tenant sort key prefix of every token of a subject (no subject: `""`).
+pub fn subject_sort_prefix(subject: &str) -> String {
+    format!("{}#", TokenHash::of(subject).encoded())
 }
 
-/// The by-tenant sort key prefix of every token of a client for a subject (none: `""`).
-pub fn client_subject_sort_prefix(client_id: &str, subject: &str) -> String {
+/// The by-tenant sort key prefix of every token of a subject from a client.
+pub fn subject_client_sort_prefix(subject: &str, client_id: &str) -> String {
     format!(
         "{}{}#",
-        client_sort_prefix(client_id),
-        TokenHash::of(subject).encoded()
+        subject_sort_prefix(subject),
+        TokenHash::of(client_id).encoded()
     )
 }
 
-/// The issue time at the end of a by-tenant sort key, if it has one.
-pub fn issued_at_of_sort_key(sort_key: &str) -> Option<i64> {
-    sort_key.rsplit('#').next()?.parse().ok()
+/// A by-tenant sort key, read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantSortKey<'a> {
+    pub subject_hash: &'a str,
+    pub client_hash: &'a str,
+    pub issued_at: i64,
+}
+
+impl<'a> TenantSortKey<'a> {
+    pub fn parse(sort_key: &'a str) -> Option<Self> {
+        let mut parts = sort_key.split('#');
+        let key = Self {
+            subject_hash: parts.next()?,
+            client_hash: parts.next()?,
+            issued_at: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(key)
+    }
+
+    /// Whether the token is the client's.
+    pub fn is_client(&self, client_id: &str) -> bool {
+        self.client_hash == TokenHash::of(client_id).encoded()
+    }
 }
 
 /// A purge job: what it deletes and up to when (see [`crate::purge`]).
@@ -291,19 +313,22 @@ mod tests {
     }
 
     #[test]
-    fn tenant_sort_keys_order_by_time_within_a_client_and_subject() {
-        let early = client_subject_issued("web", Some("alice"), 99);
-        let late = client_subject_issued("web", Some("alice"), 1_000);
+    fn tenant_sort_keys_order_by_time_within_a_subject_and_client() {
+        let early = subject_client_issued(Some("alice"), "web", 99);
+        let late = subject_client_issued(Some("alice"), "web", 1_000);
         assert!(early < late);
-        assert!(early.starts_with(&client_subject_sort_prefix("web", "alice")));
-        assert!(early.starts_with(&client_sort_prefix("web")));
-        assert!(!early.starts_with(&client_sort_prefix("web2")));
-        assert!(!client_subject_issued("web", None, 5)
-            .starts_with(&client_subject_sort_prefix("web", "alice")));
-        assert_eq!(issued_at_of_sort_key(&late), Some(1_000));
+        assert!(early.starts_with(&subject_client_sort_prefix("alice", "web")));
+        assert!(early.starts_with(&subject_sort_prefix("alice")));
+        assert!(!early.starts_with(&subject_sort_prefix("alice2")));
+        assert!(!subject_client_issued(None, "web", 5).starts_with(&subject_sort_prefix("alice")));
+        let parsed = TenantSortKey::parse(&late).unwrap();
+        assert_eq!(parsed.issued_at, 1_000);
+        assert!(parsed.is_client("web") && !parsed.is_client("web2"));
+        assert_eq!(TenantSortKey::parse("a#b"), None);
+        assert_eq!(TenantSortKey::parse("a#b#1#2"), None);
         // Any identifier fits the sort key's 1,024 bytes.
         let long = "#".repeat(256);
-        assert!(client_subject_issued(&long, Some(&long), i64::MAX).len() < 120);
+        assert!(subject_client_issued(Some(&long), &long, i64::MAX).len() < 120);
     }
 
     #[test]

@@ -253,9 +253,9 @@ impl TokenRecord {
                 &self.tenant,
                 self.hash.shard(item_key::PURGE_SHARDS),
             )),
-            client_subject_issued: Some(item_key::client_subject_issued(
-                &self.client_id,
+            subject_client_issued: Some(item_key::subject_client_issued(
                 self.subject.as_deref(),
+                &self.client_id,
                 self.issued_at,
             )),
         };
@@ -339,7 +339,7 @@ struct TokenItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tenant_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    client_subject_issued: Option<String>,
+    subject_client_issued: Option<String>,
 }
 
 #[cfg(test)]

@@ -52,17 +52,26 @@ const DELETED: &str = "deleted";
 const DONE: &str = "done";
 const CURSOR: &str = "cursor";
 
-/// Whose records a purge deletes: a cutoff's scope, owned.
+/// Whose records a purge deletes: a cutoff's scope, or a user logged out everywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "kebab-case")]
 pub enum PurgeScope {
-    Client { client_id: String },
-    ClientSubject { client_id: String, subject: String },
+    /// Every token of the user (behind a user's `revoked_at` marker).
+    User {
+        subject: String,
+    },
+    Client {
+        client_id: String,
+    },
+    ClientSubject {
+        client_id: String,
+        subject: String,
+    },
     Tenant,
 }
 
-impl PurgeScope {
-    pub fn of(cutoff: Cutoff<'_>) -> Self {
+impl From<Cutoff<'_>> for PurgeScope {
+    fn from(cutoff: Cutoff<'_>) -> Self {
         match cutoff {
             Cutoff::Client { client_id } => PurgeScope::Client {
                 client_id: client_id.to_owned(),
@@ -74,21 +83,46 @@ impl PurgeScope {
             Cutoff::Tenant => PurgeScope::Tenant,
         }
     }
+}
 
+impl PurgeScope {
     /// The by-tenant sort keys this scope's entries start with (none: the whole shard).
     fn sort_prefix(&self) -> Option<String> {
         match self {
-            PurgeScope::Client { client_id } => Some(item_key::client_sort_prefix(client_id)),
+            PurgeScope::User { subject } => Some(item_key::subject_sort_prefix(subject)),
             PurgeScope::ClientSubject { client_id, subject } => {
-                Some(item_key::client_subject_sort_prefix(client_id, subject))
+                Some(item_key::subject_client_sort_prefix(subject, client_id))
             }
-            PurgeScope::Tenant => None,
+            PurgeScope::Client { .. } | PurgeScope::Tenant => None,
         }
+    }
+
+    /// Whether the index entry with sort key `sort_key` is this scope's and issued at or
+    /// before `cutoff`.
+    fn covers(&self, sort_key: &str, cutoff: i64) -> bool {
+        let Some(key) = item_key::TenantSortKey::parse(sort_key) else {
+            return false;
+        };
+        key.issued_at <= cutoff
+            && match self {
+                PurgeScope::Client { client_id } => key.is_client(client_id),
+                // The query's key condition already holds them to their prefix.
+                PurgeScope::User { .. } | PurgeScope::ClientSubject { .. } | PurgeScope::Tenant => {
+                    true
+                }
+            }
+    }
+
+    /// Whether a COUNT query can size the purge: a client's entries are spread through
+    /// whole shards among every other client's, so its purge is measured in shards.
+    pub fn countable(&self) -> bool {
+        !matches!(self, PurgeScope::Client { .. })
     }
 
     /// For operators: what the purge covers.
     pub fn describe(&self) -> String {
         match self {
+            PurgeScope::User { subject } => format!("user {subject:?}"),
             PurgeScope::Client { client_id } => format!("client {client_id:?}"),
             PurgeScope::ClientSubject { client_id, subject } => {
                 format!("client {client_id:?} for subject {subject:?}")
@@ -109,7 +143,8 @@ pub struct PurgeJob {
     pub cutoff: i64,
     pub created_at: i64,
     /// How many index entries the scope had when the purge started (those issued after
-    /// the cutoff included, for a client or the tenant): the length of a progress bar.
+    /// the cutoff included, for a user or the tenant): the length of a progress bar. None
+    /// for a client ([`PurgeScope::countable`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated: Option<u64>,
 }
@@ -117,9 +152,10 @@ pub struct PurgeJob {
 impl PurgeJob {
     /// The job for `scope` up to `cutoff`: the same id for the same cutoff, so a retried
     /// request finds the job its first attempt made.
-    pub fn new(tenant: &str, cutoff: Cutoff<'_>, cutoff_at: i64, now: i64) -> Self {
-        let scope = PurgeScope::of(cutoff);
+    pub fn new(tenant: &str, scope: impl Into<PurgeScope>, cutoff_at: i64, now: i64) -> Self {
+        let scope = scope.into();
         let (kind, client_id, subject) = match &scope {
+            PurgeScope::User { subject } => ("user", "", subject.as_str()),
             PurgeScope::Client { client_id } => ("client", client_id.as_str(), ""),
             PurgeScope::ClientSubject { client_id, subject } => {
                 ("client-subject", client_id.as_str(), subject.as_str())
@@ -234,15 +270,15 @@ impl ShardState {
 }
 
 impl Store {
-    /// Records the purge of `cutoff` in `tenant` up to `cutoff_at` and returns it; if the
+    /// Records the purge of `scope` in `tenant` up to `cutoff_at` and returns it; if the
     /// same purge was recorded before (a retried request), returns that one. One PutItem.
     pub async fn create_purge(
         &self,
         tenant: &str,
-        cutoff: Cutoff<'_>,
+        scope: impl Into<PurgeScope>,
         cutoff_at: i64,
     ) -> Result<PurgeJob, StoreError> {
-        let job = PurgeJob::new(tenant, cutoff, cutoff_at, crate::now_epoch_seconds());
+        let job = PurgeJob::new(tenant, scope, cutoff_at, crate::now_epoch_seconds());
         let item = serde_dynamo::to_item(JobItem {
             pk: job.pk(),
             kind: JOB_KIND.into(),
@@ -293,8 +329,12 @@ impl Store {
     }
 
     /// Counts the index entries of the job's scope (one COUNT Query per page of each
-    /// shard) and records the number on the job as its estimate.
-    pub async fn estimate_purge(&self, job: &PurgeJob) -> Result<u64, StoreError> {
+    /// shard) and records the number on the job as its estimate; nothing for a scope that
+    /// is not [`PurgeScope::countable`].
+    pub async fn estimate_purge(&self, job: &PurgeJob) -> Result<Option<u64>, StoreError> {
+        if !job.scope.countable() {
+            return Ok(None);
+        }
         let concurrency = self.config().bulk.concurrency.max(1);
         let total: u64 = stream::iter(0..PURGE_SHARDS)
             .map(|shard| self.count_shard(job, shard))
@@ -313,7 +353,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e))?;
-        Ok(total)
+        Ok(Some(total))
     }
 
     async fn count_shard(&self, job: &PurgeJob, shard: u8) -> Result<u64, StoreError> {
@@ -382,10 +422,9 @@ impl Store {
             .into_iter()
             .filter(|entry| {
                 entry
-                    .get(attr::CLIENT_SUBJECT_ISSUED)
+                    .get(attr::SUBJECT_CLIENT_ISSUED)
                     .and_then(|v| v.as_s().ok())
-                    .and_then(|sort| item_key::issued_at_of_sort_key(sort))
-                    .is_some_and(|issued_at| issued_at <= job.cutoff)
+                    .is_some_and(|sort| job.scope.covers(sort, job.cutoff))
             })
             .collect();
         let matched = covered.len() as u64;
@@ -444,7 +483,7 @@ impl Store {
             // The subject's entries end at the cutoff: the query stops there.
             (PurgeScope::ClientSubject { .. }, Some(prefix)) => query
                 .key_condition_expression("#p = :p AND #s BETWEEN :low AND :high")
-                .expression_attribute_names("#s", attr::CLIENT_SUBJECT_ISSUED)
+                .expression_attribute_names("#s", attr::SUBJECT_CLIENT_ISSUED)
                 .expression_attribute_values(":low", AttributeValue::S(prefix.clone()))
                 .expression_attribute_values(
                     ":high",
@@ -452,7 +491,7 @@ impl Store {
                 ),
             (_, Some(prefix)) => query
                 .key_condition_expression("#p = :p AND begins_with(#s, :prefix)")
-                .expression_attribute_names("#s", attr::CLIENT_SUBJECT_ISSUED)
+                .expression_attribute_names("#s", attr::SUBJECT_CLIENT_ISSUED)
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix)),
             (_, None) => query.key_condition_expression("#p = :p"),
         }

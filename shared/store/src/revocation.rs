@@ -177,6 +177,15 @@ impl MarkerKeys {
     }
 }
 
+/// What [`Store::log_user_out`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserLogout {
+    /// The user's marker (epoch seconds): every token of the user issued at or before it
+    /// is gone.
+    pub revoked_at: i64,
+    pub report: DeleteReport,
+}
+
 impl Store {
     /// The record of a live token of `tenant`: `None` if there is none, or if it is not
     /// [`TokenState::Live`]. Reads are strongly consistent, so a token revoked a moment
@@ -338,18 +347,29 @@ impl Store {
 
     /// Logs `user` of `tenant` out everywhere: stamps the user's marker, so every token
     /// issued until now counts as gone at once, then deletes every token the by-subject
-    /// index lists, except `keep` (the presented token, which its caller deletes last).
+    /// index lists, except `keep` (the presented token, which its caller deletes last),
+    /// reading no index page after `deadline`. The report says whether records remain
+    /// (`unfinished`): the caller hands them to the background purge, up to the returned
+    /// marker time.
     pub async fn log_user_out(
         &self,
         tenant: &str,
         user: &str,
         keep: Option<&str>,
-    ) -> Result<DeleteReport, StoreError> {
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<UserLogout, StoreError> {
         let pk = item_key::user_pk(tenant, user);
-        self.write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward, None)
+        let before = crate::now_epoch_seconds();
+        let written = self
+            .write_marker(&pk, USER_KIND, REVOKED_AT, Mark::MoveForward, None)
             .await?;
-        self.delete_indexed_except(&IndexKey::subject(tenant, user), keep)
-            .await
+        // A later marker already there covers at least up to `before`, so `before` never
+        // names a token the marker leaves live.
+        let revoked_at = number(written.as_ref(), REVOKED_AT).unwrap_or(before);
+        let report = self
+            .delete_indexed_until(&IndexKey::subject(tenant, user), keep, deadline)
+            .await?;
+        Ok(UserLogout { revoked_at, report })
     }
 
     /// Revokes every token of `device_id` issued to the user (`user_store`, `user_dn`).

@@ -27,7 +27,7 @@ pub mod attr {
     pub const DEVICE_USER: &str = "device_user";
     pub const EXPIRY_BUCKET: &str = "expiry_bucket";
     pub const TENANT_SHARD: &str = "tenant_shard";
-    pub const CLIENT_SUBJECT_ISSUED: &str = "client_subject_issued";
+    pub const SUBJECT_CLIENT_ISSUED: &str = "subject_client_issued";
 }
 
 /// The attribute DynamoDB's TTL deletes by (epoch seconds).
@@ -97,12 +97,13 @@ pub const BY_EXPIRY: Index = Index {
 };
 
 /// Every token of a tenant, spread over [`crate::item_key::PURGE_SHARDS`] partitions and
-/// sorted by client, subject and issue time: what a purge behind a client's, a client and
-/// subject's or the tenant's cutoff walks, shard by shard, in parallel.
+/// sorted by subject, client and issue time: what a background purge (of a user's, a
+/// client's, a client and subject's or the tenant's tokens) walks, shard by shard, in
+/// parallel.
 pub const BY_TENANT: Index = Index {
     name: "by-tenant",
     partition_key: (attr::TENANT_SHARD, AttrType::String),
-    sort_key: Some((attr::CLIENT_SUBJECT_ISSUED, AttrType::String)),
+    sort_key: Some((attr::SUBJECT_CLIENT_ISSUED, AttrType::String)),
 };
 
 pub const INDEXES: [Index; 6] = [

@@ -786,32 +786,41 @@ async fn find_purge(
         .ok_or_else(|| format!("no purge {job} in tenant {tenant} (jobs are kept 30 days)"))
 }
 
-/// A progress bar of `job` (records deleted of those counted when it started), redrawn
-/// every second until every shard is finished.
+/// A progress bar of `job`, redrawn every second until every shard is finished: records
+/// deleted of those counted when it started, or for a client's purge (which cannot be
+/// counted ahead, see `PurgeScope::countable`) shards finished.
 async fn watch_purge(store: &Store, job: &signoff_store::purge::PurgeJob) -> Result<(), String> {
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(
-            "purging {bar:30} {pos}/{len} deleted ({per_sec}, {elapsed}) {msg}",
-        )
-        .expect("valid progress template"),
-    );
+    let countable = job.scope.countable();
+    let template = if countable {
+        "purging {bar:30} {pos}/{len} records ({per_sec}, {elapsed}) {msg}"
+    } else {
+        "purging {bar:30} {pos}/{len} shards ({elapsed}) {msg}"
+    };
+    let bar = ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template(template).expect("valid progress template"));
+    let mut estimated = job.estimated;
     loop {
         // The count is made by the purge's first message: re-read until it is there.
-        let estimated = match job.estimated {
-            Some(n) => Some(n),
-            None => store
+        if countable && estimated.is_none() {
+            estimated = store
                 .purge_job(&job.tenant, &job.job_id)
                 .await
                 .map_err(|e| fail(&e))?
-                .and_then(|j| j.estimated),
-        };
+                .and_then(|j| j.estimated);
+        }
         let progress = store.purge_progress(job).await.map_err(|e| fail(&e))?;
-        bar.set_length(estimated.unwrap_or(0).max(progress.deleted));
-        bar.set_position(progress.deleted);
-        bar.set_message(format!(
-            "matched {}, shards {}/{}",
-            progress.matched, progress.shards_done, progress.shards
-        ));
+        if countable {
+            bar.set_length(estimated.unwrap_or(0).max(progress.deleted));
+            bar.set_position(progress.deleted);
+            bar.set_message(format!(
+                "shards {}/{}",
+                progress.shards_done, progress.shards
+            ));
+        } else {
+            bar.set_length(u64::from(progress.shards));
+            bar.set_position(u64::from(progress.shards_done));
+            bar.set_message(format!("{} records deleted", progress.deleted));
+        }
         if progress.is_done() {
             bar.finish();
             println!(
