@@ -220,11 +220,13 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     let auth = format!("Bearer {credential}");
     recorder.take();
 
-    // Registration: a lone token (PutItem) and a session-bound batch (a transaction).
+    // Registration: a lone token (PutItem) and a session-bound batch (a transaction) with
+    // a user's aliases (UpdateItem).
     let single = json!({"token": "a", "type": "access", "clientId": "c", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)});
     let batch = json!({"tokens": [
         {"token": "b", "type": "refresh", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)},
-        {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)},
+        {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400),
+         "subject": "u", "loginId": "user-u", "email": "u@example.com"},
     ]});
     for body in [single, batch] {
         let request = post(

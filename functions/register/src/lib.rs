@@ -21,6 +21,7 @@ use signoff_edge::runtime::MalformedEvent;
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
 use signoff_store::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
+use signoff_store::users::{check_alias, AliasKind, UserAlias};
 use signoff_store::{Store, StoreError};
 
 pub const ROUTE: &str = "/signoff/v1/tenants/{tenantId}/tokens";
@@ -59,6 +60,11 @@ struct TokenInput {
     scope: Option<String>,
     /// One audience or several (RFC 7662 `aud`), reported by introspection.
     audience: Option<Audience>,
+    /// The subject's login id (Descope's `loginId`), so that a management logout may name
+    /// the user by it.
+    login_id: Option<String>,
+    /// The subject's email address, so that Global Token Revocation may name the user by it.
+    email: Option<String>,
 }
 
 /// An integer as JSON Schema counts one: `1800` or `1800.0` (a number whose fraction is
@@ -229,7 +235,7 @@ fn parse_tokens(
     tenant: &str,
     body: Option<Map<String, Value>>,
     now: i64,
-) -> Result<Vec<TokenRecord>, RegistrationError> {
+) -> Result<(Vec<TokenRecord>, Vec<UserAlias>), RegistrationError> {
     let mut body = body.ok_or_else(|| {
         invalid("the request body is empty: send a token object or {\"tokens\": [...]}")
     })?;
@@ -245,6 +251,7 @@ fn parse_tokens(
         )));
     }
     let mut records = Vec::with_capacity(inputs.len());
+    let mut aliases: Vec<UserAlias> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
         let at = |message: String| {
             if batch {
@@ -262,16 +269,40 @@ fn parse_tokens(
                 at(format!("{field}: {inner}"))
             }
         })?;
-        let record = to_record(tenant, input, now).map_err(|e| at(e.to_string()))?;
+        let (record, named) = to_record(tenant, input, now).map_err(|e| at(e.to_string()))?;
         if records.iter().any(|r: &TokenRecord| r.hash == record.hash) {
             return Err(at("the same token appears twice in the batch".into()));
         }
+        for alias in named {
+            // One write per alias however many tokens of the batch name it.
+            match aliases
+                .iter_mut()
+                .find(|a| a.kind == alias.kind && a.value == alias.value)
+            {
+                Some(seen) if seen.subject != alias.subject => {
+                    return Err(at(format!(
+                        "{} names two subjects in the batch",
+                        if alias.kind == AliasKind::Email {
+                            "email"
+                        } else {
+                            "loginId"
+                        }
+                    )))
+                }
+                Some(seen) => seen.expires_at = seen.expires_at.max(alias.expires_at),
+                None => aliases.push(alias),
+            }
+        }
         records.push(record);
     }
-    Ok(records)
+    Ok((records, aliases))
 }
 
-fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, FieldError> {
+fn to_record(
+    tenant: &str,
+    input: TokenInput,
+    now: i64,
+) -> Result<(TokenRecord, Vec<UserAlias>), FieldError> {
     let hash = match (input.token, input.token_hash) {
         (Some(token), None) if !token.is_empty() && token.len() <= MAX_TOKEN_BYTES => {
             TokenHash::of(&token)
@@ -351,7 +382,33 @@ fn to_record(tenant: &str, input: TokenInput, now: i64) -> Result<TokenRecord, F
         audience,
     };
     record.validate(now)?;
-    Ok(record)
+    let mut aliases = Vec::new();
+    for (kind, value) in [
+        (AliasKind::LoginId, input.login_id),
+        (AliasKind::Email, input.email),
+    ] {
+        let Some(value) = value else { continue };
+        check_alias(kind, &value)?;
+        let Some(subject) = &record.subject else {
+            let field = if kind == AliasKind::Email {
+                "email"
+            } else {
+                "loginId"
+            };
+            return Err(FieldError::new(
+                field,
+                "names the subject's alias: send subject too",
+            ));
+        };
+        aliases.push(UserAlias {
+            tenant: tenant.to_owned(),
+            subject: subject.clone(),
+            kind,
+            value,
+            expires_at: record.expires_at,
+        });
+    }
+    Ok((record, aliases))
 }
 
 /// Handles one request. Never fails: every outcome is a response.
@@ -397,7 +454,7 @@ async fn register(
 ) -> Result<Vec<TokenRecord>, RegistrationError> {
     request::authorize(store, request, tenant).await?;
     let body = request::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
-    let records = parse_tokens(tenant, body, signoff_store::now_epoch_seconds())?;
+    let (records, aliases) = parse_tokens(tenant, body, signoff_store::now_epoch_seconds())?;
     match store.register_tokens(&records).await {
         Ok(()) => {}
         Err(RegisterError::SessionEnded { sessions }) => {
@@ -408,7 +465,9 @@ async fn register(
             return Err(invalid(e.to_string()))
         }
     }
-    tracing::info!(tenant = %tenant, registered = records.len(), "tokens registered");
+    // After the tokens: a failure here is a 503, and the retry registers both again.
+    store.record_aliases(&aliases).await?;
+    tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), "tokens registered");
     Ok(records)
 }
 
@@ -417,7 +476,38 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<Vec<TokenRecord>, String> {
+        parse_with_aliases(v).map(|(records, _)| records)
+    }
+
+    fn parse_with_aliases(v: Value) -> Result<(Vec<TokenRecord>, Vec<UserAlias>), String> {
         parse_tokens("t1", v.as_object().cloned(), 1_000).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn login_ids_and_emails_become_aliases_of_the_subject_once_per_batch() {
+        let token = |t: &str, exp: i64| {
+            json!({"token": t, "type": "access", "clientId": "app", "expiresAt": exp,
+                   "subject": "U2x", "email": "Alice@Example.com", "loginId": "alice"})
+        };
+        let (records, aliases) =
+            parse_with_aliases(json!({"tokens": [token("a", 5_000), token("b", 9_000)]})).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(aliases.len(), 2);
+        assert!(aliases
+            .iter()
+            .all(|a| a.subject == "U2x" && a.expires_at == 9_000));
+        let err = parse(json!({"token": "t", "type": "access", "clientId": "app",
+                               "expiresAt": 5_000, "email": "a@b.c"}))
+        .unwrap_err();
+        assert!(err.contains("email") && err.contains("subject"), "{err}");
+        let err = parse(json!({"token": "t", "type": "access", "clientId": "app",
+                               "expiresAt": 5_000, "subject": "s", "email": "nope"}))
+        .unwrap_err();
+        assert!(err.contains("email"), "{err}");
+        let mut other = token("c", 5_000);
+        other["subject"] = json!("U2y");
+        let err = parse(json!({"tokens": [token("a", 5_000), other]})).unwrap_err();
+        assert!(err.contains("two subjects"), "{err}");
     }
 
     fn base() -> Value {

@@ -43,6 +43,7 @@ pub mod revocation;
 pub mod sessions;
 pub mod table;
 pub mod tokens;
+pub mod users;
 
 pub use config::Config;
 pub use error::StoreError;
