@@ -541,6 +541,13 @@ impl ErrorInjector {
         self.remaining.load(Ordering::SeqCst)
     }
 
+    /// From now on: after `skip` good calls, `times` calls fail (for faults meant for a
+    /// test's request, not its fixture's writes).
+    pub fn arm(&self, skip: u32, times: u32) {
+        self.skip.store(skip, Ordering::SeqCst);
+        self.remaining.store(times, Ordering::SeqCst);
+    }
+
     fn error_body(&self, actions: usize) -> Value {
         match (self.error, self.operation) {
             ("TransactionConflict", "TransactWriteItems") => {

@@ -741,6 +741,7 @@ pub const DESCOPE: Vendor = Vendor {
         ("POST", "/v1/auth/logout"),
         ("POST", "/v1/auth/logoutall"),
         ("GET", "/v2/keys/{projectId}"),
+        ("POST", "/v1/mgmt/user/logout"),
     ],
 };
 
@@ -769,7 +770,22 @@ pub const INTROSPECTION: Vendor = Vendor {
     ],
 };
 
-pub const VENDORS: &[Vendor] = &[AUTHLETE, DESCOPE, REVOCATION, INTROSPECTION];
+/// OAuth 2.0 Global Token Revocation and the metadata that advertises it.
+pub const GLOBAL_REVOCATION: Vendor = Vendor {
+    name: "global-token-revocation",
+    operations: &[
+        ("POST", "/oauth2/global-token-revocation"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+    ],
+};
+
+pub const VENDORS: &[Vendor] = &[
+    AUTHLETE,
+    DESCOPE,
+    REVOCATION,
+    INTROSPECTION,
+    GLOBAL_REVOCATION,
+];
 
 // ---- Calling the functions -----------------------------------------------------------------
 
@@ -848,9 +864,9 @@ pub fn revocation_config(
     cors: &str,
 ) -> RevocationConfig {
     RevocationConfig {
-        tenant: tenant.into(),
         device_auth,
         cors: CorsPolicy::parse(cors).expect("a valid origin list"),
+        ..RevocationConfig::for_tenant(tenant)
     }
 }
 

@@ -95,9 +95,15 @@ impl TestQueue {
     /// The purge queue as a function holds it (the SDK's default configuration, pointed at
     /// this server).
     pub async fn purge_queue(&self) -> signoff_queue::PurgeQueue {
+        Self::queue_at(&self.endpoint, &self.queue_url).await
+    }
+
+    /// The queue `url` through an SQS endpoint `endpoint` (this server's, or one that
+    /// does not answer), as a function would hold it.
+    pub async fn queue_at(endpoint: &str, url: &str) -> signoff_queue::PurgeQueue {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
+            .endpoint_url(endpoint)
             .credentials_provider(Credentials::new(
                 "local",
                 "local",
@@ -107,7 +113,7 @@ impl TestQueue {
             ))
             .load()
             .await;
-        signoff_queue::PurgeQueue::new(&sdk, &self.queue_url)
+        signoff_queue::PurgeQueue::new(&sdk, url)
     }
 
     /// A revocation's hand-off to this queue after `inline` of deleting.

@@ -840,3 +840,156 @@ async fn logout_all_acts_on_the_registered_user_and_refuses_a_mismatch() {
         "the registered user's other tokens are revoked"
     );
 }
+
+// ---- POST /v1/mgmt/user/logout ----
+
+/// A management key of `project`, issued as the admin tool issues it.
+async fn management_key(db: &TestDb, project: &str) -> String {
+    db.store
+        .issue_credential(
+            signoff_store::credentials::CredentialScope::Management {
+                project: project.into(),
+            },
+            "test",
+        )
+        .await
+        .unwrap()
+}
+
+async fn management_logout(
+    db: &TestDb,
+    authorization: Option<String>,
+    body: Value,
+) -> (u16, Value) {
+    parts(call(db, "/v1/mgmt/user/logout", authorization, &body.to_string()).await)
+}
+
+#[tokio::test]
+async fn a_management_logout_ends_every_session_of_the_user_named_by_id_or_login_id() {
+    let p = project().await;
+    let key = management_key(&p.db, PROJECT).await;
+    let first = p.login("s1", 2).await;
+    let second = p.login("s2", 2).await;
+    let bystander = {
+        let mut spec = spec("other");
+        spec.subject = "user-2".into();
+        p.db.store.mint_refresh_jwt(&p.key, &spec).await.unwrap()
+    };
+    // By user id, as the Go SDK sends it: both fields, the unused one empty.
+    let response = management_logout(
+        &p.db,
+        Some(bearer(PROJECT, &key)),
+        json!({"userId": USER, "loginId": "", "sessionTypes": null}),
+    )
+    .await;
+    assert_eq!(response, (200, json!({})));
+    assert!(!p.live(&first).await && !p.live(&second).await);
+    assert!(p.live(&bystander).await, "another user's session stays");
+    assert_error(&p.logout(&first).await, 401, "E064001");
+    // Again: the user is known by the mark, so the retry of a call that timed out succeeds.
+    let again =
+        management_logout(&p.db, Some(bearer(PROJECT, &key)), json!({"userId": USER})).await;
+    assert_eq!(again, (200, json!({})));
+
+    // By login id, which registration recorded for the user.
+    let later = p.login("s3", 1).await;
+    p.db.store
+        .record_aliases(&[signoff_store::users::UserAlias {
+            tenant: PROJECT.into(),
+            subject: USER.into(),
+            kind: signoff_store::users::AliasKind::LoginId,
+            value: "user-1@example.com".into(),
+            expires_at: signoff_store::now_epoch_seconds() + 3600,
+        }])
+        .await
+        .unwrap();
+    let response = management_logout(
+        &p.db,
+        Some(format!("Bearer {PROJECT}:{key}")),
+        json!({"loginId": "user-1@example.com"}),
+    )
+    .await;
+    assert_eq!(response.0, 200, "{}", response.1);
+    assert!(!p.live(&later).await);
+}
+
+#[tokio::test]
+async fn a_management_logout_refuses_unknown_users_bad_keys_and_other_projects_keys() {
+    let p = project().await;
+    let key = management_key(&p.db, PROJECT).await;
+    let jwt = p.login("s1", 1).await;
+    let auth = || Some(bearer(PROJECT, &key));
+    assert_error(
+        &management_logout(&p.db, auth(), json!({"userId": "nobody"})).await,
+        404,
+        "E112102",
+    );
+    assert_error(
+        &management_logout(&p.db, auth(), json!({"loginId": "nobody@example.com"})).await,
+        404,
+        "E112102",
+    );
+    assert_error(
+        &management_logout(&p.db, auth(), json!({})).await,
+        400,
+        "E011002",
+    );
+    assert_error(
+        &management_logout(&p.db, auth(), json!({"userId": "", "loginId": ""})).await,
+        400,
+        "E011002",
+    );
+    assert_error(
+        &management_logout(&p.db, auth(), json!({"userId": 7})).await,
+        400,
+        "E011003",
+    );
+    assert_error(
+        &management_logout(&p.db, None, json!({"userId": USER})).await,
+        401,
+        "E011002",
+    );
+    // A key that is not one, a refresh JWT in its place, a service token, and another
+    // project's key: all the same 401, so none tells a caller more than the others.
+    seed::tenant(&p.db.store, "P2other", None).await;
+    let other_key = management_key(&p.db, "P2other").await;
+    let service_token =
+        p.db.store
+            .issue_credential(
+                signoff_store::credentials::CredentialScope::Service {
+                    tenant: PROJECT.into(),
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+    for presented in [
+        "sgn_mk_not-a-key".to_owned(),
+        jwt.clone(),
+        service_token,
+        other_key.clone(),
+    ] {
+        assert_error(
+            &management_logout(
+                &p.db,
+                Some(bearer(PROJECT, &presented)),
+                json!({"userId": USER}),
+            )
+            .await,
+            401,
+            "E011004",
+        );
+    }
+    // The other project's key works for its own project only, where the user is unknown.
+    assert_error(
+        &management_logout(
+            &p.db,
+            Some(bearer("P2other", &other_key)),
+            json!({"userId": USER}),
+        )
+        .await,
+        404,
+        "E112102",
+    );
+    assert!(p.live(&jwt).await, "nothing was revoked");
+}

@@ -29,6 +29,8 @@ async fn the_descope_python_sdk_logs_out_through_the_served_function() {
             demo::PROJECT_ID,
             logout_jwt,
             logout_all_jwt,
+            demo::PROJECT_MANAGEMENT_KEY,
+            demo::PROJECT_USER_LOGIN_ID,
         ])
         .output()
         .await
@@ -84,6 +86,16 @@ async fn the_descope_python_sdk_logs_out_through_the_served_function() {
         );
     }
     assert_eq!(seen["logout_all_again"]["status"], 401, "{seen}");
+    // The management logout through the SDK's own call: by login id and by user id, and a
+    // login id nobody registered is Descope's "user not found".
+    assert_eq!(seen["mgmt_logout"], "ok", "{seen}");
+    assert_eq!(seen["mgmt_logout_by_id"], "ok", "{seen}");
+    let unknown = &seen["mgmt_logout_unknown"];
+    assert_eq!(unknown["status"], 404, "{seen}");
+    assert!(
+        unknown["message"].as_str().unwrap().contains("E112102"),
+        "{unknown}"
+    );
 
     // The functions' logs name what they did and never a refresh JWT.
     let logs = gateway.logs();

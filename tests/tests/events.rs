@@ -34,6 +34,9 @@ async fn every_event_runs_through_its_handler() {
     let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
     let db = TestDb::start().await;
     demo::seed(&db.store, 20, |_| {}).await.expect("demo data");
+    demo::seed_global_revocation(&db.store)
+        .await
+        .expect("the demo trusted party");
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("events"))
         .expect("events/ exists")
@@ -106,6 +109,11 @@ async fn every_event_runs_through_its_handler() {
                         seed::count_session_tokens(&db.store, demo::PROJECT_ID, session).await;
                     assert_eq!(left, 0, "{session}");
                 }
+            }
+            "descope-mgmt-user-logout.json" => {
+                // After descope-logoutall.json: the demo user, named by the login id
+                // registration recorded, is known by its mark and logged out again.
+                assert_eq!((status, &body), (200, &serde_json::json!({})));
             }
             "netiq-revoke.json" => {
                 assert_eq!((status, &body), (200, &serde_json::Value::Null));
@@ -184,6 +192,26 @@ async fn every_event_runs_through_its_handler() {
                         .expect("RFC 7662 JSON");
                 assert_eq!(content["active"], true, "{content}");
                 assert_eq!(content["aud"], demo::RFC7009_ACCESS_TOKEN_AUDIENCE);
+            }
+            "global-token-revocation.json" => {
+                // A stored event's assertion expired two minutes after it was signed (in
+                // November 2026): the request's shape, and the 401 a stale JWT gets. Live
+                // requests sign a fresh one (`signoff-admin sign-revocation-assertion`).
+                assert_eq!(status, 401, "{body}");
+                assert_eq!(body["error"], "invalid_token");
+                assert!(body["error_description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("expired"));
+            }
+            "oauth-authorization-server.json" => {
+                // No SIGNOFF_PUBLIC_BASE_URL: the endpoints are under the URL API Gateway
+                // was called at.
+                assert_eq!(status, 200);
+                assert_eq!(
+                    body["global_token_revocation_endpoint"],
+                    "https://abcdef1234.execute-api.us-east-1.amazonaws.com/oauth2/global-token-revocation"
+                );
             }
             "jwks.json" => {
                 // The in-process replay has no KMS, so nothing to publish; the published

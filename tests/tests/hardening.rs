@@ -4,7 +4,6 @@
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use lambda_http::{Body, Request};
 use serde_json::json;
-use signoff_edge::cors::CorsPolicy;
 use signoff_revoke::settings::{DeviceRevocationAuth, Settings};
 use signoff_revoke::{handle, DEVICE_REVOKED, NO_DEVICE_TOKENS};
 use signoff_store::item_key;
@@ -40,9 +39,8 @@ async fn a_device_revocation_retried_after_a_throttled_marker_write_finishes() {
         seed::tenant(&db.store, TENANT, None).await;
         seed::device_tokens(&db.store, TENANT, DEVICE, "Local", DN, "app", 30, "d").await;
         let settings = Settings {
-            tenant: TENANT.into(),
             device_auth: DeviceRevocationAuth::None,
-            cors: CorsPolicy::Disabled,
+            ..Settings::for_tenant(TENANT)
         };
         let count = || seed::count_device_tokens(&db.store, TENANT, DEVICE, "Local", DN);
 

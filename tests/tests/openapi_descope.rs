@@ -107,6 +107,55 @@ async fn descope(rec: &mut Recorder) {
         }
     }
 
+    // The management logout.
+    let management_key = db
+        .store
+        .issue_credential(
+            signoff_store::credentials::CredentialScope::Management {
+                project: PROJECT.into(),
+            },
+            "openapi",
+        )
+        .await
+        .unwrap();
+    let mgmt = |auth: Option<&str>, body: &str| {
+        let headers: Vec<_> = auth
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .chain([JSON_TYPE])
+            .collect();
+        request("POST", "/v1/mgmt/user/logout", &headers, body)
+    };
+    let mgmt_auth = format!("Bearer {PROJECT}:{management_key}");
+    login(&key).await;
+    let x = rec
+        .expect(&api, mgmt(Some(&mgmt_auth), r#"{"userId":"user-1"}"#), 200)
+        .await;
+    assert_eq!(x.json(), json!({}));
+    for (body, code) in [
+        ("[]", "E011001"),
+        ("{}", "E011002"),
+        (r#"{"userId":"","loginId":null}"#, "E011002"),
+        (r#"{"userId":7}"#, "E011003"),
+    ] {
+        let x = rec.expect(&api, mgmt(Some(&mgmt_auth), body), 400).await;
+        assert_eq!(x.json()["errorCode"], code, "{body}");
+    }
+    for (auth, code) in [
+        (None, "E011002"),
+        (Some(format!("Bearer {management_key}")), "E011004"),
+        (Some(format!("Bearer {PROJECT}:sgn_mk_wrong")), "E011004"),
+    ] {
+        let x = rec
+            .expect(&api, mgmt(auth.as_deref(), r#"{"userId":"user-1"}"#), 401)
+            .await;
+        assert_eq!(x.json()["errorCode"], code);
+    }
+    let x = rec
+        .expect(&api, mgmt(Some(&mgmt_auth), r#"{"loginId":"nobody"}"#), 404)
+        .await;
+    assert_eq!(x.json()["errorCode"], "E112102");
+
     let keys = |project: &str| request("GET", &format!("/v2/keys/{project}"), &[], "");
     let x = rec.expect(&api, keys(PROJECT), 200).await;
     let kinds: BTreeSet<String> = x.json()["keys"]
@@ -130,6 +179,16 @@ async fn descope(rec: &mut Recorder) {
         ),
         (
             event("GET", &format!("/v2/keys/{PROJECT}"), &[], ""),
+            500,
+            503,
+        ),
+        (
+            event(
+                "POST",
+                "/v1/mgmt/user/logout",
+                &[("authorization", mgmt_auth.as_str()), JSON_TYPE],
+                r#"{"userId":"user-1"}"#,
+            ),
             500,
             503,
         ),

@@ -23,9 +23,8 @@ const RFC7009: &str = "/oauth2/revoke";
 
 fn config(device_auth: DeviceRevocationAuth) -> RevocationConfig {
     RevocationConfig {
-        tenant: TENANT.into(),
         device_auth,
-        cors: CorsPolicy::Disabled,
+        ..RevocationConfig::for_tenant(TENANT)
     }
 }
 

@@ -204,8 +204,12 @@ async fn assert_role_covers(template: &Value, binary: &str, recorder: &IamAction
 /// settle window so that logouts right after registrations take every path quickly.
 async fn recording_db() -> (TestDb, IamActionRecorder) {
     let recorder = IamActionRecorder::default();
+    // Small index pages, so that paths which read several pages are exercised.
     let db = TestDb::start_with(
-        |c| c.index_settle = std::time::Duration::from_millis(50),
+        |c| {
+            c.index_settle = std::time::Duration::from_millis(50);
+            c.bulk.page_size = 25;
+        },
         Some(SharedInterceptor::new(recorder.clone())),
     )
     .await;
@@ -269,11 +273,7 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     .await;
     seed::device_tokens(&db.store, "100", "d1", "ldap", "cn=a", "web", 3, "d").await;
     recorder.take();
-    let config = signoff_revoke::settings::Settings {
-        tenant: "100".into(),
-        device_auth: signoff_revoke::settings::DeviceRevocationAuth::Client,
-        cors: Default::default(),
-    };
+    let config = signoff_revoke::settings::Settings::for_tenant("100");
     let auth = seed::basic("web", &secret);
     for (path, body) in [
         ("/nidp/oauth/nam/revoke", "token=r1"),
@@ -297,6 +297,60 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     for gone in ["r1", "a1", "a2", "d-0"] {
         assert!(!seed::token_stored(&db.store, "100", gone).await, "{gone}");
     }
+    // Global Token Revocation: the party, the assertion's jti, the user's alias and marker,
+    // the user's tokens (more than one index page), and with no time to delete inline, the
+    // hand-off to the purge (its job item, its message).
+    let party_key =
+        signoff_jose::SigningKey::generate(signoff_jose::Algorithm::Es256, Some("k")).unwrap();
+    db.store
+        .put_trusted_party(&signoff_store::trusted_parties::TrustedParty {
+            tenant: "100".into(),
+            issuer: "https://idp.example".into(),
+            subject: "https://idp.example".into(),
+            keys: vec![party_key.public_jwk()],
+            subject_issuers: vec!["https://idp.example".into()],
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    seed::session_tokens(&db.store, "100", "gtr", 60, "gtr").await;
+    recorder.take();
+    let queue = signoff_tests::queue::TestQueue::start(30, 5).await;
+    let config = signoff_revoke::settings::Settings {
+        public_base_url: Some("https://signoff.example".into()),
+        handoff: Some(queue.handoff(std::time::Duration::ZERO).await),
+        ..config
+    };
+    for (body, status) in [
+        (
+            json!({"sub_id": {"format": "opaque", "id": signoff_store::demo::SUBJECT}}),
+            204,
+        ),
+        (
+            json!({"sub_id": {"format": "email", "email": "nobody@example.com"}}),
+            404,
+        ),
+    ] {
+        let claims = signoff_jose::assertion_claims(
+            "https://idp.example",
+            "https://idp.example",
+            "https://signoff.example/oauth2/global-token-revocation",
+            &format!("jti-{status}"),
+            signoff_store::now_epoch_seconds(),
+            60,
+        );
+        let request = post(
+            "/oauth2/global-token-revocation",
+            Some(&format!("Bearer {}", party_key.sign(&claims))),
+            Some("application/json"),
+            &body.to_string(),
+        );
+        let response = signoff_revoke::handle(&db.store, &config, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{body}");
+    }
+    assert_eq!(queue.depth(&queue.queue_url).await, 1, "a purge was queued");
     assert_role_covers(&template, "token-revoke", &recorder).await;
 }
 
@@ -417,6 +471,28 @@ async fn the_descope_function_role_allows_every_dynamodb_call_its_code_makes() {
         1,
         "logout-all started a purge"
     );
+    // The management logout: by login id (an alias), then by user id (a mark or a token).
+    let auth = format!(
+        "Bearer {}:{}",
+        demo::PROJECT_ID,
+        demo::PROJECT_MANAGEMENT_KEY
+    );
+    for (body, status) in [
+        (json!({"loginId": demo::PROJECT_USER_LOGIN_ID}), 200),
+        (json!({"userId": demo::PROJECT_USER}), 200),
+        (json!({"userId": "nobody"}), 404),
+    ] {
+        let request = post(
+            "/v1/mgmt/user/logout",
+            Some(&auth),
+            Some("application/json"),
+            &body.to_string(),
+        );
+        let response = signoff_descope::handle(&db.store, &settings, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{body}");
+    }
     assert_role_covers(&template, "descope-auth", &recorder).await;
 }
 

@@ -4,6 +4,8 @@
 //! - `POST /v1/auth/logoutall`: revokes every token of that JWT's user in the project.
 //! - `GET /v2/keys/{projectId}`: the project's public keys as a JWKS, for SDKs that check
 //!   refresh JWTs locally before calling logout.
+//! - `POST /v1/mgmt/user/logout`: a backend, with the project's management key, logs a user
+//!   (`userId` or `loginId`) out everywhere.
 //!
 //! Logout callers authenticate with `Authorization: Bearer <ProjectID>:<RefreshJWT>` (SDKs
 //! configured with a management key append it as a third `:` part; it is ignored). The
@@ -29,14 +31,17 @@ use signoff_edge::route::{route, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
 use signoff_jose::{self as jwt, JwtError, RefreshClaims};
 use signoff_store::bulk::DeleteReport;
+use signoff_store::credentials::Authorization;
 use signoff_store::item_key::{self, TokenHash};
-use signoff_store::model::{TokenRecord, TokenType};
+use signoff_store::model::{TokenRecord, TokenType, MAX_ID_BYTES};
 use signoff_store::revocation::{Cascade, TokenState};
+use signoff_store::users::{AliasKind, UserRef};
 use signoff_store::{Store, StoreError};
 
 pub const LOGOUT_ROUTE: &str = "/v1/auth/logout";
 pub const LOGOUT_ALL_ROUTE: &str = "/v1/auth/logoutall";
 pub const KEYS_ROUTE: &str = "/v2/keys/{projectId}";
+pub const MGMT_USER_LOGOUT_ROUTE: &str = "/v1/mgmt/user/logout";
 /// Logout bodies are `{}` or a short `logoutType` list.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// Descope's session and refresh cookies, deleted on logout.
@@ -51,6 +56,7 @@ pub enum Endpoint {
     Logout,
     LogoutAll,
     Keys,
+    ManagementLogout,
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
@@ -58,6 +64,11 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::POST, LOGOUT_ROUTE, Endpoint::Logout),
     Route::new(Method::POST, LOGOUT_ALL_ROUTE, Endpoint::LogoutAll),
     Route::new(Method::GET, KEYS_ROUTE, Endpoint::Keys),
+    Route::new(
+        Method::POST,
+        MGMT_USER_LOGOUT_ROUTE,
+        Endpoint::ManagementLogout,
+    ),
 ];
 
 /// Why a request was not carried out.
@@ -87,8 +98,14 @@ pub enum DescopeError {
     Body(#[from] BodyError),
     #[error("invalid request body: {0}")]
     Validation(&'static str),
+    #[error("send userId or loginId")]
+    MissingUser,
     #[error(transparent)]
     MalformedEvent(#[from] MalformedEvent),
+    #[error("the management key is not valid for this project")]
+    InvalidManagementKey,
+    #[error("user not found")]
+    UserNotFound,
     #[error("token store failure")]
     Store(#[from] StoreError),
     /// The user's marker is written but the purge of the rest could not be queued.
@@ -224,11 +241,31 @@ impl DescopeError {
             DescopeError::Body(_) | DescopeError::MalformedEvent(_) => {
                 (S::BAD_REQUEST, "E011001", "Bad request", message)
             }
+            DescopeError::MissingUser => (
+                S::BAD_REQUEST,
+                "E011002",
+                "Missing arguments",
+                "send the user to log out as userId or loginId".to_owned(),
+            ),
             DescopeError::Validation(_) => (
                 S::BAD_REQUEST,
                 "E011003",
                 "Request validation failed",
                 message,
+            ),
+            DescopeError::InvalidManagementKey => (
+                S::UNAUTHORIZED,
+                "E011004",
+                "Invalid arguments",
+                "the management key is unknown or not a key of this project: send 'Bearer <ProjectID>:<ManagementKey>'"
+                    .to_owned(),
+            ),
+            DescopeError::UserNotFound => (
+                S::NOT_FOUND,
+                "E112102",
+                "User not found",
+                "no user with this userId or loginId has tokens or a logout in the project"
+                    .to_owned(),
             ),
             DescopeError::Queue(err) if err.is_retryable() => (
                 S::SERVICE_UNAVAILABLE,
@@ -294,6 +331,78 @@ fn check_body(request: &Request) -> Result<(), DescopeError> {
             "logoutType must be an array of strings",
         )),
     }
+}
+
+/// `POST /v1/mgmt/user/logout`: the user named by `userId` (else `loginId`) is logged out
+/// everywhere, as logout-all does for a refresh JWT's user. Returns the records deleted
+/// inline.
+async fn management_logout(
+    store: &Store,
+    settings: &Settings,
+    request: &Request,
+) -> Result<u64, DescopeError> {
+    let (project, key) = project_and_management_key(request)?;
+    match store.authorize_management(key, project).await? {
+        Authorization::Granted => {}
+        Authorization::UnknownCredential | Authorization::Forbidden => {
+            return Err(DescopeError::InvalidManagementKey)
+        }
+    }
+    let body = request::json_object_of_any_type(request, MAX_BODY_BYTES)?.unwrap_or_default();
+    // The Go SDK sends both fields, the unused one empty, and `sessionTypes: null`.
+    let field = |name: &'static str| -> Result<Option<&str>, DescopeError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(v)) if v.is_empty() => Ok(None),
+            Some(Value::String(v)) if v.len() <= MAX_ID_BYTES && !v.contains(char::is_control) => {
+                Ok(Some(v.as_str()))
+            }
+            Some(Value::String(_)) => Err(DescopeError::Validation(
+                "userId and loginId are at most 256 bytes without control characters",
+            )),
+            Some(_) => Err(DescopeError::Validation(
+                "userId and loginId must be strings",
+            )),
+        }
+    };
+    let user = match (field("userId")?, field("loginId")?) {
+        (Some(user_id), _) => UserRef::Subject(user_id),
+        (None, Some(login_id)) => UserRef::Alias(AliasKind::LoginId, login_id),
+        (None, None) => return Err(DescopeError::MissingUser),
+    };
+    let subject = store
+        .resolve_user(project, user)
+        .await?
+        .ok_or(DescopeError::UserNotFound)?;
+    let outcome =
+        signoff_queue::log_user_out(store, settings.handoff.as_ref(), project, &subject, None)
+            .await?;
+    let report = outcome.logout.report;
+    tracing::info!(
+        project = %project,
+        deleted = report.deleted,
+        index_pages = report.pages,
+        purge = outcome.purge.as_ref().map(|job| job.job_id.as_str()),
+        "descope management logout"
+    );
+    Ok(report.deleted)
+}
+
+/// The project id and management key of `Authorization: Bearer <ProjectID>:<ManagementKey>`
+/// (an SDK configured with a refresh JWT too puts the key last).
+fn project_and_management_key(request: &Request) -> Result<(&str, &str), DescopeError> {
+    let token = request::bearer_token(request).map_err(|err| match err {
+        request::AuthError::Missing => DescopeError::MissingAuthorization,
+        _ => DescopeError::MalformedAuthorization,
+    })?;
+    let (project, rest) = token
+        .split_once(':')
+        .ok_or(DescopeError::MalformedAuthorization)?;
+    let key = rest.rsplit(':').next().unwrap_or_default();
+    if project.is_empty() || key.is_empty() {
+        return Err(DescopeError::MalformedAuthorization);
+    }
+    Ok((project, key))
 }
 
 /// The project's registered keys; `missing` when it has none.
@@ -499,6 +608,20 @@ pub async fn handle(
             logout(store, settings, &request, true)
                 .await
                 .map(&mut logged_out),
+        ),
+        Routed::Found {
+            endpoint: Endpoint::ManagementLogout,
+            ..
+        } => (
+            "descope management logout",
+            management_logout(store, settings, &request)
+                .await
+                .map(|deleted| {
+                    meter.tokens_revoked(deleted);
+                    // Descope's SDKs expect no payload; `{}` is what a JSON client can
+                    // parse as one.
+                    response::json_response(StatusCode::OK, &json!({}))
+                }),
         ),
         Routed::Found {
             endpoint: Endpoint::Keys,

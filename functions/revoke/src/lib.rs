@@ -14,12 +14,14 @@
 //! (RFC 7009 2.2). Every failure is an RFC 6749 error body, mapped from [`RevokeError`] in
 //! one place, its [`ErrorReply`] implementation.
 
+pub mod global;
 pub mod settings;
 
 use crate::settings::{DeviceRevocationAuth, Settings};
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use signoff_edge::cors::CorsPolicy;
 use signoff_edge::metrics::Meter;
 use signoff_edge::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
@@ -56,6 +58,10 @@ pub enum Endpoint {
     Device,
     /// A CORS preflight (`OPTIONS`) of any of the three.
     Preflight,
+    /// OAuth 2.0 Global Token Revocation ([`global`]).
+    Global,
+    /// RFC 8414 authorization server metadata.
+    Metadata,
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
@@ -66,6 +72,8 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::OPTIONS, DEVICE_ROUTE, Endpoint::Preflight),
     Route::new(Method::POST, RFC7009_ROUTE, Endpoint::Rfc7009),
     Route::new(Method::OPTIONS, RFC7009_ROUTE, Endpoint::Preflight),
+    Route::new(Method::POST, global::GLOBAL_ROUTE, Endpoint::Global),
+    Route::new(Method::GET, global::METADATA_ROUTE, Endpoint::Metadata),
 ];
 
 impl Endpoint {
@@ -75,6 +83,8 @@ impl Endpoint {
             Endpoint::Rfc7009 => "rfc7009",
             Endpoint::Device => "netiq-device",
             Endpoint::Preflight => "preflight",
+            Endpoint::Global => "global-token-revocation",
+            Endpoint::Metadata => "metadata",
         }
     }
 }
@@ -280,6 +290,38 @@ pub async fn handle(
             endpoint: Endpoint::Preflight,
             ..
         } => return Ok(config.cors.preflight(&request)),
+        Routed::Found {
+            endpoint: Endpoint::Global,
+            ..
+        } => {
+            // Called by servers, not browsers: no CORS.
+            let outcome = global::revoke_globally(store, config, &request).await;
+            if let Ok(deleted) = &outcome {
+                meter.tokens_revoked(*deleted);
+            }
+            let outcome = outcome.map(|_| global::no_content());
+            return Ok(respond(
+                "global token revocation",
+                &request,
+                &CorsPolicy::Disabled,
+                &meter,
+                outcome,
+            ));
+        }
+        Routed::Found {
+            endpoint: Endpoint::Metadata,
+            ..
+        } => {
+            let outcome = global::metadata(config, &request)
+                .ok_or(global::GlobalRevocationError::NoPublicUrl);
+            return Ok(respond(
+                "metadata",
+                &request,
+                &CorsPolicy::Disabled,
+                &meter,
+                outcome,
+            ));
+        }
         Routed::Found {
             endpoint: Endpoint::Device,
             params,

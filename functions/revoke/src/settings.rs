@@ -7,6 +7,14 @@ use signoff_store::config::ConfigError;
 pub const REVOCATION_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
 pub const DEVICE_REVOCATION_AUTH_VAR: &str = "SIGNOFF_DEVICE_REVOCATION_AUTH";
 pub const CORS_ALLOWED_ORIGINS_VAR: &str = "SIGNOFF_CORS_ALLOWED_ORIGINS";
+/// The public base URL of the API (`https://signoff.example.com`, or with the stage,
+/// `https://abc.execute-api.eu-west-1.amazonaws.com/prod`): Global Token Revocation
+/// assertions are for `<base>/oauth2/global-token-revocation` and the metadata names
+/// the endpoints under it. Unset: taken from the request API Gateway received.
+pub const PUBLIC_BASE_URL_VAR: &str = "SIGNOFF_PUBLIC_BASE_URL";
+/// The authorization server's issuer, the `issuer` of the metadata (shared with
+/// introspection). Unset: the public base URL.
+pub const ISSUER_VAR: &str = "SIGNOFF_ISSUER";
 
 /// Who may revoke every token of a device (`POST /nidp/oauth/nam/revoke/{device_id}`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,7 +30,7 @@ pub enum DeviceRevocationAuth {
 
 /// The revocation function's own settings, read once at init (the store's are
 /// [`signoff_store::Config`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// The tenant whose tokens and clients the NetIQ and RFC 7009 paths act on
     /// (`SIGNOFF_REVOCATION_TENANT`): those paths carry no tenant, so a deployment serves
@@ -32,6 +40,13 @@ pub struct Settings {
     pub device_auth: DeviceRevocationAuth,
     /// `SIGNOFF_CORS_ALLOWED_ORIGINS`: comma-separated origins, `*`, or empty (no CORS).
     pub cors: CorsPolicy,
+    /// `SIGNOFF_PUBLIC_BASE_URL`, without a trailing slash.
+    pub public_base_url: Option<String>,
+    /// `SIGNOFF_ISSUER`.
+    pub issuer: Option<String>,
+    /// Where Global Token Revocation hands the records it cannot delete in time (none: it
+    /// deletes them all itself). Built by `main` from the environment and the SDK config.
+    pub handoff: Option<signoff_queue::Handoff>,
 }
 
 impl Settings {
@@ -75,11 +90,43 @@ impl Settings {
             value: origins.clone(),
             reason,
         })?;
+        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            let Some(value) = get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            else {
+                return Ok(None);
+            };
+            let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+            if !scheme_ok || value.contains(['?', '#']) || value.chars().any(char::is_whitespace) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value,
+                    reason: "an https URL without query or fragment (http for local runs)",
+                });
+            }
+            Ok(Some(value.trim_end_matches('/').to_owned()))
+        };
         Ok(Self {
-            tenant,
             device_auth,
             cors,
+            public_base_url: url(PUBLIC_BASE_URL_VAR)?,
+            issuer: url(ISSUER_VAR)?,
+            ..Self::for_tenant(&tenant)
         })
+    }
+
+    /// The settings for `tenant` with every default: client authentication for device
+    /// revocation, no CORS, no public URL or issuer set, no hand-off.
+    pub fn for_tenant(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            device_auth: DeviceRevocationAuth::default(),
+            cors: CorsPolicy::Disabled,
+            public_base_url: None,
+            issuer: None,
+            handoff: None,
+        }
     }
 }
 

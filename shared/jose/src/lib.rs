@@ -42,11 +42,15 @@
 //! `signing` feature (the admin tool and the tests), [`SigningKey`] generates, reads and
 //! writes local key pairs and signs with them.
 
+mod assertion;
 mod jwk;
 mod pem;
 mod sign;
 mod verify;
 
+pub use assertion::{
+    assertion_claims, unverified_issuer, Assertion, AssertionError, AssertionRules, MAX_JTI_BYTES,
+};
 pub use jwk::{Jwk, KeyError};
 #[cfg(feature = "signing")]
 pub use sign::SigningKey;

@@ -392,3 +392,95 @@ fn a_kms_style_spki_becomes_the_same_jwk_as_its_pem() {
     assert!(Jwk::from_spki_der(&longer, None).is_err());
     assert!(Jwk::from_spki_der(&der.as_ref()[..60], None).is_err());
 }
+
+#[cfg(feature = "signing")]
+mod assertions {
+    use super::*;
+
+    const AUD: &str = "https://signoff.example/oauth2/global-token-revocation";
+
+    fn rules(now: i64) -> AssertionRules<'static> {
+        AssertionRules {
+            issuer: "https://idp.example",
+            subject: "https://idp.example",
+            audience: AUD,
+            now,
+            max_lifetime: 300,
+        }
+    }
+
+    fn claims(now: i64) -> serde_json::Value {
+        json!({"iss": "https://idp.example", "sub": "https://idp.example", "aud": AUD,
+               "iat": now, "exp": now + 120, "jti": "a-1"})
+    }
+
+    #[test]
+    fn a_well_formed_assertion_is_accepted_once_each_rule_holds() {
+        let key = SigningKey::generate(Algorithm::Es256, Some("k1")).unwrap();
+        let keys = VerifyingKeySet::new(&[key.public_jwk()]);
+        let now = 1_800_000_000;
+        let ok = keys.verify_assertion(&key.sign(&claims(now)), &rules(now));
+        assert_eq!(
+            ok,
+            Ok(Assertion {
+                jti: "a-1".into(),
+                expires_at: now + 120
+            })
+        );
+        assert_eq!(
+            unverified_issuer(&key.sign(&claims(now))).as_deref(),
+            Some("https://idp.example")
+        );
+        let mut aud_list = claims(now);
+        aud_list["aud"] = json!(["https://other.example", AUD]);
+        assert!(keys
+            .verify_assertion(&key.sign(&aud_list), &rules(now))
+            .is_ok());
+
+        let refused = |change: &dyn Fn(&mut serde_json::Value), at: i64| {
+            let mut c = claims(now);
+            change(&mut c);
+            keys.verify_assertion(&key.sign(&c), &rules(at))
+                .unwrap_err()
+        };
+        assert_eq!(
+            refused(&|c| c["aud"] = json!(format!("{AUD}/")), now),
+            AssertionError::WrongAudience
+        );
+        assert_eq!(
+            refused(&|c| c["iss"] = json!("https://evil.example"), now),
+            AssertionError::Mismatch("iss")
+        );
+        assert_eq!(
+            refused(&|c| c["sub"] = json!("someone"), now),
+            AssertionError::Mismatch("sub")
+        );
+        assert_eq!(refused(&|_| {}, now + 200), AssertionError::Expired);
+        assert_eq!(
+            refused(&|c| c["exp"] = json!(now + 3600), now),
+            AssertionError::TooLongLived(300)
+        );
+        assert_eq!(
+            refused(&|c| c["iat"] = json!(now + 60), now),
+            AssertionError::NotYetValid
+        );
+        for claim in ["jti", "iat", "exp", "aud"] {
+            assert_eq!(
+                refused(
+                    &|c| {
+                        c.as_object_mut().unwrap().remove(claim);
+                    },
+                    now
+                ),
+                AssertionError::MissingClaim(claim),
+                "{claim}"
+            );
+        }
+        // Another key with the same kid: the signature does not verify.
+        let other = SigningKey::generate(Algorithm::Es256, Some("k1")).unwrap();
+        assert_eq!(
+            keys.verify_assertion(&other.sign(&claims(now)), &rules(now)),
+            Err(AssertionError::BadSignature)
+        );
+    }
+}

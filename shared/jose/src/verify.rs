@@ -244,7 +244,7 @@ fn check_user(user: String, claim: &'static str) -> Result<String, JwtError> {
     Ok(user)
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
 }
 

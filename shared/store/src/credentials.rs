@@ -22,6 +22,8 @@ use crate::Store;
 pub const SERVICE_TOKEN_PREFIX: &str = "sgn_sat_";
 pub const CLIENT_SECRET_PREFIX: &str = "sgn_cs_";
 pub const ORGANIZATION_TOKEN_PREFIX: &str = "sgn_org_";
+/// Prefix of a Descope-style project's management key.
+pub const MANAGEMENT_KEY_PREFIX: &str = "sgn_mk_";
 
 /// Longest bearer value or client secret looked up; anything longer is not one of ours.
 const MAX_CREDENTIAL_BYTES: usize = 256;
@@ -44,6 +46,9 @@ pub enum CredentialScope {
     Service { tenant: String },
     /// An organization token: every tenant of the organization.
     Organization { organization: String },
+    /// A Descope-style project's management key: that project's management APIs only
+    /// (`POST /v1/mgmt/user/logout`), never another family's.
+    Management { project: String },
 }
 
 /// The answer to "may this bearer act on this tenant?".
@@ -208,6 +213,7 @@ impl Store {
         let prefix = match scope {
             CredentialScope::Service { .. } => SERVICE_TOKEN_PREFIX,
             CredentialScope::Organization { .. } => ORGANIZATION_TOKEN_PREFIX,
+            CredentialScope::Management { .. } => MANAGEMENT_KEY_PREFIX,
         };
         let secret = item_key::generate_secret(prefix);
         self.store_credential(&secret, scope, label).await?;
@@ -483,12 +489,40 @@ impl Store {
         Ok(output.attributes.is_some_and(|a| !a.is_empty()))
     }
 
-    /// Decides whether `bearer` may act on `tenant_id`, in one BatchGetItem that reads the
-    /// credential and the tenant together.
+    /// Decides whether `bearer` (a service or organization token) may act on `tenant_id`,
+    /// in one BatchGetItem that reads the credential and the tenant together.
     pub async fn authorize(
         &self,
         bearer: &str,
         tenant_id: &str,
+    ) -> Result<Authorization, StoreError> {
+        self.authorize_scope(bearer, tenant_id, |scope, tenant| match scope {
+            CredentialScope::Service { tenant: t } => *t == tenant.id,
+            CredentialScope::Organization { organization } => {
+                tenant.organization.as_deref() == Some(organization.as_str())
+            }
+            CredentialScope::Management { .. } => false,
+        })
+        .await
+    }
+
+    /// Decides whether `key` is a management key of `project`, as [`Store::authorize`].
+    pub async fn authorize_management(
+        &self,
+        key: &str,
+        project: &str,
+    ) -> Result<Authorization, StoreError> {
+        self.authorize_scope(key, project, |scope, tenant| {
+            matches!(scope, CredentialScope::Management { project } if *project == tenant.id)
+        })
+        .await
+    }
+
+    async fn authorize_scope(
+        &self,
+        bearer: &str,
+        tenant_id: &str,
+        permits: impl Fn(&CredentialScope, &Tenant) -> bool,
     ) -> Result<Authorization, StoreError> {
         if bearer.is_empty() || bearer.len() > MAX_CREDENTIAL_BYTES {
             return Ok(Authorization::UnknownCredential);
@@ -519,13 +553,7 @@ impl Store {
             return Ok(Authorization::Forbidden);
         };
         let tenant = parse_tenant(tenant)?;
-        let permitted = match &credential.scope {
-            CredentialScope::Service { tenant: t } => *t == tenant.id,
-            CredentialScope::Organization { organization } => {
-                tenant.organization.as_deref() == Some(organization.as_str())
-            }
-        };
-        Ok(if permitted {
+        Ok(if permits(&credential.scope, &tenant) {
             Authorization::Granted
         } else {
             Authorization::Forbidden

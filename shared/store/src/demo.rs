@@ -36,6 +36,11 @@ XlpyKIyc+WQZ4ZT4Nkj8i+WxM6178+9S47C1KCLrGXml8O0VQXGb1WEF
 ";
 /// The demo project's user, and the two sessions the demo gives them.
 pub const PROJECT_USER: &str = "demo-user";
+/// The demo user's login id, recorded as registration records `loginId`: what the
+/// management logout event names.
+pub const PROJECT_USER_LOGIN_ID: &str = "demo-user@signoff.example";
+/// The demo project's management key (published: local only).
+pub const PROJECT_MANAGEMENT_KEY: &str = "sgn_mk_DEMO-local-only-not-a-secret";
 pub const PROJECT_SESSIONS: [&str; 2] = ["demo-descope-session-1", "demo-descope-session-2"];
 /// Refresh JWTs of the two sessions, signed with the demo key, valid until 2100. The
 /// first is for trying logout, the second for logout-all.
@@ -103,6 +108,67 @@ pub async fn seed_retired_client(store: &Store) -> Result<(), SeedError> {
         })
         .collect();
     register_in_batches(store, records, |_| {}).await?;
+    Ok(())
+}
+
+/// Global Token Revocation: the demo service trusts the demo identity provider, which
+/// signs its requests with this key (published, like the demo credential: local only).
+pub const TRUSTED_PARTY_ISSUER: &str = "https://idp.demo.example";
+pub const TRUSTED_PARTY_KEY_ID: &str = "demo-idp-key-1";
+pub const TRUSTED_PARTY_PRIVATE_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgsWp1mQGQ9x/Og0z2
+uz3wFZzR2Jn7JfMKE/2fTnqSYO2hRANCAAQY1oStPOuNotY76T2Tp9zXJKQjN2D6
+OdrsLFpr/Ss9o7LQRKr5W5QhzY477r5OzSlShIcsjtrFr45bic8m1bSy
+-----END PRIVATE KEY-----
+";
+/// The employee the identity provider logs out: [`DEPARTED_TOKENS`] tokens
+/// (`demo-departed-token-<i>`) in three sessions of the web client, known by email.
+pub const DEPARTED_SUBJECT: &str = "departed-employee";
+pub const DEPARTED_EMAIL: &str = "departed@signoff.example";
+pub const DEPARTED_TOKENS: usize = 6;
+
+/// Trusts the demo identity provider in the demo service and registers the departed
+/// employee's tokens and email (`scripts/dev`'s Global Token Revocation demo; not part
+/// of [`seed`]).
+pub async fn seed_global_revocation(store: &Store) -> Result<(), SeedError> {
+    let key = SigningKey::from_pem(TRUSTED_PARTY_PRIVATE_KEY_PEM, Some(TRUSTED_PARTY_KEY_ID))
+        .expect("the demo party's key is a valid P-256 key");
+    let now = crate::now_epoch_seconds();
+    store
+        .put_trusted_party(&crate::trusted_parties::TrustedParty {
+            tenant: SERVICE_ID.to_owned(),
+            issuer: TRUSTED_PARTY_ISSUER.to_owned(),
+            subject: TRUSTED_PARTY_ISSUER.to_owned(),
+            keys: vec![key.public_jwk()],
+            subject_issuers: vec![TRUSTED_PARTY_ISSUER.to_owned()],
+            created_at: now,
+        })
+        .await?;
+    let records = (0..DEPARTED_TOKENS)
+        .map(|i| TokenRecord {
+            subject: Some(DEPARTED_SUBJECT.to_owned()),
+            session_id: Some(format!("demo-departed-session-{}", i % 3)),
+            ..demo_record(
+                &format!("demo-departed-token-{i}"),
+                if i % 2 == 0 {
+                    TokenType::Refresh
+                } else {
+                    TokenType::Access
+                },
+                WEB_CLIENT_ID,
+            )
+        })
+        .collect();
+    register_in_batches(store, records, |_| {}).await?;
+    store
+        .record_aliases(&[crate::users::UserAlias {
+            tenant: SERVICE_ID.to_owned(),
+            subject: DEPARTED_SUBJECT.to_owned(),
+            kind: crate::users::AliasKind::Email,
+            value: DEPARTED_EMAIL.to_owned(),
+            expires_at: now + 86_400,
+        }])
+        .await?;
     Ok(())
 }
 
@@ -365,6 +431,25 @@ pub async fn seed_project(store: &Store) -> Result<(), SeedError> {
         }));
         store.register_tokens(&records).await?;
     }
+    store
+        .record_aliases(&[crate::users::UserAlias {
+            tenant: PROJECT_ID.to_owned(),
+            subject: PROJECT_USER.to_owned(),
+            kind: crate::users::AliasKind::LoginId,
+            value: PROJECT_USER_LOGIN_ID.to_owned(),
+            expires_at: now + 90 * 86_400,
+        }])
+        .await?;
+    store
+        .store_credential(
+            PROJECT_MANAGEMENT_KEY,
+            CredentialScope::Management {
+                project: PROJECT_ID.to_owned(),
+            },
+            "demo project management key (local only)",
+        )
+        .await
+        .map_err(ProvisionError::from)?;
     Ok(())
 }
 

@@ -20,11 +20,12 @@
 //! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress` | the background purge of what a cutoff ended, shard by shard |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
+//! | [`trusted_parties`] | `put_trusted_party`, `trusted_party`, `remove_trusted_party`, `use_assertion`, `release_assertion` | who may call Global Token Revocation, and its `jti` replay check |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `housekeeping`, `demo`
+//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
 pub mod bulk;
@@ -43,6 +44,7 @@ pub mod revocation;
 pub mod sessions;
 pub mod table;
 pub mod tokens;
+pub mod trusted_parties;
 pub mod users;
 
 pub use config::Config;

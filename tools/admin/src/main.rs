@@ -17,6 +17,7 @@ use signoff_store::credentials::{CredentialScope, Tenant};
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{DeviceBinding, TokenRecord, TokenType};
 use signoff_store::project_keys::RefreshTokenSpec;
+use signoff_store::trusted_parties::TrustedParty;
 use signoff_store::{Config, Store};
 
 #[derive(Parser)]
@@ -69,7 +70,15 @@ enum Command {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// Revoke a service or organization token, given its value.
+    /// Issue a management key of a Descope-style project (`Bearer <project>:<key>` on
+    /// `POST /v1/mgmt/user/logout`), printed once; only its hash is stored.
+    IssueManagementKey {
+        #[arg(long)]
+        project: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a service or organization token or a management key, given its value.
     RevokeCredential {
         #[arg(long, env = "SIGNOFF_CREDENTIAL", hide_env_values = true)]
         token: String,
@@ -233,6 +242,72 @@ enum Command {
         #[arg(long)]
         no_register: bool,
     },
+    /// Trust a party (an identity provider or security tool) to log users of a tenant out
+    /// everywhere through Global Token Revocation: it signs its requests' JWTs with the
+    /// key registered here (JWKS or JWK JSON, or a PEM public key). Registering the same
+    /// issuer again replaces its keys.
+    AddTrustedParty {
+        #[arg(long)]
+        tenant: String,
+        /// The `iss` of the party's JWTs.
+        #[arg(long)]
+        issuer: String,
+        /// The `sub` of its JWTs (default: the issuer, as RFC 7523 client assertions have it).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        keys: PathBuf,
+        /// Key id for a PEM key (default: its RFC 7638 thumbprint).
+        #[arg(long)]
+        kid: Option<String>,
+        /// An issuer whose `sub` values the party may name (`iss_sub`); repeat for several.
+        /// Default: the party's own issuer.
+        #[arg(long = "subject-issuer")]
+        subject_issuers: Vec<String>,
+    },
+    /// Stop trusting a party: its JWTs are refused at once.
+    RemoveTrustedParty {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        issuer: String,
+    },
+    /// Sign the bearer JWT of one Global Token Revocation request with a party's private
+    /// key (PKCS #8 PEM), as the party would: `aud` the endpoint's URL, a fresh `jti`,
+    /// short-lived. Prints the JWT.
+    SignRevocationAssertion {
+        #[arg(long)]
+        key: PathBuf,
+        /// Key id (default: the key's thumbprint, as add-trusted-party registers a PEM key).
+        #[arg(long)]
+        kid: Option<String>,
+        #[arg(long)]
+        issuer: String,
+        /// Default: the issuer.
+        #[arg(long)]
+        subject: Option<String>,
+        /// The endpoint's exact URL, e.g. https://signoff.example.com/oauth2/global-token-revocation.
+        #[arg(long)]
+        audience: String,
+        #[arg(long, default_value_t = 120)]
+        expires_in: i64,
+    },
+    /// Log a user out everywhere, as Global Token Revocation does: one write makes every
+    /// token of the user unusable, then the records are deleted (in the background, with
+    /// a purge queue, when there are many).
+    LogOutUser {
+        #[arg(long)]
+        tenant: String,
+        /// The user's subject.
+        #[arg(long, group = "user", required = true)]
+        subject: Option<String>,
+        /// An email address registration recorded for the user.
+        #[arg(long, group = "user")]
+        email: Option<String>,
+        /// A login id registration recorded for the user.
+        #[arg(long, group = "user")]
+        login_id: Option<String>,
+    },
     /// Seed the local demo: a service, its fixed demo credential, a client and a session
     /// holding tokens. Refused unless the endpoint is local.
     SeedDemo {
@@ -241,6 +316,10 @@ enum Command {
         /// Print how to call the local API at this base URL.
         #[arg(long, default_value = "http://127.0.0.1:9000")]
         api_url: String,
+        /// Write the demo identity provider's private key here (it signs the printed
+        /// Global Token Revocation request).
+        #[arg(long)]
+        party_key_out: Option<PathBuf>,
     },
 }
 
@@ -312,6 +391,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| fail(&e))?;
             print_secret("organization token", &token);
+        }
+        Command::IssueManagementKey { project, label } => {
+            require_tenant(&store, &project).await?;
+            let key = store
+                .issue_credential(CredentialScope::Management { project }, &label)
+                .await
+                .map_err(|e| fail(&e))?;
+            print_secret("management key", &key);
         }
         Command::RevokeCredential { token } => {
             let existed = store
@@ -519,15 +606,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::RegisterKeys { project, file, kid } => {
             let text = read_text(&file)?;
-            let keys = if text.trim_start().starts_with('{') {
-                if kid.is_some() {
-                    return Err("--kid is for PEM keys: a JWK carries its own kid".into());
-                }
-                Jwk::parse_set(&text)
-            } else {
-                Jwk::from_pem(&text, kid.as_deref()).map(|k| vec![k])
-            }
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+            let keys = parse_public_keys(&text, kid.as_deref())
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             let all = store
                 .add_project_keys(&project, &keys)
                 .await
@@ -645,9 +725,148 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             println!("{jwt}");
         }
-        Command::SeedDemo { tokens, api_url } => seed_demo(&store, tokens, &api_url).await?,
+        Command::AddTrustedParty {
+            tenant,
+            issuer,
+            subject,
+            keys,
+            kid,
+            subject_issuers,
+        } => {
+            let text = read_text(&keys)?;
+            let keys = parse_public_keys(&text, kid.as_deref())
+                .map_err(|e| format!("{}: {e}", keys.display()))?;
+            let party = TrustedParty {
+                subject: subject.unwrap_or_else(|| issuer.clone()),
+                subject_issuers: if subject_issuers.is_empty() {
+                    vec![issuer.clone()]
+                } else {
+                    subject_issuers
+                },
+                tenant,
+                issuer,
+                keys,
+                created_at: signoff_store::now_epoch_seconds(),
+            };
+            store
+                .put_trusted_party(&party)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!(
+                "{} may now log users of tenant {} out everywhere (keys: {})",
+                party.issuer,
+                party.tenant,
+                party
+                    .keys
+                    .iter()
+                    .map(|k| format!("{} {}", k.kid, k.alg))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Command::RemoveTrustedParty { tenant, issuer } => {
+            let removed = store
+                .remove_trusted_party(&tenant, &issuer)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!(
+                "{}",
+                if removed {
+                    format!("{issuer} is no longer trusted by tenant {tenant}")
+                } else {
+                    format!("{issuer} was not a trusted party of tenant {tenant}")
+                }
+            );
+        }
+        Command::SignRevocationAssertion {
+            key,
+            kid,
+            issuer,
+            subject,
+            audience,
+            expires_in,
+        } => {
+            if !(1..=300).contains(&expires_in) {
+                return Err("--expires-in must be 1-300 seconds (Signoff refuses longer)".into());
+            }
+            let pem = read_text(&key)?;
+            let signing_key = SigningKey::from_pem(&pem, kid.as_deref())
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            let mut nonce = [0u8; 16];
+            getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+            let jti: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+            let claims = signoff_jose::assertion_claims(
+                &issuer,
+                subject.as_deref().unwrap_or(&issuer),
+                &audience,
+                &jti,
+                signoff_store::now_epoch_seconds(),
+                expires_in,
+            );
+            println!("{}", signing_key.sign(&claims));
+        }
+        Command::LogOutUser {
+            tenant,
+            subject,
+            email,
+            login_id,
+        } => {
+            use signoff_store::users::{AliasKind, UserRef};
+            require_tenant(&store, &tenant).await?;
+            let user = match (&subject, &email, &login_id) {
+                (Some(subject), _, _) => UserRef::Subject(subject),
+                (_, Some(email), _) => UserRef::Alias(AliasKind::Email, email),
+                (_, _, Some(login_id)) => UserRef::Alias(AliasKind::LoginId, login_id),
+                _ => return Err("name --subject, --email or --login-id".into()),
+            };
+            let Some(subject) = store
+                .resolve_user(&tenant, user)
+                .await
+                .map_err(|e| fail(&e))?
+            else {
+                return Err(format!("no such user in tenant {tenant}"));
+            };
+            let handoff = purge_queue.map(|queue| signoff_queue::Handoff {
+                queue,
+                inline: std::time::Duration::from_secs(10),
+            });
+            let outcome =
+                signoff_queue::log_user_out(&store, handoff.as_ref(), &tenant, &subject, None)
+                    .await
+                    .map_err(|e| fail(&e))?;
+            println!(
+                "every token of {subject} in tenant {tenant} is unusable; {} record(s) deleted",
+                outcome.logout.report.deleted
+            );
+            if let Some(job) = outcome.purge {
+                println!(
+                    "purge {} deletes the rest: `signoff-admin purge-status --tenant {tenant} --job {} --watch`",
+                    job.job_id, job.job_id
+                );
+            }
+        }
+        Command::SeedDemo {
+            tokens,
+            api_url,
+            party_key_out,
+        } => seed_demo(&store, tokens, &api_url, party_key_out.as_deref()).await?,
     }
     Ok(())
+}
+
+/// Public keys from a JWKS or JWK (JSON) or a PEM public key (given `kid`, or its
+/// thumbprint). Private keys are refused.
+fn parse_public_keys(text: &str, kid: Option<&str>) -> Result<Vec<Jwk>, String> {
+    if text.trim_start().starts_with('{') {
+        if kid.is_some() {
+            return Err("--kid is for PEM keys: a JWK carries its own kid".into());
+        }
+        Jwk::parse_set(text).map_err(|e| e.to_string())
+    } else {
+        Jwk::from_pem(text, kid)
+            .map(|k| vec![k])
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A text file's contents; an error names the file.
@@ -673,7 +892,12 @@ fn print_secret(what: &str, secret: &str) {
     println!("{secret}");
 }
 
-async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), String> {
+async fn seed_demo(
+    store: &Store,
+    tokens: usize,
+    api_url: &str,
+    party_key_out: Option<&Path>,
+) -> Result<(), String> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .unwrap_or_default();
@@ -696,6 +920,9 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
     signoff_store::demo::seed_retired_client(store)
         .await
         .map_err(|e| e.to_string())?;
+    signoff_store::demo::seed_global_revocation(store)
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish();
     let service = signoff_store::demo::SERVICE_ID;
     let body = json!({ "sessionId": signoff_store::demo::SESSION_ID });
@@ -714,9 +941,15 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
          -H 'Authorization: Bearer {project}:{logout_jwt}'\n\n\
          log the user out everywhere with:\n\n  curl -s -X POST {api_url}/v1/auth/logoutall \\\n    \
          -H 'Authorization: Bearer {project}:{logout_all_jwt}'\n\n\
-         its public keys: curl -s {api_url}/v2/keys/{project}\n",
+         its public keys: curl -s {api_url}/v2/keys/{project}\n\n\
+         log the user out everywhere from a backend, with the project's management key:\n\n  \
+         curl -s -X POST {api_url}/v1/mgmt/user/logout \\\n    \
+         -H 'Authorization: Bearer {project}:{}' \\\n    \
+         -H 'Content-Type: application/json' -d '{{\"loginId\":\"{}\"}}'\n",
         signoff_store::demo::PROJECT_USER,
         signoff_store::demo::PROJECT_ACCESS_TOKENS_PER_SESSION + 1,
+        signoff_store::demo::PROJECT_MANAGEMENT_KEY,
+        signoff_store::demo::PROJECT_USER_LOGIN_ID,
     );
     println!(
         "revoke the demo refresh token (and its grant) the NetIQ way with:\n\n  \
@@ -748,6 +981,26 @@ async fn seed_demo(store: &Store, tokens: usize, api_url: &str) -> Result<(), St
         service_token = signoff_store::demo::SERVICE_TOKEN,
         scope = signoff_store::demo::RFC7009_ACCESS_TOKEN_SCOPE,
     );
+    if let Some(key_path) = party_key_out {
+        write_private_key(key_path, signoff_store::demo::TRUSTED_PARTY_PRIVATE_KEY_PEM)?;
+        let endpoint = format!("{api_url}/oauth2/global-token-revocation");
+        println!(
+            "the demo identity provider ({issuer}) may log users of the demo service out\n\
+             everywhere. Log out the departed employee ({tokens} tokens, 3 sessions) with a\n\
+             Global Token Revocation request; each needs a freshly signed JWT (jti works once):\n\n  \
+             curl -s -i -X POST {endpoint} \\\n    \
+             -H \"Authorization: Bearer $(target/debug/signoff-admin sign-revocation-assertion \\\n      \
+             --key {key} --kid {kid} --issuer {issuer} --audience {endpoint})\" \\\n    \
+             -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"sub_id\":{{\"format\":\"email\",\"email\":\"{email}\"}}}}'\n\n\
+             (HTTP 204; the endpoint's metadata: curl -s {api_url}/.well-known/oauth-authorization-server)\n",
+            issuer = signoff_store::demo::TRUSTED_PARTY_ISSUER,
+            tokens = signoff_store::demo::DEPARTED_TOKENS,
+            key = key_path.display(),
+            kid = signoff_store::demo::TRUSTED_PARTY_KEY_ID,
+            email = signoff_store::demo::DEPARTED_EMAIL,
+        );
+    }
     let (host, port) = api_url
         .trim_start_matches("http://")
         .split_once(':')
