@@ -55,9 +55,10 @@ async fn engine(n: usize, one_way: Duration) -> Run {
         &format!(r#"{{"sessionId":"{SESSION}"}}"#),
     );
     let started = Instant::now();
-    let response = signoff_nativesso::handle(&db.store, request)
-        .await
-        .expect("handled");
+    let response =
+        signoff_nativesso::handle(&db.store, &signoff_nativesso::Settings::default(), request)
+            .await
+            .expect("handled");
     let elapsed = started.elapsed();
     let requests = db.requests.snapshot();
     let (status, body) = parts(response);

@@ -72,6 +72,28 @@ DOCUMENTED_REFUSALS = {
     "nativeSsoLogout": [
         (400, "resultCode", "A503204", _SHAPE_ONLY),
     ],
+    # None of the four parameters (all are optional, null and "" are absent), byte limits
+    # a schema's character counts cannot state, control characters, and form members whose
+    # names decode to the same parameter.
+    "authleteTokenRevoke": [
+        (400, "resultCode", "A312201", _SHAPE_ONLY),
+        (400, "resultCode", "A312204", _SHAPE_ONLY),
+        (400, "resultCode", "A312205", _SHAPE_ONLY),
+        (400, "resultCode", "A312214", _SHAPE_ONLY),
+    ],
+    "authleteTokenDelete": [
+        (400, "resultCode", "A136204", _SHAPE_ONLY),
+        (400, "resultCode", "A136205", _SHAPE_ONLY),
+    ],
+    "authleteClientAuthorizationDelete": [
+        (400, "resultCode", "A137201", _SHAPE_ONLY),
+        (400, "resultCode", "A137204", _SHAPE_ONLY),
+        (400, "resultCode", "A137205", _SHAPE_ONLY),
+    ],
+    "authleteClientAuthorizationDeleteWithSubject": [
+        (400, "resultCode", "A137204", _SHAPE_ONLY),
+        (400, "resultCode", "A137205", _SHAPE_ONLY),
+    ],
 }
 
 

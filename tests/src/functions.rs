@@ -8,6 +8,7 @@ use signoff_store::Store;
 /// The settings of the HTTP functions that have any.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    pub authlete: signoff_nativesso::Settings,
     pub descope: signoff_descope::settings::Settings,
     pub revocation: signoff_revoke::settings::Settings,
     /// Introspection for the revocation tenant, issuer [`ISSUER`], no signing key (signed
@@ -32,6 +33,7 @@ impl Settings {
             introspection_scope: signoff_introspect::settings::DEFAULT_INTROSPECTION_SCOPE.into(),
         };
         Self {
+            authlete: signoff_nativesso::Settings::default(),
             descope: signoff_descope::settings::Settings::default(),
             introspection,
             introspection_keys: None,
@@ -59,7 +61,7 @@ pub async fn handle(
     request: Request,
 ) -> Response<Body> {
     match function {
-        "nativesso-logout" => signoff_nativesso::handle(store, request).await,
+        "nativesso-logout" => signoff_nativesso::handle(store, &settings.authlete, request).await,
         "token-register" => signoff_register::handle(store, request).await,
         "descope-auth" => signoff_descope::handle(store, &settings.descope, request).await,
         "token-revoke" => signoff_revoke::handle(store, &settings.revocation, request).await,

@@ -730,6 +730,19 @@ pub const AUTHLETE: Vendor = Vendor {
     name: "authlete",
     operations: &[
         ("POST", "/api/{serviceId}/nativesso/logout"),
+        ("POST", "/api/{serviceId}/auth/token/revoke"),
+        (
+            "DELETE",
+            "/api/{serviceId}/auth/token/delete/{accessTokenIdentifier}",
+        ),
+        (
+            "DELETE",
+            "/api/{serviceId}/client/authorization/delete/{clientId}",
+        ),
+        (
+            "DELETE",
+            "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}",
+        ),
         ("POST", "/signoff/v1/tenants/{tenantId}/tokens"),
     ],
 };

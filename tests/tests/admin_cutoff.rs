@@ -108,3 +108,63 @@ async fn each_cutoff_ends_exactly_the_tokens_it_names() {
         assert!(!ok, "{args:?}: {out}{err}");
     }
 }
+
+#[tokio::test]
+async fn revoke_token_takes_the_token_on_stdin_or_its_hash_never_on_the_command_line() {
+    let db = TestDb::start().await;
+    seed::tenant(&db.store, TENANT, None).await;
+    seed::register(
+        &db.store,
+        vec![
+            seed::grant_token(TENANT, "at", TokenType::Access, "web", "g"),
+            seed::grant_token(TENANT, "rt", TokenType::Refresh, "web", "g"),
+            seed::token(TENANT, "other", TokenType::Access, "web"),
+        ],
+    )
+    .await;
+
+    // By value, on standard input: the access token and its grant's refresh token go.
+    let mut child = tokio::process::Command::new(binaries_dir().join("signoff-admin"))
+        .args(["--table", db.store.table_name()])
+        .args(["revoke-token", "--tenant", TENANT, "--token-stdin"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("signoff-admin runs");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"at\n").await.unwrap();
+    }
+    let output = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("2 record(s) deleted"), "{stdout}");
+    assert!(!seed::token_stored(&db.store, TENANT, "at").await);
+    assert!(!seed::token_stored(&db.store, TENANT, "rt").await);
+    assert!(
+        !stdout.contains(" at "),
+        "the token is never printed: {stdout}"
+    );
+
+    // By hash; then again: there is nothing left to revoke, and the operator is told so.
+    let hash = TokenHash::of("other").encoded();
+    let args = ["revoke-token", "--tenant", TENANT, "--token-hash", &hash];
+    let (ok, stdout, stderr) = admin(&db, &args).await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("1 record(s) deleted"), "{stdout}");
+    let (ok, _, stderr) = admin(&db, &args).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("no token {hash}")), "{stderr}");
+    // A hash that is not one is refused before anything is read.
+    let (ok, _, stderr) = admin(
+        &db,
+        &["revoke-token", "--tenant", TENANT, "--token-hash", "x"],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("not a base64url SHA-256"), "{stderr}");
+}

@@ -79,6 +79,44 @@ async fn every_event_runs_through_its_handler() {
                     0
                 );
             }
+            "authlete-client-authorization-delete-subject.json" => {
+                // Sorted first: the partner app's tokens of the demo user go here.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["resultCode"], "A137001");
+                let message = body["resultMessage"].as_str().unwrap();
+                assert!(
+                    message.starts_with(&format!(
+                        "[A137001] Deleted {} token record(s)",
+                        demo::PARTNER_TOKENS
+                    )),
+                    "{message}"
+                );
+                for i in 0..demo::PARTNER_TOKENS {
+                    let value = format!("demo-partner-token-{i}");
+                    assert!(!seed::token_stored(&db.store, demo::SERVICE_ID, &value).await);
+                }
+            }
+            "authlete-client-authorization-delete.json" => {
+                // The same authorization again, in the query form: nothing left.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["resultCode"], "A137001");
+                assert!(body["resultMessage"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[A137001] Deleted 0 token record(s)"));
+            }
+            "authlete-token-delete.json" => {
+                assert_eq!(status, 204, "{body}");
+                assert!(
+                    !seed::token_stored(&db.store, demo::SERVICE_ID, demo::AUTHLETE_ACCESS_TOKEN)
+                        .await
+                );
+            }
+            "authlete-token-revoke.json" => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["resultCode"], "A312001");
+                assert_eq!(body["count"], demo::DEPARTED_TOKENS as u64, "{body}");
+            }
             "token-register.json" => {
                 assert_eq!(status, 200, "{body}");
                 assert_eq!(body["registered"], 1);

@@ -221,7 +221,11 @@ async fn every_revocation_path_makes_the_token_inactive_at_once() {
         Some("application/json"),
         r#"{"sessionId":"s-logout"}"#,
     );
-    let (status, _) = seed::parts(signoff_nativesso::handle(store, logout).await.unwrap());
+    let (status, _) = seed::parts(
+        signoff_nativesso::handle(store, &signoff_nativesso::Settings::default(), logout)
+            .await
+            .unwrap(),
+    );
     assert_eq!(status, 200);
     assert_eq!(f.introspect("at-session").await.1, json!({"active": false}));
 

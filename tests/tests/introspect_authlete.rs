@@ -208,7 +208,7 @@ async fn revoked_expired_and_foreign_tokens_are_unauthorized() {
         r#"{"sessionId":"sess-1"}"#,
     );
     let (status, _) = seed::parts(
-        signoff_nativesso::handle(&f.db.store, logout)
+        signoff_nativesso::handle(&f.db.store, &signoff_nativesso::Settings::default(), logout)
             .await
             .unwrap(),
     );

@@ -23,7 +23,7 @@ fn bearer(token: &str) -> String {
 async fn logout(db: &TestDb, service: &str, token: &str, body: &str) -> (u16, Value) {
     let request = post(&path(service), Some(&bearer(token)), JSON, body);
     parts(
-        handle(&db.store, request)
+        handle(&db.store, &signoff_nativesso::Settings::default(), request)
             .await
             .expect("the handler never fails"),
     )
@@ -101,7 +101,11 @@ async fn a_logged_out_session_refuses_new_tokens() {
 async fn missing_authorization_is_401_a001202_naming_the_real_path() {
     let db = TestDb::start().await;
     let request = post(&path("715948317"), None, JSON, r#"{"sessionId":"s"}"#);
-    let (status, body) = parts(handle(&db.store, request).await.unwrap());
+    let (status, body) = parts(
+        handle(&db.store, &signoff_nativesso::Settings::default(), request)
+            .await
+            .unwrap(),
+    );
     assert_eq!(status, 401);
     assert_eq!(
         body,
@@ -118,7 +122,11 @@ async fn messages_show_the_api_path_even_behind_a_named_stage() {
     let request = post_event("/api/42/nativesso/logout", None, JSON, "{}")
         .stage("prod")
         .request();
-    let (status, body) = parts(handle(&db.store, request).await.unwrap());
+    let (status, body) = parts(
+        handle(&db.store, &signoff_nativesso::Settings::default(), request)
+            .await
+            .unwrap(),
+    );
     assert_eq!(status, 401);
     assert_eq!(
         body["resultMessage"],
@@ -142,7 +150,11 @@ async fn credentials_are_checked_and_scoped() {
         (401, Some("A001203"))
     );
     let request = post(&path("100"), Some("Basic dXNlcjpwYXNz"), JSON, body);
-    let (status, response) = parts(handle(&db.store, request).await.unwrap());
+    let (status, response) = parts(
+        handle(&db.store, &signoff_nativesso::Settings::default(), request)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (status, response["resultCode"].as_str()),
         (401, Some("A001204"))
@@ -175,7 +187,15 @@ async fn credentials_are_checked_and_scoped() {
         lambda_http::RequestExt::path_parameters_ref(&crafted).and_then(|p| p.first("serviceId")),
         Some("100#x")
     );
-    assert_eq!(parts(handle(&db.store, crafted).await.unwrap()).0, 403);
+    assert_eq!(
+        parts(
+            handle(&db.store, &signoff_nativesso::Settings::default(), crafted)
+                .await
+                .unwrap()
+        )
+        .0,
+        403
+    );
 
     // A revoked credential stops working at once.
     assert!(db.store.revoke_credential(&token_100).await.unwrap());
@@ -263,7 +283,11 @@ async fn bad_input_is_a_400_caller_error_that_names_the_problem() {
     ];
     for (content_type, body, code, words) in cases {
         let request = post(&path("100"), Some(&auth), content_type, &body);
-        let (status, response) = parts(handle(&db.store, request).await.unwrap());
+        let (status, response) = parts(
+            handle(&db.store, &signoff_nativesso::Settings::default(), request)
+                .await
+                .unwrap(),
+        );
         let shown: String = body.chars().take(60).collect();
         assert_eq!(status, 400, "{shown}: {response}");
         assert_eq!(response["resultCode"], code, "{shown}: {response}");
@@ -279,7 +303,9 @@ async fn bad_input_is_a_400_caller_error_that_names_the_problem() {
     let request = HttpApiEvent::get(&path("100"))
         .header("authorization", &auth)
         .request();
-    let response = handle(&db.store, request).await.unwrap();
+    let response = handle(&db.store, &signoff_nativesso::Settings::default(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "POST");
     let (status, body) = parts(response);
     assert_eq!(
@@ -364,7 +390,9 @@ async fn writes_that_stay_unprocessed_are_a_retryable_server_error_never_ok() {
         JSON,
         r#"{"sessionId":"s"}"#,
     );
-    let response = handle(&db.store, request).await.unwrap();
+    let response = handle(&db.store, &signoff_nativesso::Settings::default(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, body) = parts(response);
     assert_eq!(status, 500);
@@ -390,7 +418,9 @@ async fn store_failures_are_500_server_error_with_nothing_internal_leaked() {
         JSON,
         r#"{"sessionId":"s"}"#,
     );
-    let response = handle(&missing, request).await.unwrap();
+    let response = handle(&missing, &signoff_nativesso::Settings::default(), request)
+        .await
+        .unwrap();
     assert!(response.headers().get("retry-after").is_none());
     let (status, body) = parts(response);
     assert_eq!(
@@ -410,7 +440,13 @@ async fn store_failures_are_500_server_error_with_nothing_internal_leaked() {
         JSON,
         r#"{"sessionId":"s"}"#,
     );
-    let response = handle(&unreachable, request).await.unwrap();
+    let response = handle(
+        &unreachable,
+        &signoff_nativesso::Settings::default(),
+        request,
+    )
+    .await
+    .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, body) = parts(response);
     assert_eq!(

@@ -6,9 +6,12 @@
 
 use serde_json::json;
 use signoff_revoke::settings::DeviceRevocationAuth;
+use signoff_store::model::{TokenRecord, TokenType};
 use signoff_tests::openapi::{
-    event, fresh_db, future, request, revocation_config, Api, Recorder, Spec, AUTHLETE, JSON_TYPE,
+    event, fresh_db, future, request, revocation_config, Api, Recorder, Spec, AUTHLETE, FORM_TYPE,
+    JSON_TYPE,
 };
+use signoff_tests::queue::TestQueue;
 use signoff_tests::seed;
 
 async fn native_sso_and_registration(rec: &mut Recorder) {
@@ -165,9 +168,246 @@ async fn native_sso_and_registration(rec: &mut Recorder) {
     rec.expect_store_trouble(&api, &trouble).await;
 }
 
+/// Authlete's token management APIs: every documented status and code.
+async fn token_management(rec: &mut Recorder) {
+    let db = fresh_db().await;
+    let token = seed::tenant(&db.store, "100", None).await;
+    let other = seed::tenant(&db.store, "200", None).await;
+    let mut records: Vec<TokenRecord> = (0..30)
+        .map(|i| seed::token("100", &format!("alice-{i}"), TokenType::Access, "web"))
+        .collect();
+    records.push(seed::grant_token(
+        "100",
+        "pair-at",
+        TokenType::Access,
+        "web",
+        "g",
+    ));
+    records.push(seed::grant_token(
+        "100",
+        "pair-rt",
+        TokenType::Refresh,
+        "web",
+        "g",
+    ));
+    records.extend((0..30).map(|i| TokenRecord {
+        subject: Some("bob".into()),
+        ..seed::token("100", &format!("bob-{i}"), TokenType::Access, "mobile")
+    }));
+    seed::register(&db.store, records).await;
+    let mut api = Api::new(
+        &db.store,
+        revocation_config("100", DeviceRevocationAuth::Client, ""),
+    );
+    let bearer = format!("Bearer {token}");
+    let auth = ("authorization", bearer.as_str());
+    let other_bearer = format!("Bearer {other}");
+    let revoke = "/api/100/auth/token/revoke";
+
+    // /auth/token/revoke: one token by value (JSON) and by hash (form), a client and
+    // subject, a client, a subject.
+    for (headers, body, count) in [
+        (
+            &[auth, JSON_TYPE][..],
+            r#"{"accessTokenIdentifier":"pair-at"}"#.to_owned(),
+            2,
+        ),
+        (
+            &[auth, FORM_TYPE],
+            format!(
+                "refreshTokenIdentifier={}",
+                signoff_store::item_key::TokenHash::of("alice-0").encoded()
+            ),
+            1,
+        ),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":"web","subject":"alice","accessTokenIdentifier":null}"#
+                .to_owned(),
+            29,
+        ),
+        (&[auth, FORM_TYPE], "clientIdentifier=web".to_owned(), 0),
+        (&[auth, JSON_TYPE], r#"{"subject":"nobody"}"#.to_owned(), 0),
+    ] {
+        let x = rec
+            .expect(&api, request("POST", revoke, headers, &body), 200)
+            .await;
+        assert_eq!(x.json()["count"], count, "{body}");
+    }
+    let long = format!(r#"{{"subject":"{}"}}"#, "s".repeat(257));
+    let large = format!(r#"{{"subject":"s","pad":"{}"}}"#, "x".repeat(9000));
+    for (headers, body, code) in [
+        (&[auth, JSON_TYPE][..], "{}", "A312201"),
+        (&[auth, JSON_TYPE], r#"{"subject":true}"#, "A312202"),
+        (&[auth, JSON_TYPE], long.as_str(), "A312204"),
+        (&[auth, FORM_TYPE], "subject=a%01b", "A312205"),
+        (&[auth, JSON_TYPE], "{", "A312206"),
+        (&[auth, JSON_TYPE], "[]", "A312207"),
+        (
+            &[auth, ("content-type", "text/plain")],
+            "subject=bob",
+            "A312208",
+        ),
+        (&[auth, JSON_TYPE], large.as_str(), "A312209"),
+        (&[auth, FORM_TYPE], "subject=a&subject=b", "A312214"),
+    ] {
+        let x = rec
+            .expect(&api, request("POST", revoke, headers, body), 400)
+            .await;
+        assert_eq!(x.json()["resultCode"], code, "{body}");
+    }
+
+    // /auth/token/delete/{id}.
+    let delete = |id: &str| format!("/api/100/auth/token/delete/{id}");
+    rec.expect(&api, request("DELETE", &delete("bob-0"), &[auth], ""), 204)
+        .await;
+    rec.expect(&api, request("DELETE", &delete("bob-0"), &[auth], ""), 404)
+        .await;
+    let long_token = "t".repeat(4097);
+    for (id, code) in [(long_token.as_str(), "A136204"), ("a%01b", "A136205")] {
+        let x = rec
+            .expect(&api, request("DELETE", &delete(id), &[auth], ""), 400)
+            .await;
+        assert_eq!(x.json()["resultCode"], code);
+    }
+
+    // /client/authorization/delete/{clientId}, both forms.
+    let authorization = "/api/100/client/authorization/delete";
+    let x = rec
+        .expect(
+            &api,
+            request(
+                "DELETE",
+                &format!("{authorization}/mobile?subject=bob"),
+                &[auth],
+                "",
+            ),
+            200,
+        )
+        .await;
+    assert!(x.json()["resultMessage"]
+        .as_str()
+        .unwrap()
+        .contains("Deleted 29 token record(s)"));
+    rec.expect(
+        &api,
+        request(
+            "DELETE",
+            &format!("{authorization}/mobile/bob"),
+            &[auth],
+            "",
+        ),
+        200,
+    )
+    .await;
+    let long_id = "c".repeat(257);
+    for (target, code) in [
+        (format!("{authorization}/mobile"), "A137201"),
+        (format!("{authorization}/{long_id}?subject=bob"), "A137204"),
+        (format!("{authorization}/mobile?subject=a%01b"), "A137205"),
+        (
+            format!("{authorization}/mobile?subject=a&subject=b"),
+            "A137214",
+        ),
+    ] {
+        let x = rec
+            .expect(&api, request("DELETE", &target, &[auth], ""), 400)
+            .await;
+        assert_eq!(x.json()["resultCode"], code, "{target}");
+    }
+    for (target, code) in [
+        (format!("{authorization}/{long_id}/bob"), "A137204"),
+        (format!("{authorization}/mobile/a%01b"), "A137205"),
+    ] {
+        let x = rec
+            .expect(&api, request("DELETE", &target, &[auth], ""), 400)
+            .await;
+        assert_eq!(x.json()["resultCode"], code, "{target}");
+    }
+
+    // Credentials, on every operation.
+    let targets = [
+        ("POST", revoke.to_owned()),
+        ("DELETE", delete("x")),
+        ("DELETE", format!("{authorization}/web?subject=alice")),
+        ("DELETE", format!("{authorization}/web/alice")),
+    ];
+    for (method, target) in &targets {
+        for (authorization, status) in [
+            (None, 401),
+            (Some("Bearer sgn_sat_unknown"), 401),
+            (Some("Basic dXNlcjpwYXNz"), 401),
+            (Some(other_bearer.as_str()), 403),
+        ] {
+            let headers: Vec<_> = authorization
+                .map(|a| ("authorization", a))
+                .into_iter()
+                .chain([JSON_TYPE])
+                .collect();
+            rec.expect(
+                &api,
+                request(method, target, &headers, r#"{"subject":"alice"}"#),
+                status,
+            )
+            .await;
+        }
+    }
+
+    // The purge cannot be queued: the tokens are cut off, the caller told to retry.
+    api.settings.authlete.handoff = Some(signoff_queue::Handoff {
+        queue: TestQueue::queue_at("http://127.0.0.1:9", "http://127.0.0.1:9/000000000000/none")
+            .await,
+        inline: std::time::Duration::ZERO,
+    });
+    for (method, target, body, code) in [
+        (
+            "POST",
+            revoke.to_owned(),
+            r#"{"clientIdentifier":"web"}"#,
+            "A312103",
+        ),
+        (
+            "DELETE",
+            format!("{authorization}/web?subject=alice"),
+            "",
+            "A137103",
+        ),
+        (
+            "DELETE",
+            format!("{authorization}/web/alice"),
+            "",
+            "A137103",
+        ),
+    ] {
+        let x = rec
+            .expect(
+                &api,
+                request(method, &target, &[auth, JSON_TYPE], body),
+                500,
+            )
+            .await;
+        assert_eq!(x.json()["resultCode"], code);
+        assert_eq!(x.header("retry-after"), Some("1"));
+    }
+    api.settings.authlete.handoff = None;
+
+    // Store trouble: a missing table (500) and an unreachable store (500, retryable).
+    let trouble: Vec<_> = [
+        ("POST", revoke.to_owned(), r#"{"subject":"alice"}"#),
+        ("DELETE", delete("alice-1"), ""),
+        ("DELETE", format!("{authorization}/web?subject=alice"), ""),
+        ("DELETE", format!("{authorization}/web/alice"), ""),
+    ]
+    .into_iter()
+    .map(|(method, target, body)| (event(method, &target, &[auth, JSON_TYPE], body), 500, 500))
+    .collect();
+    rec.expect_store_trouble(&api, &trouble).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_authlete_response_is_what_the_functions_answer() {
     let mut rec = Recorder::new(Spec::load());
     native_sso_and_registration(&mut rec).await;
+    token_management(&mut rec).await;
     rec.assert_vendor_covered(&AUTHLETE);
 }

@@ -251,8 +251,57 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
         Some("application/json"),
         r#"{"sessionId":"s"}"#,
     );
-    let response = signoff_nativesso::handle(&db.store, request).await.unwrap();
+    let response =
+        signoff_nativesso::handle(&db.store, &signoff_nativesso::Settings::default(), request)
+            .await
+            .unwrap();
     assert_eq!(response.status(), 200);
+    assert_role_covers(&template, "nativesso-logout", &recorder).await;
+
+    // Authlete's token APIs: one token with its grant (by value), a subject
+    // with no time to delete inline (its purge job and message), a client for a subject
+    // (a cutoff purged inline), and a token deleted by hash.
+    let mut pair = vec![
+        seed::grant_token("100", "at-1", TokenType::Access, "c", "g-1"),
+        seed::grant_token("100", "rt-1", TokenType::Refresh, "c", "g-1"),
+    ];
+    pair.extend((0..80).map(|i| seed::token("100", &format!("u-{i}"), TokenType::Access, "c")));
+    seed::register(&db.store, pair).await;
+    recorder.take();
+    let queue = signoff_tests::queue::TestQueue::start(30, 5).await;
+    let queued = signoff_nativesso::Settings {
+        handoff: Some(queue.handoff(std::time::Duration::ZERO).await),
+    };
+    let inline = signoff_nativesso::Settings::default();
+    for (settings, body) in [
+        (&inline, json!({"accessTokenIdentifier": "at-1"})),
+        (&queued, json!({"subject": "alice"})),
+        (
+            &inline,
+            json!({"clientIdentifier": "c", "subject": "alice"}),
+        ),
+    ] {
+        let request = post(
+            "/api/100/auth/token/revoke",
+            Some(&auth),
+            Some("application/json"),
+            &body.to_string(),
+        );
+        let response = signoff_nativesso::handle(&db.store, settings, request)
+            .await
+            .unwrap();
+        let (status, answer) = seed::parts(response);
+        assert_eq!(status, 200, "{body}: {answer}");
+    }
+    let hash = signoff_store::item_key::TokenHash::of("a").encoded();
+    let request = HttpApiEvent::new("DELETE", &format!("/api/100/auth/token/delete/{hash}"))
+        .header("authorization", &auth)
+        .request();
+    let response = signoff_nativesso::handle(&db.store, &inline, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(queue.depth(&queue.queue_url).await, 1, "a purge was queued");
     assert_role_covers(&template, "nativesso-logout", &recorder).await;
 
     // Revocation: a session-bound refresh token with its grant, an access token, a device.

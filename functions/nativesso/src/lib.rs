@@ -1,11 +1,20 @@
-//! `POST /api/{serviceId}/nativesso/logout`, compatible with Authlete's native SSO logout:
-//! deletes every access/refresh token record of the service bound to `sessionId`.
+//! Authlete's service APIs that end tokens, for one service (`serviceId` is the tenant):
+//!
+//! - `POST /api/{serviceId}/nativesso/logout`: every token bound to a `sessionId`.
+//! - `POST /api/{serviceId}/auth/token/revoke`: one token (by value or hash), or every
+//!   token of a client, of a client for a subject, or of a subject.
+//! - `DELETE /api/{serviceId}/auth/token/delete/{accessTokenIdentifier}`: one token.
+//! - `DELETE /api/{serviceId}/client/authorization/delete/{clientId}?subject=`: every
+//!   token of a client for a subject.
 //!
 //! Every expected outcome is a response in Authlete's shape (`resultCode`, `resultMessage`,
-//! plus `action` and `count` on this API); [`Failure`]'s [`ErrorReply`] implementation is
-//! the one place that maps failures to statuses and codes. Codes Authlete documents are used as they are
-//! (`A503001`, `A001202`); the others follow Authlete's scheme (A503 + 2xx for caller
-//! errors, 1xx for server errors) and are listed in docs/native-sso.md.
+//! plus `action` and `count` where the API has them); [`Failure`]'s [`ErrorReply`]
+//! implementation is the one place that maps failures to statuses and codes. Codes Authlete
+//! documents are used as they are (`A503001`, `A312001`, `A137001`, `A001202`); the others
+//! follow Authlete's scheme (A + the API's three digits + 2xx for caller errors, 1xx for
+//! server errors) and are listed in docs/native-sso.md and docs/authlete-tokens.md.
+
+mod tokens;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -14,25 +23,99 @@ use serde_json::Value;
 use signoff_edge::authlete;
 use signoff_edge::cors::CorsPolicy;
 use signoff_edge::metrics::Meter;
+use signoff_edge::oauth::FormError;
 use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
-use signoff_edge::route::{route, Route, Routed};
+use signoff_edge::route::{route, PathParams, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
+use signoff_queue::{Handoff, HandoffError, QueueError};
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
 
-/// The route, as API Gateway and the local router know it.
+/// The native SSO logout route, as API Gateway and the local router know it.
 pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
-/// The body is one short field; anything much larger is not a logout request.
+pub const TOKEN_REVOKE_ROUTE: &str = "/api/{serviceId}/auth/token/revoke";
+pub const TOKEN_DELETE_ROUTE: &str = "/api/{serviceId}/auth/token/delete/{accessTokenIdentifier}";
+pub const CLIENT_AUTHORIZATION_DELETE_ROUTE: &str =
+    "/api/{serviceId}/client/authorization/delete/{clientId}";
+/// The older form of the same API, with the subject in the path.
+pub const CLIENT_AUTHORIZATION_DELETE_SUBJECT_ROUTE: &str =
+    "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}";
+/// The bodies are a few short fields; anything much larger is not one of these requests.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 
-/// The function's one route, as template.yaml and the local router declare it.
-pub const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
+/// The APIs this function serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    NativeSsoLogout,
+    TokenRevoke,
+    TokenDelete,
+    ClientAuthorizationDelete,
+}
+
+impl Api {
+    /// The three digits after the `A` of the API's result codes. Authlete's own: 503
+    /// (`A503001`), 312 (`A312001`), 137 (`A137001`); 136 for `/auth/token/delete`, which
+    /// answers success with no body and whose codes Authlete does not publish, is
+    /// Signoff's choice (see docs/authlete-tokens.md).
+    fn family(self) -> &'static str {
+        match self {
+            Api::NativeSsoLogout => "503",
+            Api::TokenRevoke => "312",
+            Api::TokenDelete => "136",
+            Api::ClientAuthorizationDelete => "137",
+        }
+    }
+
+    /// The API's path template, for messages (the query form of client authorization
+    /// deletion, Authlete's current one).
+    fn template(self) -> &'static str {
+        ROUTES
+            .iter()
+            .find(|r| r.endpoint == self)
+            .map_or(ROUTE, |r| r.template)
+    }
+
+    /// For the logs.
+    fn action(self) -> &'static str {
+        match self {
+            Api::NativeSsoLogout => "native SSO logout",
+            Api::TokenRevoke => "Authlete token revocation",
+            Api::TokenDelete => "Authlete token deletion",
+            Api::ClientAuthorizationDelete => "Authlete client authorization deletion",
+        }
+    }
+}
+
+/// The function's routes, as template.yaml and the local router declare them.
+pub const ROUTES: &[Route<Api>] = &[
+    Route::new(Method::POST, ROUTE, Api::NativeSsoLogout),
+    Route::new(Method::POST, TOKEN_REVOKE_ROUTE, Api::TokenRevoke),
+    Route::new(Method::DELETE, TOKEN_DELETE_ROUTE, Api::TokenDelete),
+    Route::new(
+        Method::DELETE,
+        CLIENT_AUTHORIZATION_DELETE_ROUTE,
+        Api::ClientAuthorizationDelete,
+    ),
+    Route::new(
+        Method::DELETE,
+        CLIENT_AUTHORIZATION_DELETE_SUBJECT_ROUTE,
+        Api::ClientAuthorizationDelete,
+    ),
+];
+
+/// What the function reads once at init.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Where a revocation too large to finish inside its call hands the rest
+    /// (`SIGNOFF_PURGE_QUEUE_URL`); `None`: it deletes everything itself.
+    pub handoff: Option<Handoff>,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultBody {
-    result_code: &'static str,
+    result_code: String,
     result_message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'static str>,
@@ -40,9 +123,9 @@ pub struct ResultBody {
     count: Option<u64>,
 }
 
-/// Why a logout request was not carried out.
+/// Why a request was not carried out.
 #[derive(Debug, thiserror::Error)]
-pub enum LogoutError {
+pub enum ApiError {
     #[error("no API at this path")]
     NotFound,
     #[error("method not allowed")]
@@ -50,32 +133,57 @@ pub enum LogoutError {
     /// The API credential was refused (never [`AuthError::Store`], which is `Store`).
     #[error("API credential refused: {0}")]
     Credential(AuthError),
-    #[error("caller error {code}: {message}")]
-    Caller { code: &'static str, message: String },
+    /// The caller's mistake: 400 with the API's caller code `A<api>2<detail>`.
+    #[error("caller error {detail}: {message}")]
+    Caller { detail: u8, message: String },
+    /// No such token (`/auth/token/delete`): 404.
+    #[error("no such token")]
+    UnknownToken,
     #[error("token store failure")]
     Store(#[from] StoreError),
+    /// The tokens are unusable, but the purge of the rest could not be queued.
+    #[error("the background purge could not be started")]
+    Queue(#[source] QueueError),
 }
 
-impl LogoutError {
-    fn caller(code: &'static str, message: impl Into<String>) -> Self {
-        LogoutError::Caller {
-            code,
+impl ApiError {
+    fn caller(detail: u8, message: impl Into<String>) -> Self {
+        ApiError::Caller {
+            detail,
             message: message.into(),
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            ApiError::Store(err) => err.is_retryable(),
+            ApiError::Queue(err) => err.is_retryable(),
+            _ => false,
         }
     }
 }
 
-/// A failure of a request to `path`, the API path as Authlete shows it in messages
-/// (without any stage prefix).
+impl From<HandoffError> for ApiError {
+    fn from(err: HandoffError) -> Self {
+        match err {
+            HandoffError::Store(err) => ApiError::Store(err),
+            HandoffError::Queue(err) => ApiError::Queue(err),
+        }
+    }
+}
+
+/// A failure of a request to `api` at `path`, the API path as Authlete shows it in
+/// messages (without any stage prefix, and with no token in it).
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct Failure {
+    pub api: Api,
     pub path: String,
-    pub error: LogoutError,
+    pub error: ApiError,
 }
 
 /// The one place that maps failures to statuses and Authlete-shaped bodies. Retryable
-/// store trouble is Authlete's SERVER_ERROR (500), with `Retry-After`.
+/// store or queue trouble is Authlete's SERVER_ERROR (500), with `Retry-After`.
 impl ErrorReply for Failure {
     type Body<'a> = ResultBody;
 
@@ -86,8 +194,8 @@ impl ErrorReply for Failure {
     fn body(&self) -> ResultBody {
         let (_, code, action, text) = self.parts();
         ResultBody {
-            result_code: code,
             result_message: format!("[{code}] {}, {text}", self.path),
+            result_code: code,
             action,
             count: None,
         }
@@ -95,14 +203,25 @@ impl ErrorReply for Failure {
 
     fn store_error(&self) -> Option<&StoreError> {
         match &self.error {
-            LogoutError::Store(err) => Some(err),
+            ApiError::Store(err) => Some(err),
             _ => None,
         }
     }
 
+    fn dependency_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.error {
+            ApiError::Queue(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        self.error.retryable()
+    }
+
     fn allow(&self) -> Option<&str> {
         match &self.error {
-            LogoutError::MethodNotAllowed { allow } => Some(allow),
+            ApiError::MethodNotAllowed { allow } => Some(allow),
             _ => None,
         }
     }
@@ -110,73 +229,127 @@ impl ErrorReply for Failure {
 
 impl Failure {
     /// Status, code, action and message. Authentication errors carry no `action`, as in
-    /// Authlete's shared error bodies.
-    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, &str) {
-        const CALLER: Option<&str> = Some("CALLER_ERROR");
-        const SERVER: Option<&str> = Some("SERVER_ERROR");
+    /// Authlete's shared error bodies; nor do the errors of APIs without one.
+    fn parts(&self) -> (StatusCode, String, Option<&'static str>, String) {
+        let has_action = self.api == Api::NativeSsoLogout;
+        let caller = has_action.then_some("CALLER_ERROR");
+        let server = has_action.then_some("SERVER_ERROR");
+        let code = |detail: u16| format!("A{}{detail:03}", self.api.family());
         match &self.error {
-            LogoutError::Credential(err) => {
-                let (status, code, text) = authlete::credential_refusal(err)
-                    .unwrap_or((StatusCode::UNAUTHORIZED, "A001203", "The access token is invalid."));
-                (status, code, None, text)
+            ApiError::Credential(err) => {
+                let (status, code, text) = authlete::credential_refusal(err).unwrap_or((
+                    StatusCode::UNAUTHORIZED,
+                    "A001203",
+                    "The access token is invalid.",
+                ));
+                (status, code.to_owned(), None, text.to_owned())
             }
-            LogoutError::NotFound => (
+            ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
-                "A503211",
-                CALLER,
-                "There is no API at this path.",
+                code(211),
+                caller,
+                "There is no API at this path.".into(),
             ),
-            LogoutError::MethodNotAllowed { .. } => (
+            ApiError::MethodNotAllowed { allow } => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                "A503210",
-                CALLER,
-                "Only POST is allowed.",
+                code(210),
+                caller,
+                format!("Only {allow} is allowed."),
             ),
-            LogoutError::Caller { code, message } => {
-                (StatusCode::BAD_REQUEST, code, CALLER, message)
-            }
-            LogoutError::Store(err) if err.is_retryable() => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "A503101",
-                SERVER,
-                "The token store is temporarily unavailable; no logout was confirmed. Retry the request.",
+            ApiError::Caller { detail, message } => (
+                StatusCode::BAD_REQUEST,
+                code(200 + u16::from(*detail)),
+                caller,
+                message.clone(),
             ),
-            LogoutError::Store(_) => (
+            ApiError::UnknownToken => (
+                StatusCode::NOT_FOUND,
+                code(213),
+                caller,
+                "The access token was not found.".into(),
+            ),
+            ApiError::Queue(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "A503102",
-                SERVER,
-                "The logout could not be completed because of a server error.",
+                code(103),
+                server,
+                "The tokens are unusable, but deleting their records could not be started. \
+                 Retry the request to finish."
+                    .into(),
+            ),
+            ApiError::Store(err) if err.is_retryable() => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(101),
+                server,
+                "The token store is temporarily unavailable; nothing may have been revoked. \
+                 Retry the request."
+                    .into(),
+            ),
+            ApiError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(102),
+                server,
+                "The request could not be completed because of a server error.".into(),
             ),
         }
     }
 }
 
-impl From<AuthError> for LogoutError {
+impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::Store(e) => LogoutError::Store(e),
-            refused => LogoutError::Credential(refused),
+            AuthError::Store(e) => ApiError::Store(e),
+            refused => ApiError::Credential(refused),
         }
     }
 }
 
-impl From<BodyError> for LogoutError {
+impl From<BodyError> for ApiError {
     fn from(err: BodyError) -> Self {
-        let code = match err {
-            BodyError::Malformed => "A503206",
-            BodyError::NotAnObject => "A503207",
-            BodyError::UnsupportedMediaType => "A503208",
-            BodyError::TooLarge { .. } => "A503209",
+        let detail = match err {
+            BodyError::Malformed => 6,
+            BodyError::NotAnObject => 7,
+            BodyError::UnsupportedMediaType => 8,
+            BodyError::TooLarge { .. } => 9,
         };
-        LogoutError::caller(code, authlete::sentence(&err.to_string()))
+        ApiError::caller(detail, authlete::sentence(&err.to_string()))
     }
+}
+
+impl From<FormError> for ApiError {
+    fn from(err: FormError) -> Self {
+        let detail = match err {
+            FormError::Malformed(_) => 6,
+            FormError::UnsupportedMediaType => 8,
+            FormError::TooLarge { .. } => 9,
+            FormError::Duplicate(_) => 14,
+        };
+        ApiError::caller(detail, authlete::sentence(&err.to_string()))
+    }
+}
+
+/// Checks an identifier the caller sent as `field`: at most `max` bytes, no control
+/// characters. Caller details 4 and 5, as `sessionId`'s have always been.
+fn check_field(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(ApiError::caller(
+            4,
+            format!("The '{field}' parameter is longer than {max} bytes."),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::caller(
+            5,
+            format!("The '{field}' parameter contains control characters."),
+        ));
+    }
+    Ok(())
 }
 
 /// The `sessionId` of a logout request body, checked.
-fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, LogoutError> {
+fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, ApiError> {
     let missing = || {
-        LogoutError::caller(
-            "A503201",
+        ApiError::caller(
+            1,
             "The request does not contain the required 'sessionId' parameter.",
         )
     };
@@ -186,27 +359,13 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
     let Value::String(session_id) = value else {
         return Err(match value {
             Value::Null => missing(),
-            _ => LogoutError::caller("A503202", "The 'sessionId' parameter must be a string."),
+            _ => ApiError::caller(2, "The 'sessionId' parameter must be a string."),
         });
     };
     if session_id.is_empty() {
-        return Err(LogoutError::caller(
-            "A503203",
-            "The 'sessionId' parameter is empty.",
-        ));
+        return Err(ApiError::caller(3, "The 'sessionId' parameter is empty."));
     }
-    if session_id.len() > MAX_ID_BYTES {
-        return Err(LogoutError::caller(
-            "A503204",
-            format!("The 'sessionId' parameter is longer than {MAX_ID_BYTES} bytes."),
-        ));
-    }
-    if session_id.chars().any(char::is_control) {
-        return Err(LogoutError::caller(
-            "A503205",
-            "The 'sessionId' parameter contains control characters.",
-        ));
-    }
+    check_field("sessionId", &session_id, MAX_ID_BYTES)?;
     Ok(session_id)
 }
 
@@ -215,49 +374,49 @@ fn session_id(body: Option<serde_json::Map<String, Value>>) -> Result<String, Lo
 pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
     let message = format!("The request could not be read: {reason}.");
     response::error_response(&Failure {
+        api: Api::NativeSsoLogout,
         path: ROUTE.to_owned(),
-        error: LogoutError::caller("A503212", message),
+        error: ApiError::caller(12, message),
     })
 }
 
+/// A success: the HTTP response and the number of records it deleted.
+struct Done {
+    response: Response<Body>,
+    deleted: u64,
+}
+
 /// Handles one request. Never fails: every outcome, store trouble included, is a response.
-pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    store: &Store,
+    settings: &Settings,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let mut meter = Meter::start();
-    let (service_id, outcome) = match route(ROUTES, &request) {
-        Routed::Found { params, .. } => {
+    let (api, service_id, outcome) = match route(ROUTES, &request) {
+        Routed::Found { endpoint, params } => {
             let service_id = params.get("serviceId").unwrap_or_default().to_owned();
-            let outcome = logout(store, &request, &service_id).await;
-            (service_id, outcome)
+            let outcome = serve(store, settings, &request, endpoint, &params, &service_id).await;
+            (endpoint, service_id, outcome)
         }
         Routed::MethodNotAllowed { allow, params } => {
             let service_id = params.get("serviceId").unwrap_or_default().to_owned();
-            (service_id, Err(LogoutError::MethodNotAllowed { allow }))
+            let api = api_of_path(request.uri().path());
+            (api, service_id, Err(ApiError::MethodNotAllowed { allow }))
         }
-        Routed::NotFound => (String::new(), Err(LogoutError::NotFound)),
+        Routed::NotFound => (Api::NativeSsoLogout, String::new(), Err(ApiError::NotFound)),
     };
-    if let Ok(count) = outcome {
-        meter.tokens_revoked(count);
+    if let Ok(done) = &outcome {
+        meter.tokens_revoked(done.deleted);
     }
-    let outcome = outcome
-        .map(|count| {
-            response::json_response(
-                StatusCode::OK,
-                &ResultBody {
-                    result_code: "A503001",
-                    result_message: format!(
-                        "[A503001] The /nativesso/logout API call successfully deleted {count} access/refresh token record(s)."
-                    ),
-                    action: Some("OK"),
-                    count: Some(count),
-                },
-            )
-        })
-        .map_err(|error| Failure {
-            path: ROUTE.replace("{serviceId}", &service_id),
-            error,
-        });
+    let outcome = outcome.map(|done| done.response).map_err(|error| Failure {
+        api,
+        // Only the service id is filled in: a token in the path stays out of messages.
+        path: api.template().replace("{serviceId}", &service_id),
+        error,
+    });
     Ok(respond(
-        "native SSO logout",
+        api.action(),
         &request,
         &CorsPolicy::Disabled,
         &meter,
@@ -265,8 +424,46 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
     ))
 }
 
-async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u64, LogoutError> {
+/// Which API a path that matched no route with its method names (for a 405's codes).
+fn api_of_path(path: &str) -> Api {
+    if path.contains("/auth/token/revoke") {
+        Api::TokenRevoke
+    } else if path.contains("/auth/token/delete/") {
+        Api::TokenDelete
+    } else if path.contains("/client/authorization/delete/") {
+        Api::ClientAuthorizationDelete
+    } else {
+        Api::NativeSsoLogout
+    }
+}
+
+async fn serve(
+    store: &Store,
+    settings: &Settings,
+    request: &Request,
+    api: Api,
+    params: &PathParams,
+    service_id: &str,
+) -> Result<Done, ApiError> {
     request::authorize(store, request, service_id).await?;
+    let handoff = settings.handoff.as_ref();
+    match api {
+        Api::NativeSsoLogout => logout(store, request, service_id).await,
+        Api::TokenRevoke => tokens::revoke(store, handoff, request, service_id).await,
+        Api::TokenDelete => {
+            let identifier = params.get("accessTokenIdentifier").unwrap_or_default();
+            tokens::delete(store, service_id, identifier).await
+        }
+        Api::ClientAuthorizationDelete => {
+            let client_id = params.get("clientId").unwrap_or_default();
+            let subject = tokens::subject_of(request, params)?;
+            tokens::delete_client_authorization(store, handoff, service_id, client_id, &subject)
+                .await
+        }
+    }
+}
+
+async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<Done, ApiError> {
     let session_id = session_id(request::json_object(request, MAX_BODY_BYTES)?)?;
     let report = store.end_session(service_id, &session_id).await?;
     tracing::info!(
@@ -276,7 +473,22 @@ async fn logout(store: &Store, request: &Request, service_id: &str) -> Result<u6
         batch_calls = report.batch_calls,
         "native SSO logout"
     );
-    Ok(report.deleted)
+    let count = report.deleted;
+    let response = response::json_response(
+        StatusCode::OK,
+        &ResultBody {
+            result_code: "A503001".into(),
+            result_message: format!(
+                "[A503001] The /nativesso/logout API call successfully deleted {count} access/refresh token record(s)."
+            ),
+            action: Some("OK"),
+            count: Some(count),
+        },
+    );
+    Ok(Done {
+        response,
+        deleted: count,
+    })
 }
 
 #[cfg(test)]
@@ -288,9 +500,9 @@ mod tests {
         v.as_object().cloned()
     }
 
-    fn code(r: Result<String, LogoutError>) -> &'static str {
+    fn code(r: Result<String, ApiError>) -> u8 {
         match r {
-            Err(LogoutError::Caller { code, .. }) => code,
+            Err(ApiError::Caller { detail, .. }) => detail,
             other => panic!("expected a caller error, got {other:?}"),
         }
     }
@@ -298,20 +510,14 @@ mod tests {
     #[test]
     fn session_id_checks_name_the_problem() {
         assert_eq!(session_id(body(json!({"sessionId": "s1"}))).unwrap(), "s1");
-        assert_eq!(code(session_id(None)), "A503201");
-        assert_eq!(
-            code(session_id(body(json!({"sessionId": null})))),
-            "A503201"
-        );
-        assert_eq!(code(session_id(body(json!({"sessionId": 5})))), "A503202");
-        assert_eq!(code(session_id(body(json!({"sessionId": ""})))), "A503203");
+        assert_eq!(code(session_id(None)), 1);
+        assert_eq!(code(session_id(body(json!({"sessionId": null})))), 1);
+        assert_eq!(code(session_id(body(json!({"sessionId": 5})))), 2);
+        assert_eq!(code(session_id(body(json!({"sessionId": ""})))), 3);
         assert_eq!(
             code(session_id(body(json!({"sessionId": "x".repeat(257)})))),
-            "A503204"
+            4
         );
-        assert_eq!(
-            code(session_id(body(json!({"sessionId": "a\u{0}b"})))),
-            "A503205"
-        );
+        assert_eq!(code(session_id(body(json!({"sessionId": "a\u{0}b"})))), 5);
     }
 }

@@ -407,16 +407,6 @@ async fn log_out(
     ))
 }
 
-/// The success answer: 204, revocation has begun (and, for the user's tokens, is done).
-pub fn no_content() -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// RFC 8414 metadata of the endpoints this deployment serves, or `None` without a public
 /// URL. `issuer` is the authorization server's (`SIGNOFF_ISSUER`); where the
 /// authorization server publishes its own metadata, it copies these members into it.

@@ -299,7 +299,7 @@ pub async fn handle(
             if let Ok(deleted) = &outcome {
                 meter.tokens_revoked(*deleted);
             }
-            let outcome = outcome.map(|_| global::no_content());
+            let outcome = outcome.map(|_| signoff_edge::response::no_content());
             return Ok(respond(
                 "global token revocation",
                 &request,

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use signoff_store::config::{parse_in_range, ConfigError};
+use signoff_store::cutoffs::Cutoff;
 use signoff_store::item_key::PURGE_SHARDS;
 use signoff_store::purge::{PurgeJob, PurgeScope};
 use signoff_store::revocation::UserLogout;
@@ -303,10 +304,52 @@ pub async fn log_user_out(
     Ok(UserLogoutOutcome { logout, purge })
 }
 
+/// What [`cut_off`] did: the cutoff in force, what it deleted inline, and the purge that
+/// deletes the rest in the background, if any.
+#[derive(Clone, Debug)]
+pub struct CutoffOutcome {
+    /// Epoch seconds: every token of the scope issued at or before it is unusable.
+    pub cutoff_at: i64,
+    pub deleted: u64,
+    /// The job (finished when nothing was left for the background).
+    pub job: PurgeJob,
+    /// Whether the job was queued: records remained when the inline budget ran out.
+    pub queued: bool,
+}
+
+/// Cuts off `cutoff`'s tokens in `tenant` ([`Store::write_cutoff`]): one write makes them
+/// unusable; then their records are purged here for at most `handoff.inline`, and whatever
+/// remains goes to the background purge (one SendMessage). Without a hand-off it purges
+/// everything itself. If the purge cannot be queued the error says so; the caller's retry
+/// writes a later cutoff and queues a new job that finishes the job.
+pub async fn cut_off(
+    store: &Store,
+    handoff: Option<&Handoff>,
+    tenant: &str,
+    cutoff: Cutoff<'_>,
+) -> Result<CutoffOutcome, HandoffError> {
+    let deadline = handoff.map(|h| tokio::time::Instant::now() + h.inline);
+    let cutoff_at = store.write_cutoff(tenant, cutoff).await?;
+    let job = store.create_purge(tenant, cutoff, cutoff_at).await?;
+    let inline = store.purge_inline(&job, deadline).await?;
+    let queued = match handoff {
+        Some(handoff) if !inline.finished => {
+            handoff.queue.start(&job).await?;
+            true
+        }
+        _ => false,
+    };
+    Ok(CutoffOutcome {
+        cutoff_at,
+        deleted: inline.deleted,
+        job,
+        queued,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use signoff_store::cutoffs::Cutoff;
 
     #[test]
     fn messages_carry_only_the_jobs_key() {

@@ -172,6 +172,15 @@ pub async fn seed_global_revocation(store: &Store) -> Result<(), SeedError> {
     Ok(())
 }
 
+/// A partner app the demo user signed in to: `DELETE /api/{serviceId}/client/authorization/
+/// delete/demo-partner-app?subject=demo-user` (Authlete) removes its
+/// [`PARTNER_TOKENS`] tokens, `demo-partner-token-<i>`.
+pub const PARTNER_CLIENT_ID: &str = "demo-partner-app";
+pub const PARTNER_TOKENS: usize = 3;
+/// A token for Authlete's `DELETE /api/{serviceId}/auth/token/delete/{id}` (by value, or
+/// by its hash as Authlete's `accessTokenHash`).
+pub const AUTHLETE_ACCESS_TOKEN: &str = "demo-authlete-access-token";
+
 /// Token records that expired an hour ago and that DynamoDB's TTL has not removed yet:
 /// what the housekeeping event deletes (`demo-expired-token-<i>`).
 pub const EXPIRED_TOKENS: usize = 5;
@@ -331,6 +340,18 @@ fn revocation_records() -> Vec<TokenRecord> {
     };
     records.extend(on_device(DEVICE_USER_DN, DEVICE_TOKENS));
     records.extend(on_device(DEVICE_OTHER_USER_DN, DEVICE_OTHER_USER_TOKENS));
+    records.extend((0..PARTNER_TOKENS).map(|i| {
+        demo_record(
+            &format!("demo-partner-token-{i}"),
+            TokenType::Access,
+            PARTNER_CLIENT_ID,
+        )
+    }));
+    records.push(demo_record(
+        AUTHLETE_ACCESS_TOKEN,
+        TokenType::Access,
+        CLIENT_ID,
+    ));
     records
 }
 

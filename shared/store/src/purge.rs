@@ -225,6 +225,15 @@ impl PurgeProgress {
     }
 }
 
+/// What [`Store::purge_inline`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlinePurge {
+    /// Records DynamoDB acknowledged deleting.
+    pub deleted: u64,
+    /// Whether every shard is finished (nothing is left for the background).
+    pub finished: bool,
+}
+
 /// What one page of a shard did, and what it left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShardPage {
@@ -370,6 +379,55 @@ impl Store {
             match page.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
                 _ => return Ok(count),
+            }
+        }
+    }
+
+    /// Runs `job` here, shard by shard (`SIGNOFF_DELETE_CONCURRENCY` shards at once),
+    /// reading no page after `deadline` (`None`: until it is finished). What a revocation
+    /// does inside its call before it hands the rest to the background purge: the shards'
+    /// checkpoints are the same, so a worker given the job later resumes each shard where
+    /// this stopped and skips the finished ones.
+    pub async fn purge_inline(
+        &self,
+        job: &PurgeJob,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<InlinePurge, StoreError> {
+        let concurrency = self.config().bulk.concurrency.max(1);
+        stream::iter(0..PURGE_SHARDS)
+            .map(|shard| self.drain_shard(job, shard, deadline))
+            .buffer_unordered(concurrency)
+            .try_fold(
+                InlinePurge {
+                    deleted: 0,
+                    finished: true,
+                },
+                |sum, (deleted, done)| async move {
+                    Ok(InlinePurge {
+                        deleted: sum.deleted + deleted,
+                        finished: sum.finished && done,
+                    })
+                },
+            )
+            .await
+    }
+
+    /// Pages of `shard` until it is done or `deadline` has passed: (deleted, done).
+    async fn drain_shard(
+        &self,
+        job: &PurgeJob,
+        shard: u8,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(u64, bool), StoreError> {
+        let mut deleted = 0;
+        loop {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Ok((deleted, false));
+            }
+            let page = self.purge_shard_page(job, shard).await?;
+            deleted += page.deleted;
+            if page.step == ShardStep::Done {
+                return Ok((deleted, true));
             }
         }
     }

@@ -345,6 +345,25 @@ impl Store {
         Ok(report)
     }
 
+    /// Revokes the token of `tenant` with hash `hash`, whatever its state, with the rest
+    /// of its grant (Authlete's access token and the refresh token kept with it).
+    /// `None`: no such token. Idempotent.
+    pub async fn revoke_token_by_hash(
+        &self,
+        tenant: &str,
+        hash: &TokenHash,
+    ) -> Result<Option<DeleteReport>, StoreError> {
+        let now = crate::now_epoch_seconds();
+        let Some((record, _)) = self.lookup_token(tenant, hash, now).await? else {
+            return Ok(None);
+        };
+        let cascade = Cascade {
+            session: false,
+            grant: true,
+        };
+        self.revoke_token(&record, cascade).await.map(Some)
+    }
+
     /// Logs `user` of `tenant` out everywhere: stamps the user's marker, so every token
     /// issued until now counts as gone at once, then deletes every token the by-subject
     /// index lists, except `keep` (the presented token, which its caller deletes last),

@@ -292,6 +292,19 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         expires_in: i64,
     },
+    /// Revoke one token with the rest of its grant, as Authlete's `/auth/token/revoke`
+    /// and `/auth/token/delete` do. The token is named by its hash, or read from standard
+    /// input (never on the command line, where shell history and `ps` would keep it).
+    RevokeToken {
+        #[arg(long)]
+        tenant: String,
+        /// The token's base64url SHA-256 (Authlete's `accessTokenHash`).
+        #[arg(long, group = "token", required = true)]
+        token_hash: Option<String>,
+        /// Read the token itself from standard input.
+        #[arg(long, group = "token")]
+        token_stdin: bool,
+    },
     /// Log a user out everywhere, as Global Token Revocation does: one write makes every
     /// token of the user unusable, then the records are deleted (in the background, with
     /// a purge queue, when there are many).
@@ -336,9 +349,29 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    if let Command::TableSpec = cli.command {
-        println!("{:#}", signoff_store::table::cloudformation_properties());
-        return Ok(());
+    match &cli.command {
+        Command::TableSpec => {
+            println!("{:#}", signoff_store::table::cloudformation_properties());
+            return Ok(());
+        }
+        Command::SignRevocationAssertion {
+            key,
+            kid,
+            issuer,
+            subject,
+            audience,
+            expires_in,
+        } => {
+            return sign_revocation_assertion(
+                key,
+                kid.as_deref(),
+                issuer,
+                subject.as_deref(),
+                audience,
+                *expires_in,
+            )
+        }
+        _ => {}
     }
     let sdk = signoff_store::config::load_aws_config()
         .await
@@ -778,32 +811,42 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             );
         }
-        Command::SignRevocationAssertion {
-            key,
-            kid,
-            issuer,
-            subject,
-            audience,
-            expires_in,
+        Command::SignRevocationAssertion { .. } => unreachable!("handled above"),
+        Command::RevokeToken {
+            tenant,
+            token_hash,
+            token_stdin,
         } => {
-            if !(1..=300).contains(&expires_in) {
-                return Err("--expires-in must be 1-300 seconds (Signoff refuses longer)".into());
+            use signoff_store::item_key::TokenHash;
+            require_tenant(&store, &tenant).await?;
+            let hash = match (token_hash, token_stdin) {
+                (Some(hash), _) => TokenHash::parse(hash.trim())
+                    .map_err(|_| "--token-hash is not a base64url SHA-256".to_owned())?,
+                (None, true) => {
+                    let mut token = String::new();
+                    std::io::stdin()
+                        .read_line(&mut token)
+                        .map_err(|e| format!("reading the token: {e}"))?;
+                    let token = token.trim_end_matches(['\r', '\n']);
+                    if token.is_empty() {
+                        return Err("no token on standard input".into());
+                    }
+                    TokenHash::of(token)
+                }
+                (None, false) => return Err("name --token-hash or --token-stdin".into()),
+            };
+            match store
+                .revoke_token_by_hash(&tenant, &hash)
+                .await
+                .map_err(|e| fail(&e))?
+            {
+                Some(report) => println!(
+                    "token {} of tenant {tenant} revoked with its grant: {} record(s) deleted",
+                    hash.encoded(),
+                    report.deleted
+                ),
+                None => return Err(format!("no token {} in tenant {tenant}", hash.encoded())),
             }
-            let pem = read_text(&key)?;
-            let signing_key = SigningKey::from_pem(&pem, kid.as_deref())
-                .map_err(|e| format!("{}: {e}", key.display()))?;
-            let mut nonce = [0u8; 16];
-            getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
-            let jti: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-            let claims = signoff_jose::assertion_claims(
-                &issuer,
-                subject.as_deref().unwrap_or(&issuer),
-                &audience,
-                &jti,
-                signoff_store::now_epoch_seconds(),
-                expires_in,
-            );
-            println!("{}", signing_key.sign(&claims));
         }
         Command::LogOutUser {
             tenant,
@@ -851,6 +894,37 @@ async fn run(cli: Cli) -> Result<(), String> {
             party_key_out,
         } => seed_demo(&store, tokens, &api_url, party_key_out.as_deref()).await?,
     }
+    Ok(())
+}
+
+/// Signs a Global Token Revocation assertion with a trusted party's private key: no AWS
+/// call, so it runs without AWS configuration (the demo prints it inside a curl).
+fn sign_revocation_assertion(
+    key: &Path,
+    kid: Option<&str>,
+    issuer: &str,
+    subject: Option<&str>,
+    audience: &str,
+    expires_in: i64,
+) -> Result<(), String> {
+    if !(1..=300).contains(&expires_in) {
+        return Err("--expires-in must be 1-300 seconds (Signoff refuses longer)".into());
+    }
+    let pem = read_text(key)?;
+    let signing_key =
+        SigningKey::from_pem(&pem, kid).map_err(|e| format!("{}: {e}", key.display()))?;
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+    let jti: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let claims = signoff_jose::assertion_claims(
+        issuer,
+        subject.unwrap_or(issuer),
+        audience,
+        &jti,
+        signoff_store::now_epoch_seconds(),
+        expires_in,
+    );
+    println!("{}", signing_key.sign(&claims));
     Ok(())
 }
 
@@ -932,6 +1006,16 @@ async fn seed_demo(
          -H 'Authorization: Bearer {}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{body}'\n",
         signoff_store::demo::SESSION_ID,
         signoff_store::demo::SERVICE_TOKEN,
+    );
+    println!(
+        "the demo user signed in to a partner app ({partner}, {n} token(s)); remove its access \
+         the Authlete way:\n\n  curl -s -X DELETE \\\n    \
+         '{api_url}/api/{service}/client/authorization/delete/{partner}?subject={user}' \\\n    \
+         -H 'Authorization: Bearer {token}'\n",
+        partner = signoff_store::demo::PARTNER_CLIENT_ID,
+        n = signoff_store::demo::PARTNER_TOKENS,
+        user = signoff_store::demo::SUBJECT,
+        token = signoff_store::demo::SERVICE_TOKEN,
     );
     let project = signoff_store::demo::PROJECT_ID;
     let [logout_jwt, logout_all_jwt] = signoff_store::demo::PROJECT_REFRESH_JWTS;
