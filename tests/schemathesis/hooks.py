@@ -85,6 +85,14 @@ DOCUMENTED_REFUSALS = {
         (400, "resultCode", "A136204", _SHAPE_ONLY),
         (400, "resultCode", "A136205", _SHAPE_ONLY),
     ],
+    # Byte limits, control characters, an `end` below `start` (no schema can relate the
+    # two) and a scope holding more records than one list may read.
+    "authleteTokenList": [
+        (400, "resultCode", "A138204", _SHAPE_ONLY),
+        (400, "resultCode", "A138205", _SHAPE_ONLY),
+        (400, "resultCode", "A138215", re.compile(r"must not be less than 'start'")),
+        (400, "resultCode", "A138217", _SHAPE_ONLY),
+    ],
     "authleteClientAuthorizationDelete": [
         (400, "resultCode", "A137201", _SHAPE_ONLY),
         (400, "resultCode", "A137204", _SHAPE_ONLY),

@@ -743,6 +743,7 @@ pub const AUTHLETE: Vendor = Vendor {
             "DELETE",
             "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}",
         ),
+        ("GET", "/api/{serviceId}/auth/token/get/list"),
         ("POST", "/signoff/v1/tenants/{tenantId}/tokens"),
     ],
 };

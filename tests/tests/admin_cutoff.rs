@@ -110,7 +110,7 @@ async fn each_cutoff_ends_exactly_the_tokens_it_names() {
 }
 
 #[tokio::test]
-async fn revoke_token_takes_the_token_on_stdin_or_its_hash_never_on_the_command_line() {
+async fn list_tokens_shows_hashes_and_revoke_token_never_takes_a_token_on_the_command_line() {
     let db = TestDb::start().await;
     seed::tenant(&db.store, TENANT, None).await;
     seed::register(
@@ -122,6 +122,21 @@ async fn revoke_token_takes_the_token_on_stdin_or_its_hash_never_on_the_command_
         ],
     )
     .await;
+
+    // The operator's view first: every token of the tenant by hash, with its state.
+    let (ok, stdout, stderr) = admin(&db, &["list-tokens", "--tenant", TENANT]).await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.starts_with("3 token(s) in scope"), "{stdout}");
+    for value in ["at", "rt", "other"] {
+        assert!(stdout.contains(&TokenHash::of(value).encoded()), "{stdout}");
+    }
+    let (ok, stdout, stderr) = admin(
+        &db,
+        &["list-tokens", "--tenant", TENANT, "--max-records", "2"],
+    )
+    .await;
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("more than 2 token records"), "{stderr}");
 
     // By value, on standard input: the access token and its grant's refresh token go.
     let mut child = tokio::process::Command::new(binaries_dir().join("signoff-admin"))

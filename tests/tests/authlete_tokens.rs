@@ -1,5 +1,5 @@
 //! Authlete's token management APIs (`/auth/token/revoke`, `/auth/token/delete/{id}`,
-//! `/client/authorization/delete/{clientId}`) against a real DynamoDB-compatible server
+//! `/client/authorization/delete/{clientId}`, `/auth/token/get/list`) against a real DynamoDB-compatible server
 //! and, for the background hand-off, moto's SQS server, through the function's handler.
 
 use std::time::Duration;
@@ -219,6 +219,7 @@ async fn what_cannot_be_deleted_in_time_is_unusable_at_once_and_purged_in_the_ba
     let queue = TestQueue::start(30, 5).await;
     let settings = Settings {
         handoff: Some(queue.handoff(Duration::ZERO).await),
+        ..Settings::default()
     };
     let (status, body) = f
         .revoke_with(&settings, SERVICE, JSON, r#"{"clientIdentifier":"web"}"#)
@@ -400,4 +401,243 @@ async fn wrong_methods_and_store_trouble_get_authletes_answers() {
     let (status, body) = parts(response);
     assert_eq!(status, 500);
     assert_eq!(body["resultCode"], "A312101");
+}
+
+impl Fixture {
+    /// `GET /api/100/auth/token/get/list?{query}` with service 100's credential.
+    async fn list(&self, settings: &Settings, query: &str) -> (u16, Value) {
+        let event = HttpApiEvent::get(&format!("/api/100/auth/token/get/list?{query}"))
+            .header("authorization", &format!("Bearer {}", self.credential));
+        parts(self.send(settings, event).await)
+    }
+
+    /// Every hash a list query names, read 3 a page (so that paging is exercised), and
+    /// the total the pages reported.
+    async fn list_all(&self, query: &str) -> (Vec<String>, usize) {
+        let mut hashes = Vec::new();
+        let mut total = 0;
+        for start in (0..).step_by(3) {
+            let (status, body) = self
+                .list(
+                    &Settings::default(),
+                    &format!("{query}&start={start}&end={}", start + 3),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                (body["start"].as_u64(), body["end"].as_u64()),
+                (Some(start), Some(start + 3))
+            );
+            total = body["totalCount"].as_u64().unwrap() as usize;
+            let page = body["accessTokens"].as_array().unwrap();
+            if page.is_empty() {
+                break;
+            }
+            hashes.extend(page.iter().map(|t| {
+                t["accessTokenHash"]
+                    .as_str()
+                    .or(t["refreshTokenHash"].as_str())
+                    .expect("each entry names its token by hash")
+                    .to_owned()
+            }));
+        }
+        (hashes, total)
+    }
+}
+
+/// The hashes of tokens `{prefix}-{i}`, i < n.
+fn hashes(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| TokenHash::of(&format!("{prefix}-{i}")).encoded())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn token_list_names_a_subjects_a_clients_and_the_services_tokens_by_hash() {
+    let f = fixture().await;
+    let pair = vec![
+        TokenHash::of("pair-at").encoded(),
+        TokenHash::of("pair-rt").encoded(),
+    ];
+    let alice_web = hashes("web-alice", 5);
+    let alice_mobile = hashes("mobile-alice", 3);
+    let bob_web = hashes("web-bob", 4);
+
+    let (listed, total) = f.list_all("subject=alice").await;
+    assert_eq!(total, 8);
+    assert_eq!(
+        sorted(listed),
+        sorted([alice_web.clone(), alice_mobile.clone()].concat())
+    );
+
+    let (listed, total) = f.list_all("subject=alice&clientIdentifier=web").await;
+    assert_eq!(total, 5);
+    assert_eq!(sorted(listed), sorted(alice_web.clone()));
+
+    let (listed, total) = f.list_all("clientIdentifier=web").await;
+    assert_eq!(total, 11);
+    assert_eq!(
+        sorted(listed),
+        sorted([alice_web.clone(), bob_web.clone(), pair.clone()].concat())
+    );
+
+    // The whole service: never service 200's tokens.
+    let (listed, total) = f.list_all("").await;
+    assert_eq!(total, 14);
+    assert_eq!(
+        sorted(listed),
+        sorted([alice_web, alice_mobile, bob_web, pair].concat())
+    );
+
+    // Authlete's defaults (0 to 5), the client as Authlete names one, one record an entry.
+    let (status, body) = f.list(&Settings::default(), "clientIdentifier=web").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["start"].as_u64(), body["end"].as_u64()),
+        (Some(0), Some(5))
+    );
+    assert_eq!(body["accessTokens"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        body["client"],
+        serde_json::json!({"clientId": 0, "clientIdAlias": "web", "clientIdAliasEnabled": true})
+    );
+    let (_, body) = f.list(&Settings::default(), "subject=carol").await;
+    let entries = body["accessTokens"].as_array().unwrap();
+    assert_eq!(body["subject"], "carol");
+    assert_eq!(entries.len(), 2);
+    let access = entries
+        .iter()
+        .find(|e| e["accessTokenHash"].is_string())
+        .unwrap();
+    assert_eq!(
+        access["accessTokenHash"],
+        TokenHash::of("pair-at").encoded()
+    );
+    assert!(access["accessTokenExpiresAt"].as_i64().unwrap() > 1_000_000_000_000);
+    assert_eq!(access["subject"], "carol");
+    assert_eq!(access["clientIdAlias"], "web");
+    // Hashes only: no token value anywhere in an answer.
+    assert!(!body.to_string().contains("pair-"));
+    // A window past the end is empty, with the total still right.
+    let (_, body) = f
+        .list(&Settings::default(), "subject=alice&start=50&end=60")
+        .await;
+    assert_eq!(body["totalCount"], 8);
+    assert_eq!(body["accessTokens"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn token_list_shows_a_revoked_or_expired_token_only_when_asked() {
+    let f = fixture().await;
+    let store = &f.db.store;
+    // Cut alice off web without deleting anything (as while the purge runs), then issue
+    // her one more web token after the cutoff, and one that expires at once.
+    store
+        .write_cutoff(
+            SERVICE,
+            signoff_store::cutoffs::Cutoff::ClientSubject {
+                client_id: "web",
+                subject: "alice",
+            },
+        )
+        .await
+        .unwrap();
+    let now = signoff_store::now_epoch_seconds();
+    let mut later = tokens(SERVICE, "web", "alice", "web-alice-later", 1).remove(0);
+    later.issued_at = now + 1;
+    let mut brief = tokens(SERVICE, "mobile", "alice", "mobile-alice-brief", 1).remove(0);
+    brief.expires_at = now + 1;
+    seed::register(store, vec![later, brief]).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let (listed, total) = f.list_all("subject=alice&clientIdentifier=web").await;
+    assert_eq!((total, listed), (1, hashes("web-alice-later", 1)));
+    let (listed, total) = f
+        .list_all("subject=alice&clientIdentifier=web&tokenStatus=INVALID")
+        .await;
+    assert_eq!(total, 5);
+    assert_eq!(sorted(listed), sorted(hashes("web-alice", 5)));
+    let (_, total) = f.list_all("subject=alice&tokenStatus=ALL").await;
+    assert_eq!(total, 5 + 1 + 3 + 1);
+    let (listed, _) = f.list_all("subject=alice&tokenStatus=INVALID").await;
+    assert!(listed.contains(&hashes("mobile-alice-brief", 1)[0]));
+    let (listed, total) = f.list_all("subject=alice").await;
+    assert_eq!(total, 4, "the later web token and mobile's 3");
+    assert!(!listed.contains(&hashes("mobile-alice-brief", 1)[0]));
+}
+
+#[tokio::test]
+async fn token_list_refuses_bad_queries_other_services_and_scopes_over_its_limit() {
+    let f = fixture().await;
+    let settings = Settings::default();
+    for (query, expected) in [
+        ("start=-1", "A138215"),
+        ("end=abc", "A138215"),
+        ("start=6&end=5", "A138215"),
+        ("tokenStatus=EXPIRED", "A138216"),
+        ("subject=a&subject=b", "A138214"),
+    ] {
+        let response = f.list(&settings, query).await;
+        assert_eq!(response.0, 400, "{query}: {}", response.1);
+        assert_eq!(code(&response), expected, "{query}");
+        let message = response.1["resultMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("[{expected}] /api/100/auth/token/get/list, ")),
+            "{message}"
+        );
+    }
+    // A page is at most 20.
+    let (status, body) = f.list(&settings, "start=0&end=1000").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["end"], 20);
+    assert_eq!(body["accessTokens"].as_array().unwrap().len(), 14);
+
+    // More records in scope than the limit: refused, saying how to narrow it; a narrower
+    // scope still answers.
+    let small = Settings {
+        list_limit: 10,
+        ..Settings::default()
+    };
+    let response = f.list(&small, "").await;
+    assert_eq!(response.0, 400, "{}", response.1);
+    assert_eq!(code(&response), "A138217");
+    assert!(response.1["resultMessage"]
+        .as_str()
+        .unwrap()
+        .contains("More than 10 token records"));
+    let (status, body) = f.list(&small, "subject=alice").await;
+    assert_eq!((status, body["totalCount"].as_u64()), (200, Some(8)));
+
+    // Service 200's credential cannot list service 100's tokens.
+    let event = HttpApiEvent::get("/api/100/auth/token/get/list?subject=alice")
+        .header("authorization", &format!("Bearer {}", f.other_credential));
+    let response = parts(f.send(&settings, event).await);
+    assert_eq!(response.0, 403, "{}", response.1);
+    assert_eq!(code(&response), "A001205");
+    // Nor can anyone without a credential.
+    let response = parts(
+        f.send(&settings, HttpApiEvent::get("/api/100/auth/token/get/list"))
+            .await,
+    );
+    assert_eq!(response.0, 401, "{}", response.1);
+    // A list is a GET.
+    let event = HttpApiEvent::post("/api/100/auth/token/get/list")
+        .header("authorization", &format!("Bearer {}", f.credential));
+    let response = f.send(&settings, event).await;
+    assert_eq!(response.headers()["allow"], "GET");
+    assert_eq!(code(&parts(response)), "A138210");
+    // Store trouble: retryable, in Authlete's shape.
+    let event = HttpApiEvent::get("/api/100/auth/token/get/list?subject=alice")
+        .header("authorization", &format!("Bearer {}", f.credential));
+    let response = handle(&seed::unreachable_store(), &settings, event.request())
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let response = parts(response);
+    assert_eq!((response.0, code(&response)), (500, "A138101"));
 }

@@ -106,16 +106,26 @@ async fn an_oauth_client_library_introspects_and_a_jose_library_verifies_the_sig
     gateway.shutdown().await;
 }
 
-/// Authlete's own Python SDK calls `/auth/introspection` and `/auth/introspection/standard`
-/// through the served binary, before and after the token's session is logged out.
+/// Authlete's own Python SDK calls `/auth/introspection`, `/auth/introspection/standard`
+/// and `/auth/token/get/list` through the served binaries, before and after the token's
+/// session is logged out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authletes_sdk_introspects_through_the_served_function() {
+async fn authletes_sdk_introspects_and_lists_through_the_served_functions() {
     let db = TestDb::start().await;
     let service_token = seed::tenant(&db.store, TENANT, None).await;
     let mut live = seed::token(TENANT, "e2e-authlete-at", TokenType::Access, "4326385670");
     live.scope = Some("profile email".into());
     live.session_id = Some("sess-authlete".into());
-    seed::register(&db.store, vec![live.clone()]).await;
+    // Two more of alice's tokens of the client, in another session: the token list pages.
+    let others: Vec<_> = (2..4)
+        .map(|i| {
+            let mut other = live.clone();
+            other.hash = signoff_store::item_key::TokenHash::of(&format!("e2e-authlete-at-{i}"));
+            other.session_id = Some("sess-authlete-2".into());
+            other
+        })
+        .collect();
+    seed::register(&db.store, [vec![live.clone()], others.clone()].concat()).await;
 
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
@@ -148,6 +158,49 @@ async fn authletes_sdk_introspects_through_the_served_function() {
         let mut results: Vec<Value> = serde_json::from_value(report).expect("the report");
         results.remove(0)
     };
+
+    let list = || async {
+        run_client_script(
+            "token_list_authlete.py",
+            &json!({
+                "base_url": gateway.base_url(),
+                "service_id": TENANT,
+                "service_token": service_token,
+                "client": "4326385670",
+                "subject": "alice",
+                "page": 2,
+            }),
+        )
+        .await
+    };
+    let hash_of = |r: &signoff_store::model::TokenRecord| r.hash.encoded();
+    let listed = list().await;
+    assert_eq!(listed["totalCount"], 3, "{listed}");
+    assert_eq!(listed["client"], json!({"clientId": 4326385670_i64}));
+    let mut hashes: Vec<String> = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["accessTokenHash"].as_str().unwrap().to_owned())
+        .collect();
+    hashes.sort();
+    let mut expected: Vec<String> = std::iter::once(&live).chain(&others).map(hash_of).collect();
+    expected.sort();
+    assert_eq!(hashes, expected);
+    let first = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["accessTokenHash"] == hash_of(&live))
+        .unwrap();
+    assert_eq!(
+        first,
+        &json!({
+            "accessTokenHash": hash_of(&live), "clientId": 4326385670_i64, "subject": "alice",
+            "scopes": ["profile", "email"], "accessTokenExpiresAt": live.expires_at * 1000,
+            "createdAt": live.issued_at * 1000,
+        })
+    );
 
     let before = ask().await;
     assert_eq!(
@@ -190,6 +243,10 @@ async fn authletes_sdk_introspects_through_the_served_function() {
         .await
         .expect("the gateway answers");
     assert_eq!(logout.status(), 200);
+
+    // The logged-out session's token leaves the list at once; the other session's stay.
+    let listed = list().await;
+    assert_eq!(listed["totalCount"], 2, "{listed}");
 
     let after = ask().await;
     assert_eq!(after["introspection"]["action"], "UNAUTHORIZED");

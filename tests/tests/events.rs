@@ -112,6 +112,28 @@ async fn every_event_runs_through_its_handler() {
                         .await
                 );
             }
+            "authlete-token-get-list.json" => {
+                // Before the revocation below: the departed employee's tokens, by hash.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["totalCount"], demo::DEPARTED_TOKENS, "{body}");
+                let listed: Vec<&str> = body["accessTokens"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| {
+                        t["accessTokenHash"]
+                            .as_str()
+                            .or(t["refreshTokenHash"].as_str())
+                            .unwrap()
+                    })
+                    .collect();
+                for i in 0..demo::DEPARTED_TOKENS {
+                    let hash =
+                        signoff_store::item_key::TokenHash::of(&format!("demo-departed-token-{i}"));
+                    assert!(listed.contains(&hash.encoded().as_str()), "{body}");
+                }
+                assert!(!body.to_string().contains("demo-departed-token-"));
+            }
             "authlete-token-revoke.json" => {
                 assert_eq!(status, 200, "{body}");
                 assert_eq!(body["resultCode"], "A312001");

@@ -203,6 +203,46 @@ async fn token_management(rec: &mut Recorder) {
     let auth = ("authorization", bearer.as_str());
     let other_bearer = format!("Bearer {other}");
     let revoke = "/api/100/auth/token/revoke";
+    let list = "/api/100/auth/token/get/list";
+
+    // /auth/token/get/list, before anything is revoked: a subject's, a client's, the
+    // service's tokens, the unusable ones, and every refusal.
+    for (query, total) in [
+        ("subject=alice&start=30&end=40", 32),
+        ("clientIdentifier=mobile", 30),
+        ("", 62),
+        ("subject=bob&clientIdentifier=web&tokenStatus=INVALID", 0),
+    ] {
+        let x = rec
+            .expect(
+                &api,
+                request("GET", &format!("{list}?{query}"), &[auth], ""),
+                200,
+            )
+            .await;
+        assert_eq!(x.json()["totalCount"], total, "{query}");
+    }
+    let long_subject = "s".repeat(257);
+    api.settings.authlete.list_limit = 40;
+    for (query, code) in [
+        (format!("subject={long_subject}"), "A138204"),
+        ("subject=a%01b".to_owned(), "A138205"),
+        ("subject=a&subject=b".to_owned(), "A138214"),
+        ("start=-1".to_owned(), "A138215"),
+        ("start=2&end=1".to_owned(), "A138215"),
+        ("tokenStatus=NONE".to_owned(), "A138216"),
+        (String::new(), "A138217"),
+    ] {
+        let x = rec
+            .expect(
+                &api,
+                request("GET", &format!("{list}?{query}"), &[auth], ""),
+                400,
+            )
+            .await;
+        assert_eq!(x.json()["resultCode"], code, "{query}");
+    }
+    api.settings.authlete.list_limit = signoff_nativesso::DEFAULT_TOKEN_LIST_MAX_RECORDS;
 
     // /auth/token/revoke: one token by value (JSON) and by hash (form), a client and
     // subject, a client, a subject.
@@ -331,6 +371,7 @@ async fn token_management(rec: &mut Recorder) {
         ("DELETE", delete("x")),
         ("DELETE", format!("{authorization}/web?subject=alice")),
         ("DELETE", format!("{authorization}/web/alice")),
+        ("GET", format!("{list}?subject=alice")),
     ];
     for (method, target) in &targets {
         for (authorization, status) in [
@@ -397,6 +438,7 @@ async fn token_management(rec: &mut Recorder) {
         ("DELETE", delete("alice-1"), ""),
         ("DELETE", format!("{authorization}/web?subject=alice"), ""),
         ("DELETE", format!("{authorization}/web/alice"), ""),
+        ("GET", format!("{list}?subject=alice"), ""),
     ]
     .into_iter()
     .map(|(method, target, body)| (event(method, &target, &[auth, JSON_TYPE], body), 500, 500))

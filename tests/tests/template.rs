@@ -260,7 +260,7 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
 
     // Authlete's token APIs: one token with its grant (by value), a subject
     // with no time to delete inline (its purge job and message), a client for a subject
-    // (a cutoff purged inline), and a token deleted by hash.
+    // (a cutoff purged inline), a token deleted by hash, and lists of every scope.
     let mut pair = vec![
         seed::grant_token("100", "at-1", TokenType::Access, "c", "g-1"),
         seed::grant_token("100", "rt-1", TokenType::Refresh, "c", "g-1"),
@@ -271,6 +271,7 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     let queue = signoff_tests::queue::TestQueue::start(30, 5).await;
     let queued = signoff_nativesso::Settings {
         handoff: Some(queue.handoff(std::time::Duration::ZERO).await),
+        ..signoff_nativesso::Settings::default()
     };
     let inline = signoff_nativesso::Settings::default();
     for (settings, body) in [
@@ -302,6 +303,16 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
         .unwrap();
     assert_eq!(response.status(), 204);
     assert_eq!(queue.depth(&queue.queue_url).await, 1, "a purge was queued");
+    // Token lists: a subject's, a client's, the service's.
+    for query in ["subject=alice&clientIdentifier=c", "clientIdentifier=c", ""] {
+        let request = HttpApiEvent::get(&format!("/api/100/auth/token/get/list?{query}"))
+            .header("authorization", &auth)
+            .request();
+        let response = signoff_nativesso::handle(&db.store, &inline, request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{query}");
+    }
     assert_role_covers(&template, "nativesso-logout", &recorder).await;
 
     // Revocation: a session-bound refresh token with its grant, an access token, a device.

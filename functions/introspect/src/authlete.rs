@@ -20,7 +20,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use signoff_edge::authlete::{credential_refusal, result_message, sentence};
+use signoff_edge::authlete::{client_number, credential_refusal, result_message, sentence};
 use signoff_edge::oauth::Form;
 use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, ErrorReply};
@@ -494,11 +494,7 @@ pub fn verdict(
 
 /// The members every answer about a found access token carries.
 fn described(record: &TokenRecord) -> IntrospectionResult {
-    let numeric = record
-        .client_id
-        .parse::<i64>()
-        .ok()
-        .filter(|_| !record.client_id.starts_with(['+', '-', '0']) || record.client_id == "0");
+    let numeric = client_number(&record.client_id);
     IntrospectionResult {
         client_id: numeric.unwrap_or(0),
         client_id_alias: numeric.is_none().then(|| record.client_id.clone()),

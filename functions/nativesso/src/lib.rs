@@ -6,6 +6,8 @@
 //! - `DELETE /api/{serviceId}/auth/token/delete/{accessTokenIdentifier}`: one token.
 //! - `DELETE /api/{serviceId}/client/authorization/delete/{clientId}?subject=`: every
 //!   token of a client for a subject.
+//! - `GET /api/{serviceId}/auth/token/get/list`: a client's, a subject's or the service's
+//!   tokens, by hash, paged.
 //!
 //! Every expected outcome is a response in Authlete's shape (`resultCode`, `resultMessage`,
 //! plus `action` and `count` where the API has them); [`Failure`]'s [`ErrorReply`]
@@ -14,6 +16,7 @@
 //! follow Authlete's scheme (A + the API's three digits + 2xx for caller errors, 1xx for
 //! server errors) and are listed in docs/native-sso.md and docs/authlete-tokens.md.
 
+mod list;
 mod tokens;
 
 use lambda_http::http::{Method, StatusCode};
@@ -29,6 +32,7 @@ use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, PathParams, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
 use signoff_queue::{Handoff, HandoffError, QueueError};
+use signoff_store::config::{parse_in_range, ConfigError};
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
 
@@ -38,6 +42,7 @@ pub const TOKEN_REVOKE_ROUTE: &str = "/api/{serviceId}/auth/token/revoke";
 pub const TOKEN_DELETE_ROUTE: &str = "/api/{serviceId}/auth/token/delete/{accessTokenIdentifier}";
 pub const CLIENT_AUTHORIZATION_DELETE_ROUTE: &str =
     "/api/{serviceId}/client/authorization/delete/{clientId}";
+pub const TOKEN_LIST_ROUTE: &str = "/api/{serviceId}/auth/token/get/list";
 /// The older form of the same API, with the subject in the path.
 pub const CLIENT_AUTHORIZATION_DELETE_SUBJECT_ROUTE: &str =
     "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}";
@@ -51,19 +56,21 @@ pub enum Api {
     TokenRevoke,
     TokenDelete,
     ClientAuthorizationDelete,
+    TokenList,
 }
 
 impl Api {
     /// The three digits after the `A` of the API's result codes. Authlete's own: 503
-    /// (`A503001`), 312 (`A312001`), 137 (`A137001`); 136 for `/auth/token/delete`, which
-    /// answers success with no body and whose codes Authlete does not publish, is
-    /// Signoff's choice (see docs/authlete-tokens.md).
+    /// (`A503001`), 312 (`A312001`), 137 (`A137001`); 136 for `/auth/token/delete` and 138
+    /// for `/auth/token/get/list`, whose successes carry no result code and whose codes
+    /// Authlete does not publish, are Signoff's choice (see docs/authlete-tokens.md).
     fn family(self) -> &'static str {
         match self {
             Api::NativeSsoLogout => "503",
             Api::TokenRevoke => "312",
             Api::TokenDelete => "136",
             Api::ClientAuthorizationDelete => "137",
+            Api::TokenList => "138",
         }
     }
 
@@ -83,6 +90,7 @@ impl Api {
             Api::TokenRevoke => "Authlete token revocation",
             Api::TokenDelete => "Authlete token deletion",
             Api::ClientAuthorizationDelete => "Authlete client authorization deletion",
+            Api::TokenList => "Authlete token list",
         }
     }
 }
@@ -102,14 +110,54 @@ pub const ROUTES: &[Route<Api>] = &[
         CLIENT_AUTHORIZATION_DELETE_SUBJECT_ROUTE,
         Api::ClientAuthorizationDelete,
     ),
+    Route::new(Method::GET, TOKEN_LIST_ROUTE, Api::TokenList),
 ];
 
+/// The variable that bounds how many token records one token list may read.
+pub const TOKEN_LIST_MAX_RECORDS_VAR: &str = "SIGNOFF_TOKEN_LIST_MAX_RECORDS";
+/// Its default: a page of 10,000 records costs about 100 BatchGetItems of records and as
+/// many again of markers (docs/authlete-tokens.md).
+pub const DEFAULT_TOKEN_LIST_MAX_RECORDS: usize = 10_000;
+
 /// What the function reads once at init.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Where a revocation too large to finish inside its call hands the rest
     /// (`SIGNOFF_PURGE_QUEUE_URL`); `None`: it deletes everything itself.
     pub handoff: Option<Handoff>,
+    /// The most token records a token list reads to judge, count and page a scope
+    /// (`SIGNOFF_TOKEN_LIST_MAX_RECORDS`); a larger scope is refused with a 400 that says
+    /// to narrow it.
+    pub list_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            handoff: None,
+            list_limit: DEFAULT_TOKEN_LIST_MAX_RECORDS,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the environment, failing fast with the variable's name.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            handoff: Handoff::from_env(sdk)?,
+            list_limit: list_limit(|name| std::env::var(name).ok())?,
+        })
+    }
+}
+
+fn list_limit(get: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    let limit = parse_in_range(
+        &get,
+        TOKEN_LIST_MAX_RECORDS_VAR,
+        DEFAULT_TOKEN_LIST_MAX_RECORDS as u64,
+        20..=100_000,
+    )?;
+    Ok(usize::try_from(limit).expect("at most 100,000"))
 }
 
 #[derive(Serialize)]
@@ -432,6 +480,8 @@ fn api_of_path(path: &str) -> Api {
         Api::TokenDelete
     } else if path.contains("/client/authorization/delete/") {
         Api::ClientAuthorizationDelete
+    } else if path.contains("/auth/token/get/list") {
+        Api::TokenList
     } else {
         Api::NativeSsoLogout
     }
@@ -460,6 +510,7 @@ async fn serve(
             tokens::delete_client_authorization(store, handoff, service_id, client_id, &subject)
                 .await
         }
+        Api::TokenList => list::list(store, settings.list_limit, request, service_id).await,
     }
 }
 
@@ -519,5 +570,31 @@ mod tests {
             4
         );
         assert_eq!(code(session_id(body(json!({"sessionId": "a\u{0}b"})))), 5);
+    }
+
+    #[test]
+    fn the_list_limit_has_a_default_and_bounds() {
+        assert_eq!(
+            list_limit(signoff_store::config::lookup_in(&[])).unwrap(),
+            10_000
+        );
+        assert_eq!(
+            list_limit(signoff_store::config::lookup_in(&[(
+                TOKEN_LIST_MAX_RECORDS_VAR,
+                "500"
+            )]))
+            .unwrap(),
+            500
+        );
+        assert!(list_limit(signoff_store::config::lookup_in(&[(
+            TOKEN_LIST_MAX_RECORDS_VAR,
+            "5"
+        )]))
+        .is_err());
+        assert!(list_limit(signoff_store::config::lookup_in(&[(
+            TOKEN_LIST_MAX_RECORDS_VAR,
+            "lots"
+        )]))
+        .is_err());
     }
 }

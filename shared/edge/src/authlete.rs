@@ -1,6 +1,6 @@
 //! What the functions that speak Authlete's API share: how a refused API credential is
-//! answered (Authlete's `A001xxx` codes, the same on every API) and how result messages
-//! are written (`[Axxxxxx] text`).
+//! answered (Authlete's `A001xxx` codes, the same on every API), how result messages
+//! are written (`[Axxxxxx] text`) and how a client id becomes Authlete's client number.
 
 use lambda_http::http::StatusCode;
 
@@ -41,6 +41,14 @@ pub fn credential_refusal(err: &AuthError) -> Option<(StatusCode, &'static str, 
     })
 }
 
+/// Authlete's client number for a client id: the id itself when it is a number written
+/// the canonical way (no sign, no leading zero), else `None`, and Authlete's answers give
+/// 0 with the id as `clientIdAlias`.
+pub fn client_number(client_id: &str) -> Option<i64> {
+    let canonical = client_id == "0" || !client_id.starts_with(['+', '-', '0']);
+    client_id.parse::<i64>().ok().filter(|_| canonical)
+}
+
 /// An Authlete result message: the code in brackets, then the text.
 pub fn result_message(code: &str, text: &str) -> String {
     format!("[{code}] {text}")
@@ -69,5 +77,14 @@ mod tests {
         assert_eq!(sentence("the body is bad"), "The body is bad.");
         assert_eq!(sentence("Done."), "Done.");
         assert_eq!(sentence(""), ".");
+    }
+
+    #[test]
+    fn only_canonical_numbers_are_client_numbers() {
+        assert_eq!(client_number("26888344961664"), Some(26_888_344_961_664));
+        assert_eq!(client_number("0"), Some(0));
+        for alias in ["web", "007", "+5", "-5", "", "99999999999999999999"] {
+            assert_eq!(client_number(alias), None, "{alias}");
+        }
     }
 }

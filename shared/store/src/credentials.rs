@@ -566,6 +566,16 @@ impl Store {
         &self,
         pks: Vec<String>,
     ) -> Result<HashMap<String, Item>, StoreError> {
+        self.get_many_items(pks, false).await
+    }
+
+    /// [`Store::get_many`], keeping items past their expiry when `keep_expired` (for a
+    /// caller that reports expiry as a state).
+    pub(crate) async fn get_many_items(
+        &self,
+        pks: Vec<String>,
+        keep_expired: bool,
+    ) -> Result<HashMap<String, Item>, StoreError> {
         let mut found = HashMap::new();
         let now = crate::now_epoch_seconds();
         let keys: Vec<Item> = pks
@@ -599,7 +609,7 @@ impl Store {
                 .unwrap_or_default()
             {
                 // A marker past its expiry is gone, like one TTL already removed.
-                if crate::model::is_expired(&item, now) {
+                if !keep_expired && crate::model::is_expired(&item, now) {
                     continue;
                 }
                 if let Some(pk) = item.get(attr::PK).and_then(|v| v.as_s().ok()).cloned() {

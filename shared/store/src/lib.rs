@@ -16,6 +16,7 @@
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
+//! | [`listing`] | `list_tokens` | a subject's, a client's or a tenant's tokens in a state, paged (Authlete's token list) |
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
 //! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress` | the background purge of what a cutoff ended, shard by shard |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
@@ -25,7 +26,7 @@
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
+//! `sessions` < `tokens`, `revocation`, `credentials` < `listing`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
 pub mod bulk;
@@ -37,6 +38,7 @@ pub mod demo;
 pub mod error;
 pub mod housekeeping;
 pub mod item_key;
+pub mod listing;
 pub mod model;
 pub mod project_keys;
 pub mod purge;

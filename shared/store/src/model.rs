@@ -258,6 +258,11 @@ impl TokenRecord {
                 &self.client_id,
                 self.issued_at,
             )),
+            client_shard: Some(item_key::client_shard(
+                &self.tenant,
+                &self.client_id,
+                self.hash.shard(item_key::CLIENT_SHARDS),
+            )),
         };
         serde_dynamo::to_item(stored).expect("a token item always serializes")
     }
@@ -340,6 +345,10 @@ struct TokenItem {
     tenant_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject_client_issued: Option<String>,
+    // The by-client index's partition key (its sort key is `issued_at`); optional for the
+    // same reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_shard: Option<String>,
 }
 
 #[cfg(test)]

@@ -102,13 +102,13 @@ pub enum BearerRejection {
 
 /// The keys of the markers that concern a token (its session, user, grant and device),
 /// read together in one BatchGetItem.
-struct MarkerKeys {
+pub(crate) struct MarkerKeys {
     session: Option<String>,
     revoked: [(Option<String>, TokenState); 6],
 }
 
 impl MarkerKeys {
-    fn of(record: &TokenRecord) -> Self {
+    pub(crate) fn of(record: &TokenRecord) -> Self {
         let tenant = record.tenant.as_str();
         // Which copy of the tenant's and the client's cutoffs this token reads.
         let copy = record.hash.shard(item_key::CUTOFF_COPIES);
@@ -156,14 +156,14 @@ impl MarkerKeys {
         }
     }
 
-    fn pks(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn pks(&self) -> impl Iterator<Item = &String> {
         self.session
             .iter()
             .chain(self.revoked.iter().filter_map(|(pk, _)| pk.as_ref()))
     }
 
     /// The state of a live, unexpired `record` given the markers `found` (by key).
-    fn state(&self, record: &TokenRecord, found: &HashMap<String, Item>) -> TokenState {
+    pub(crate) fn state(&self, record: &TokenRecord, found: &HashMap<String, Item>) -> TokenState {
         let marker = |pk: &Option<String>| pk.as_ref().and_then(|pk| found.get(pk));
         if marker(&self.session).is_some_and(|m| m.contains_key(ENDED_AT)) {
             return TokenState::SessionEnded;

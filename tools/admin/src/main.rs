@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use signoff_jose::{Algorithm, Jwk, SigningKey};
@@ -38,6 +38,14 @@ struct Cli {
     purge_queue_url: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// What `list-tokens --status` lists (Authlete's `tokenStatus`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ListedState {
+    Valid,
+    Invalid,
+    All,
 }
 
 #[derive(Subcommand)]
@@ -304,6 +312,31 @@ enum Command {
         /// Read the token itself from standard input.
         #[arg(long, group = "token")]
         token_stdin: bool,
+    },
+    /// List the tokens of a subject, a client (or both) or the whole tenant, by hash, each
+    /// with its state, as Authlete's `/auth/token/get/list` does (without its 20-a-page
+    /// limit).
+    ListTokens {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        /// Which tokens: usable ones, records of unusable ones (expired, or revoked and
+        /// waiting for the purge), or both.
+        #[arg(long, value_enum, default_value_t = ListedState::Valid)]
+        status: ListedState,
+        /// Position of the first token shown, in issue order.
+        #[arg(long, default_value_t = 0)]
+        start: usize,
+        /// How many to show.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// The most records the listing may read (the function's
+        /// SIGNOFF_TOKEN_LIST_MAX_RECORDS); a larger scope is refused.
+        #[arg(long, default_value_t = 100_000)]
+        max_records: usize,
     },
     /// Log a user out everywhere, as Global Token Revocation does: one write makes every
     /// token of the user unusable, then the records are deleted (in the background, with
@@ -848,6 +881,61 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => return Err(format!("no token {} in tenant {tenant}", hash.encoded())),
             }
         }
+        Command::ListTokens {
+            tenant,
+            client_id,
+            subject,
+            status,
+            start,
+            count,
+            max_records,
+        } => {
+            use signoff_store::listing::{ListScope, ListStatus, TokenList};
+            require_tenant(&store, &tenant).await?;
+            let scope = match (&subject, &client_id) {
+                (Some(subject), client_id) => ListScope::Subject {
+                    subject,
+                    client_id: client_id.as_deref(),
+                },
+                (None, Some(client_id)) => ListScope::Client(client_id),
+                (None, None) => ListScope::Tenant,
+            };
+            let status = match status {
+                ListedState::Valid => ListStatus::Usable,
+                ListedState::Invalid => ListStatus::Unusable,
+                ListedState::All => ListStatus::All,
+            };
+            let range = start..start.saturating_add(count);
+            let page = match store
+                .list_tokens(&tenant, scope, status, range, max_records)
+                .await
+                .map_err(|e| fail(&e))?
+            {
+                TokenList::Page(page) => page,
+                TokenList::TooMany { limit } => {
+                    return Err(format!(
+                        "more than {limit} token records in scope: narrow it with --subject, \
+                         or raise --max-records"
+                    ))
+                }
+            };
+            println!(
+                "{} token(s) in scope; showing {} from position {start}",
+                page.total,
+                page.tokens.len()
+            );
+            for (record, state) in &page.tokens {
+                println!(
+                    "{}  {:?}  client={}  subject={}  issued_at={}  expires_at={}  state={state:?}",
+                    record.hash.encoded(),
+                    record.token_type,
+                    record.client_id,
+                    record.subject.as_deref().unwrap_or("-"),
+                    record.issued_at,
+                    record.expires_at,
+                );
+            }
+        }
         Command::LogOutUser {
             tenant,
             subject,
@@ -1008,8 +1096,10 @@ async fn seed_demo(
         signoff_store::demo::SERVICE_TOKEN,
     );
     println!(
-        "the demo user signed in to a partner app ({partner}, {n} token(s)); remove its access \
-         the Authlete way:\n\n  curl -s -X DELETE \\\n    \
+        "the demo user signed in to a partner app ({partner}, {n} token(s)); list them (by \
+         hash) and remove the app's access the Authlete way:\n\n  curl -s \\\n    \
+         '{api_url}/api/{service}/auth/token/get/list?clientIdentifier={partner}&subject={user}' \\\n    \
+         -H 'Authorization: Bearer {token}'\n\n  curl -s -X DELETE \\\n    \
          '{api_url}/api/{service}/client/authorization/delete/{partner}?subject={user}' \\\n    \
          -H 'Authorization: Bearer {token}'\n",
         partner = signoff_store::demo::PARTNER_CLIENT_ID,
