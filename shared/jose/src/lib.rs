@@ -46,6 +46,7 @@ mod assertion;
 mod jwk;
 mod pem;
 mod sign;
+pub mod status_list;
 mod verify;
 
 pub use assertion::{

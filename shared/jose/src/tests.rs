@@ -484,3 +484,48 @@ mod assertions {
         );
     }
 }
+
+#[tokio::test]
+async fn a_status_list_token_is_a_signed_statuslist_jwt() {
+    use crate::status_list::{sign_status_list_token, StatusList, StatusListClaims, INVALID};
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1_SIGNING,
+        ECDSA_P256_SHA256_FIXED,
+    };
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let public = key.public_key().as_ref().to_vec();
+    let signer = DerSigner { key, convert: true };
+    let mut list = StatusList::new(1, 16).unwrap();
+    list.set(3, INVALID).unwrap();
+    let claims = StatusListClaims {
+        uri: "https://signoff.example/statuslists/100/0",
+        issued_at: 1_000,
+        expires_at: 1_600,
+        ttl: 300,
+    };
+    let token = sign_status_list_token(&signer, &claims, &list)
+        .await
+        .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let decode = |part: &str| -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    assert_eq!(
+        decode(parts[0]),
+        json!({"typ": "statuslist+jwt", "alg": "ES256", "kid": "der-1"})
+    );
+    let payload = decode(parts[1]);
+    assert_eq!(
+        payload,
+        json!({
+            "sub": "https://signoff.example/statuslists/100/0", "iat": 1_000, "exp": 1_600,
+            "ttl": 300, "status_list": {"bits": 1, "lst": list.lst()},
+        })
+    );
+    let read = StatusList::from_lst(1, payload["status_list"]["lst"].as_str().unwrap(), 2).unwrap();
+    assert_eq!(read.get(3).unwrap(), INVALID);
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &public)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("the signature verifies with the signer's public key");
+}

@@ -261,6 +261,12 @@ impl<'a> TenantSortKey<'a> {
     }
 }
 
+/// A tenant's status list allocator: the list being filled and its next free index
+/// (see [`crate::status_lists`]).
+pub fn status_allocator_pk(tenant: &str) -> String {
+    compose(&["statuslists", tenant])
+}
+
 /// A purge job: what it deletes and up to when (see [`crate::purge`]).
 pub fn purge_job_pk(tenant: &str, job_id: &str) -> String {
     compose(&["purge", tenant, job_id])

@@ -17,6 +17,7 @@
 //! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`listing`] | `list_tokens` | a subject's, a client's or a tenant's tokens in a state, paged (Authlete's token list) |
+//! | [`status_lists`] | `allocate_status_entries` | Token Status List entries: collision-free, never reused |
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
 //! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress` | the background purge of what a cutoff ended, shard by shard |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
@@ -26,7 +27,7 @@
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `listing`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
+//! `sessions` < `tokens`, `revocation`, `credentials` < `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
 pub mod bulk;
@@ -44,6 +45,7 @@ pub mod project_keys;
 pub mod purge;
 pub mod revocation;
 pub mod sessions;
+pub mod status_lists;
 pub mod table;
 pub mod tokens;
 pub mod trusted_parties;
