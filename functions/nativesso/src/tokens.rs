@@ -176,12 +176,10 @@ pub(crate) async fn revoke(
         }
     };
     tracing::info!(service = %tenant, deleted, purge = ?purge, "Authlete token revocation");
-    let mut message = format!("[A312001] Revoked {deleted} token record(s).");
-    if let Some(job) = &purge {
-        message.push_str(&format!(
-            " The others are unusable and are being deleted in the background (purge {job})."
-        ));
-    }
+    let message = with_purge_note(
+        format!("[A312001] Revoked {deleted} token record(s)."),
+        purge.as_deref(),
+    );
     let response = response::json_response(
         StatusCode::OK,
         &ResultBody {
@@ -192,6 +190,17 @@ pub(crate) async fn revoke(
         },
     );
     Ok(Done { response, deleted })
+}
+
+/// A bulk revocation's message, with a sentence naming the background purge when one
+/// continues the job.
+fn with_purge_note(mut message: String, purge: Option<&str>) -> String {
+    if let Some(job) = purge {
+        message.push_str(&format!(
+            " The others are unusable and are being deleted in the background (purge {job})."
+        ));
+    }
+    message
 }
 
 /// Cuts `cutoff` off and purges inline for the hand-off's budget: (deleted, the
@@ -289,15 +298,13 @@ pub(crate) async fn delete_client_authorization(
     let cutoff = Cutoff::ClientSubject { client_id, subject };
     let (deleted, purge) = cut_off(store, handoff, tenant, cutoff).await?;
     tracing::info!(service = %tenant, deleted, purge = ?purge, "Authlete client authorization deletion");
-    let mut message = format!(
-        "[A137001] Deleted {deleted} token record(s) issued to the client (ID = {client_id}) \
-         of the service (API Key = {tenant})."
+    let message = with_purge_note(
+        format!(
+            "[A137001] Deleted {deleted} token record(s) issued to the client (ID = {client_id}) \
+             of the service (API Key = {tenant})."
+        ),
+        purge.as_deref(),
     );
-    if let Some(job) = &purge {
-        message.push_str(&format!(
-            " The others are unusable and are being deleted in the background (purge {job})."
-        ));
-    }
     let response = response::json_response(
         StatusCode::OK,
         &ResultBody {
