@@ -26,8 +26,6 @@
 //! in it, with the same result.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -167,7 +165,9 @@ impl PurgeJob {
         );
         Self {
             tenant: tenant.to_owned(),
-            job_id: URL_SAFE_NO_PAD.encode(&digest[..16]),
+            // Hex, not base64url: an id that began with '-' would read as an option on a
+            // command line (`signoff-admin purge-status --job -f...`).
+            job_id: digest[..16].iter().map(|b| format!("{b:02x}")).collect(),
             scope,
             cutoff: cutoff_at,
             created_at: now,
@@ -654,7 +654,8 @@ mod tests {
             a.job_id,
             PurgeJob::new("t", Cutoff::Tenant, 1_000, 1_001).job_id
         );
-        assert_eq!(a.job_id.len(), 22);
+        assert_eq!(a.job_id.len(), 32);
+        assert!(a.job_id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -135,7 +135,9 @@ enum Command {
     PurgeStatus {
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
+        /// The job id the cutoff printed (ids from before they were hex may begin with
+        /// '-', so a value that looks like an option is taken as the id).
+        #[arg(long, allow_hyphen_values = true)]
         job: String,
         /// Show a progress bar until the purge is done.
         #[arg(long)]
@@ -146,7 +148,8 @@ enum Command {
     ResumePurge {
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
+        /// As for purge-status.
+        #[arg(long, allow_hyphen_values = true)]
         job: String,
     },
     /// Register one issued token (its value or its hash), with the client it was issued to.
