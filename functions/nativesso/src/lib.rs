@@ -155,9 +155,9 @@ fn list_limit(get: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError
         &get,
         TOKEN_LIST_MAX_RECORDS_VAR,
         DEFAULT_TOKEN_LIST_MAX_RECORDS as u64,
-        20..=100_000,
+        20..=20_000,
     )?;
-    Ok(usize::try_from(limit).expect("at most 100,000"))
+    Ok(usize::try_from(limit).expect("at most 20,000"))
 }
 
 #[derive(Serialize)]

@@ -65,7 +65,8 @@ impl ListQuery {
                 })
         };
         let start = offset("start", 0)?;
-        let end = offset("end", DEFAULT_END)?;
+        // Without `end`, a page of Authlete's default length from `start`.
+        let end = offset("end", start.saturating_add(DEFAULT_END))?;
         if end < start {
             return Err(ApiError::caller(
                 15,
@@ -299,6 +300,8 @@ mod tests {
         );
         assert_eq!(q.status, ListStatus::All);
         assert_eq!(query("subject=").unwrap().scope(), ListScope::Tenant);
+        let q = query("start=10").unwrap();
+        assert_eq!((q.start, q.end), (10, 15));
     }
 
     #[test]
