@@ -13,7 +13,8 @@ ensure_cargo_lambda() {
 }
 
 # The Python clients the end-to-end tests drive (vendor SDKs, OAuth libraries), in their
-# own venv so nothing touches the system Python. Prints the venv's python.
+# own venv so nothing touches the system Python, and the Node ones. Prints the venv's
+# python.
 CLIENTS_VENV=.devstack/clients-venv
 ensure_test_clients() {
   local stamp="$CLIENTS_VENV/.requirements"
@@ -23,6 +24,15 @@ ensure_test_clients() {
     "$CLIENTS_VENV/bin/pip" install --quiet --disable-pip-version-check \
       -r tests/clients/requirements.txt >&2 || return 1
     cp tests/clients/requirements.txt "$stamp"
+  fi
+  # And the Node clients (independent implementations in another language), from their
+  # lockfile, into tests/clients/node/node_modules.
+  local node_stamp=tests/clients/node/node_modules/.package-lock.json
+  if ! cmp -s tests/clients/node/package-lock.json "$CLIENTS_VENV/.node-lock" 2>/dev/null \
+    || [ ! -f "$node_stamp" ]; then
+    echo "installing the end-to-end test clients (npm ci)" >&2
+    npm ci --silent --no-audit --no-fund --prefix tests/clients/node >&2 || return 1
+    cp tests/clients/node/package-lock.json "$CLIENTS_VENV/.node-lock"
   fi
   echo "$PWD/$CLIENTS_VENV/bin/python"
 }

@@ -16,6 +16,19 @@ pub struct Settings {
     pub introspection: signoff_introspect::settings::Settings,
     /// The signing keys introspection uses, if a test gave it a (local) KMS.
     pub introspection_keys: Option<std::sync::Arc<signoff_kms::KeySet>>,
+    /// Registration's settings: status list entries named under [`PUBLIC_BASE_URL`].
+    pub registration: signoff_register::Settings,
+}
+
+/// The public base URL the in-process functions name status lists under.
+pub const PUBLIC_BASE_URL: &str = "https://signoff.example";
+
+/// Status lists under [`PUBLIC_BASE_URL`], otherwise the defaults.
+pub fn status_lists() -> signoff_edge::status_list::StatusListSettings {
+    signoff_edge::status_list::StatusListSettings {
+        public_base_url: Some(PUBLIC_BASE_URL.into()),
+        ..Default::default()
+    }
 }
 
 /// The issuer the in-process introspection reports.
@@ -31,12 +44,16 @@ impl Settings {
             signing_key: None,
             previous_signing_keys: Vec::new(),
             introspection_scope: signoff_introspect::settings::DEFAULT_INTROSPECTION_SCOPE.into(),
+            status_lists: status_lists(),
         };
         Self {
             authlete: signoff_nativesso::Settings::default(),
             descope: signoff_descope::settings::Settings::default(),
             introspection,
             introspection_keys: None,
+            registration: signoff_register::Settings {
+                status_lists: status_lists(),
+            },
             revocation,
         }
     }
@@ -62,7 +79,7 @@ pub async fn handle(
 ) -> Response<Body> {
     match function {
         "nativesso-logout" => signoff_nativesso::handle(store, &settings.authlete, request).await,
-        "token-register" => signoff_register::handle(store, request).await,
+        "token-register" => signoff_register::handle(store, &settings.registration, request).await,
         "descope-auth" => signoff_descope::handle(store, &settings.descope, request).await,
         "token-revoke" => signoff_revoke::handle(store, &settings.revocation, request).await,
         "token-introspect" => {

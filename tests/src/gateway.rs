@@ -96,6 +96,10 @@ fn parse_routes(manifest: &str) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
+/// Written in a value of the functions' environment, stands for the gateway's own URL
+/// (`http://127.0.0.1:PORT`): what a function must know of its public address.
+pub const GATEWAY_URL: &str = "{gateway}";
+
 /// A running gateway: the front HTTP server, plus one Runtime API server and one child
 /// process per function. Children are killed on [`Gateway::shutdown`] or drop.
 pub struct Gateway {
@@ -146,6 +150,18 @@ impl Gateway {
                 binary.display()
             ));
         }
+        // The front server's port is taken first, so that the functions can be told their
+        // own public URL: [`GATEWAY_URL`] in a value of `env` becomes it.
+        let front_listener = crate::runtime_api::free_listener().await?;
+        let base_url = format!(
+            "http://{}",
+            front_listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace(GATEWAY_URL, &base_url)))
+            .collect();
+        let env = env.as_slice();
         // Filled in place, so that an early return drops it and so stops what has started.
         let mut gateway = Gateway {
             base_url: String::new(),
@@ -175,9 +191,12 @@ impl Gateway {
         gateway.tasks.push(server);
         gateway.invoke_url = format!("http://{addr}");
         let front = Arc::new(Front { routes, functions });
-        let (addr, server) = serve(Router::new().fallback(front_request).with_state(front)).await?;
+        let (_, server) = crate::runtime_api::serve_on(
+            front_listener,
+            Router::new().fallback(front_request).with_state(front),
+        )?;
         gateway.tasks.push(server);
-        gateway.base_url = format!("http://{addr}");
+        gateway.base_url = base_url;
         Ok(gateway)
     }
 

@@ -33,17 +33,37 @@ pub fn test_python() -> String {
 /// secret or token appears in a process listing) and returns the JSON it prints. authlib's
 /// check for plain HTTP is off: the local gateway has no TLS.
 pub async fn run_client_script(script: &str, request: &serde_json::Value) -> serde_json::Value {
-    use tokio::io::AsyncWriteExt;
-    let python = test_python();
     let path = workspace().join("tests/clients").join(script);
-    let mut child = tokio::process::Command::new(&python)
-        .arg(&path)
+    run_client(&test_python(), &path, request).await
+}
+
+/// [`run_client_script`] for a Node client under `tests/clients/node` (its modules installed
+/// by `scripts/test` with `npm ci`).
+pub async fn run_node_client(script: &str, request: &serde_json::Value) -> serde_json::Value {
+    let dir = workspace().join("tests/clients/node");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "tests/clients/node/node_modules is missing: run the suite with scripts/test, which installs the Node clients"
+    );
+    run_client("node", &dir.join(script), request).await
+}
+
+/// Runs `program script`, writes `request` to its stdin, and reads its JSON report.
+async fn run_client(
+    program: &str,
+    path: &std::path::Path,
+    request: &serde_json::Value,
+) -> serde_json::Value {
+    use tokio::io::AsyncWriteExt;
+    let script = path.display();
+    let mut child = tokio::process::Command::new(program)
+        .arg(path)
         .env("AUTHLIB_INSECURE_TRANSPORT", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin
         .write_all(request.to_string().as_bytes())

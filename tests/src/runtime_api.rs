@@ -161,9 +161,21 @@ impl RuntimeApi {
 
 /// Serves `router` on a free 127.0.0.1 port.
 pub async fn serve(router: Router) -> Result<(SocketAddr, JoinHandle<()>), String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve_on(free_listener().await?, router)
+}
+
+/// A listener on a free 127.0.0.1 port.
+pub async fn free_listener() -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))
+}
+
+/// Serves `router` on `listener`.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+) -> Result<(SocketAddr, JoinHandle<()>), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

@@ -1,6 +1,7 @@
 //! Every `events/*.json` (the API Gateway events shipped for `sam local invoke -e` and
 //! `cargo lambda invoke --data-file`) replayed through its function's handler against a
-//! database holding the demo data, as `scripts/dev` seeds it.
+//! database holding the demo data, as `scripts/dev` seeds it, with the signing key in a
+//! local KMS (moto's server) as `scripts/dev` starts one.
 
 use std::path::PathBuf;
 
@@ -37,6 +38,12 @@ async fn every_event_runs_through_its_handler() {
     demo::seed_global_revocation(&db.store)
         .await
         .expect("the demo trusted party");
+    let entries = demo::seed_status_entries(&db.store, 1_024)
+        .await
+        .expect("the demo status entries");
+    let kms = signoff_tests::kms::TestKms::start().await;
+    kms.create_key(aws_sdk_kms::types::KeySpec::EccNistP256, "alias/signoff")
+        .await;
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("events"))
         .expect("events/ exists")
@@ -47,8 +54,13 @@ async fn every_event_runs_through_its_handler() {
     // logout event does not end.
     files.sort();
     files.sort_by_key(|p| !p.ends_with("token-register.json"));
-    // As `scripts/dev` serves it: the demo tenant, the default device policy.
-    let settings = functions::Settings::demo();
+    // As `scripts/dev` serves it: the demo tenant, the default device policy, the key.
+    let mut settings = functions::Settings::demo();
+    settings.introspection_keys = Some(std::sync::Arc::new(signoff_kms::KeySet::new(
+        kms.client.clone(),
+        "alias/signoff".into(),
+        vec![],
+    )));
     let mut covered = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable event");
@@ -68,8 +80,43 @@ async fn every_event_runs_through_its_handler() {
             .unwrap_or_else(|| panic!("{}: no route {route_key} in Cargo.toml", file.display()));
         let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
         let response = functions::handle(&route.function, &db.store, &settings, request).await;
-        let (status, body) = parts(response);
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "status-list.json" {
+            // A signed Status List Token, gzip-compressed as the event asks, for the list
+            // the demo's access tokens hold entries of.
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/statuslist+jwt"
+            );
+            assert_eq!(response.headers()["content-encoding"], "gzip");
+            let lambda_http::Body::Binary(gzipped) = response.body() else {
+                panic!("a compressed body");
+            };
+            let mut jwt = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(gzipped.as_slice()),
+                &mut jwt,
+            )
+            .unwrap();
+            let payload = jwt.split('.').nth(1).expect("a JWT");
+            let claims: serde_json::Value = serde_json::from_slice(
+                &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            let list = entries[0].list;
+            assert!(
+                claims["sub"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/signoff/v1/tenants/715948317/statuslists/{list}")),
+                "{claims}"
+            );
+            covered.push(route_key.to_owned());
+            continue;
+        }
+        let (status, body) = parts(response);
         match name.as_str() {
             "nativesso-logout.json" => {
                 assert_eq!(status, 200, "{body}");
@@ -274,9 +321,8 @@ async fn every_event_runs_through_its_handler() {
                 );
             }
             "jwks.json" => {
-                // The in-process replay has no KMS, so nothing to publish; the published
-                // keys are checked against a local KMS in tests/tests/introspect.rs.
-                assert_eq!(status, 404, "{body}");
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["keys"][0]["kty"], "EC", "{body}");
             }
             other => panic!("{other}: say in this test what the event should do"),
         }

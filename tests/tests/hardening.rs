@@ -103,9 +103,13 @@ async fn an_issue_time_in_the_future_is_refused_beyond_the_skew() {
             &body.to_string(),
         )
     };
-    let ahead = signoff_register::handle(&db.store, register("t-ahead", now + 3600))
-        .await
-        .unwrap();
+    let ahead = signoff_register::handle(
+        &db.store,
+        &Default::default(),
+        register("t-ahead", now + 3600),
+    )
+    .await
+    .unwrap();
     let (status, body) = parts(ahead);
     assert_eq!(
         (status, body["error"].as_str()),
@@ -120,9 +124,13 @@ async fn an_issue_time_in_the_future_is_refused_beyond_the_skew() {
     );
     assert!(!seed::token_stored(&db.store, TENANT, "t-ahead").await);
 
-    let skewed = signoff_register::handle(&db.store, register("t-skewed", now + 10))
-        .await
-        .unwrap();
+    let skewed = signoff_register::handle(
+        &db.store,
+        &Default::default(),
+        register("t-skewed", now + 10),
+    )
+    .await
+    .unwrap();
     assert_eq!(skewed.status(), 200);
 }
 
@@ -239,9 +247,10 @@ async fn a_token_may_not_outlive_the_marks_that_revoke_it() {
             b
         },
     ] {
-        let response = signoff_register::handle(&db.store, register(body.clone()))
-            .await
-            .unwrap();
+        let response =
+            signoff_register::handle(&db.store, &Default::default(), register(body.clone()))
+                .await
+                .unwrap();
         let (status, reply) = parts(response);
         assert_eq!(status, 400, "{body}: {reply}");
         assert!(
@@ -253,13 +262,14 @@ async fn a_token_may_not_outlive_the_marks_that_revoke_it() {
         );
     }
     // Neither, or both, is refused; a lifetime within the bound in either form is taken.
-    let neither = signoff_register::handle(&db.store, register(base("neither")))
-        .await
-        .unwrap();
+    let neither =
+        signoff_register::handle(&db.store, &Default::default(), register(base("neither")))
+            .await
+            .unwrap();
     assert_eq!(neither.status(), 400);
     let mut both = with("both", "expiresAt", now + 60);
     both["expiresIn"] = json!(60);
-    let both = signoff_register::handle(&db.store, register(both))
+    let both = signoff_register::handle(&db.store, &Default::default(), register(both))
         .await
         .unwrap();
     assert_eq!(both.status(), 400);
@@ -267,7 +277,7 @@ async fn a_token_may_not_outlive_the_marks_that_revoke_it() {
         with("at", "expiresAt", now + ttl),
         with("in", "expiresIn", ttl),
     ] {
-        let response = signoff_register::handle(&db.store, register(body))
+        let response = signoff_register::handle(&db.store, &Default::default(), register(body))
             .await
             .unwrap();
         assert_eq!(response.status(), 200);

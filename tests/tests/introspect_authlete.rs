@@ -33,6 +33,7 @@ async fn fixture() -> Fixture {
         signing_key: None,
         previous_signing_keys: vec![],
         introspection_scope: "introspection".into(),
+        status_lists: signoff_tests::functions::status_lists(),
     };
     Fixture {
         db,

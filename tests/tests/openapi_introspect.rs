@@ -209,6 +209,38 @@ async fn introspection(rec: &mut Recorder) {
     rec.expect(&unreachable, request("GET", JWKS, &[], ""), 503)
         .await;
 
+    // Token Status Lists: one served; unknown, malformed and unsigned ones; a key that is
+    // missing or unreachable (on lists never built, so nothing kept answers instead).
+    for tenant in [TENANT, "as-missing-key", "as-kms-down"] {
+        let entries = db
+            .store
+            .allocate_status_entries(tenant, 1, 1_024)
+            .await
+            .unwrap();
+        let mut listed = seed::token(tenant, "sl-1", TokenType::Access, "web");
+        listed.expires_at = listed.issued_at + 600;
+        db.store
+            .register_tokens_with_status(&[listed], &[Some(entries[0])])
+            .await
+            .unwrap();
+    }
+    let list = |tenant: &str, id: &str| {
+        request(
+            "GET",
+            &format!("/signoff/v1/tenants/{tenant}/statuslists/{id}"),
+            &[],
+            "",
+        )
+    };
+    rec.expect(&signing, list(TENANT, "0"), 200).await;
+    for id in ["1", "01", "x"] {
+        rec.expect(&signing, list(TENANT, id), 404).await;
+    }
+    rec.expect(&api, list(TENANT, "0"), 404).await;
+    rec.expect(&missing, list("as-missing-key", "0"), 500).await;
+    rec.expect(&unreachable, list("as-kms-down", "0"), 503)
+        .await;
+
     // Store trouble.
     let trouble = [RFC7662, NETIQ].map(|path| {
         (
@@ -223,6 +255,15 @@ async fn introspection(rec: &mut Recorder) {
         )
     });
     rec.expect_store_trouble(&api, &trouble).await;
+    // A list no instance remembers, so the store is asked.
+    let never_built = event(
+        "GET",
+        "/signoff/v1/tenants/as-elsewhere/statuslists/0",
+        &[],
+        "",
+    );
+    rec.expect_store_trouble(&signing, &[(never_built, 500, 503)])
+        .await;
 
     authlete(rec, &api, &signing, &missing, &unreachable, &service).await;
 }

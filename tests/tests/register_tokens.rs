@@ -23,7 +23,7 @@ async fn register(db: &TestDb, tenant: &str, token: &str, body: &Value) -> (u16,
         &body.to_string(),
     );
     parts(
-        handle(&db.store, request)
+        handle(&db.store, &Default::default(), request)
             .await
             .expect("the handler never fails"),
     )
@@ -158,7 +158,9 @@ async fn credentials_are_required_and_scoped() {
         Some("application/json"),
         &body.to_string(),
     );
-    let response = handle(&db.store, request).await.unwrap();
+    let response = handle(&db.store, &Default::default(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     assert_eq!(parts(response).0, 401);
     assert_eq!(register(&db, "100", "sgn_sat_unknown", &body).await.0, 401);
@@ -236,7 +238,11 @@ async fn bad_input_is_a_400_that_names_the_field() {
             content_type,
             raw,
         );
-        let (status, response) = parts(handle(&db.store, request).await.unwrap());
+        let (status, response) = parts(
+            handle(&db.store, &Default::default(), request)
+                .await
+                .unwrap(),
+        );
         assert_eq!(
             (status, response["error"].as_str()),
             (400, Some("invalid_request")),
@@ -257,7 +263,9 @@ async fn store_trouble_is_503_with_retry_after_and_nothing_registered() {
         Some("application/json"),
         &token("t", None).to_string(),
     );
-    let response = handle(&unreachable, request).await.unwrap();
+    let response = handle(&unreachable, &Default::default(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, body) = parts(response);
     assert_eq!(
@@ -303,7 +311,9 @@ async fn transaction_conflicts_are_retried_then_reported_as_retryable() {
         Some("application/json"),
         &token("t1", Some("s1")).to_string(),
     );
-    let response = handle(&db.store, request).await.unwrap();
+    let response = handle(&db.store, &Default::default(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, body) = parts(response);
     assert_eq!(

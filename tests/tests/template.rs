@@ -225,13 +225,16 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
     recorder.take();
 
     // Registration: a lone token (PutItem) and a session-bound batch (a transaction) with
-    // a user's aliases (UpdateItem).
+    // a user's aliases (UpdateItem) and a status list entry (UpdateItem of the allocator).
     let single = json!({"token": "a", "type": "access", "clientId": "c", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)});
     let batch = json!({"tokens": [
         {"token": "b", "type": "refresh", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400)},
         {"token": "c", "type": "access", "clientId": "c", "sessionId": "s", "expiresAt": (signoff_store::now_epoch_seconds() + 86_400),
-         "subject": "u", "loginId": "user-u", "email": "u@example.com"},
+         "subject": "u", "loginId": "user-u", "email": "u@example.com", "status": true},
     ]});
+    let registration = signoff_register::Settings {
+        status_lists: signoff_tests::functions::status_lists(),
+    };
     for body in [single, batch] {
         let request = post(
             "/signoff/v1/tenants/100/tokens",
@@ -239,7 +242,9 @@ async fn each_function_role_allows_every_dynamodb_call_its_code_makes() {
             Some("application/json"),
             &body.to_string(),
         );
-        let response = signoff_register::handle(&db.store, request).await.unwrap();
+        let response = signoff_register::handle(&db.store, &registration, request)
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
     }
     assert_role_covers(&template, "token-register", &recorder).await;
@@ -435,6 +440,7 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         signing_key: None,
         previous_signing_keys: vec![],
         introspection_scope: "introspection".into(),
+        status_lists: signoff_tests::functions::status_lists(),
     };
     for token in ["t1", "unknown"] {
         let request = post(
@@ -448,6 +454,29 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
             .unwrap();
         assert_eq!(response.status(), 200, "{token}");
     }
+    // A Token Status List, built (allocation, by-status index, cutoffs, lease, keep) and
+    // served, signed by a local KMS key.
+    let kms = signoff_tests::kms::TestKms::start().await;
+    kms.create_key(aws_sdk_kms::types::KeySpec::EccNistP256, "alias/signoff")
+        .await;
+    let keys = signoff_kms::KeySet::new(kms.client.clone(), "alias/signoff".into(), vec![]);
+    let mut listed = seed::token("100", "t-listed", TokenType::Access, "web");
+    listed.expires_at = listed.issued_at + 600;
+    let entries = db
+        .store
+        .allocate_status_entries("100", 1, 1_024)
+        .await
+        .unwrap();
+    db.store
+        .register_tokens_with_status(&[listed], &[Some(entries[0])])
+        .await
+        .unwrap();
+    recorder.take();
+    let list = signoff_tests::event::HttpApiEvent::get("/signoff/v1/tenants/100/statuslists/0");
+    let response = signoff_introspect::handle(&db.store, &settings, Some(&keys), list.request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     assert_role_covers(&template, "token-introspect", &recorder).await;
     // The key policy alone says who signs: the introspection role, and no one else; no
     // function's IAM role names KMS at all.

@@ -6,6 +6,8 @@
 //! - `GET /.well-known/jwks.json`: the public keys that verify the signed responses (the
 //!   current KMS key and, during a rotation, the previous ones), for resource servers and
 //!   for the authorization server's metadata (`jwks_uri`).
+//! - `GET /signoff/v1/tenants/{tenantId}/statuslists/{listId}`: a tenant's Token Status
+//!   List, signed by the same key ([`status_list`]).
 //!
 //! These paths carry no tenant: a deployment serves the OAuth tenant its configuration
 //! names, as revocation does. The caller authenticates as a confidential client of the
@@ -19,6 +21,7 @@
 
 pub mod authlete;
 pub mod settings;
+mod status_list;
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -67,6 +70,8 @@ pub enum Endpoint {
     Jwks,
     /// Authlete's `/auth/introspection` and `/auth/introspection/standard`.
     Authlete(authlete::Api),
+    /// A tenant's Token Status List.
+    StatusList,
 }
 
 /// The function's routes, as template.yaml and the local router declare them.
@@ -83,6 +88,11 @@ pub const ROUTES: &[Route<Endpoint>] = &[
         Method::POST,
         authlete::STANDARD_ROUTE,
         Endpoint::Authlete(authlete::Api::Standard),
+    ),
+    Route::new(
+        Method::GET,
+        signoff_edge::status_list::ROUTE,
+        Endpoint::StatusList,
     ),
 ];
 
@@ -114,6 +124,12 @@ pub enum IntrospectError {
     /// The key set was asked for and this deployment has no signing key.
     #[error("no signing key is configured")]
     NoKeys,
+    /// No such status list: not a list the tenant has, or this deployment serves none.
+    #[error("no such status list")]
+    NoStatusList,
+    /// Another instance is building the list and none is kept yet.
+    #[error("the status list is being built")]
+    StatusListBuilding,
     #[error("signing the response failed")]
     Signing(#[source] SignError),
     #[error("token store failure")]
@@ -149,6 +165,7 @@ impl ErrorReply for IntrospectError {
         match self {
             IntrospectError::Signing(err) => err.is_retryable(),
             IntrospectError::Store(err) => err.is_retryable(),
+            IntrospectError::StatusListBuilding => true,
             _ => false,
         }
     }
@@ -219,6 +236,16 @@ impl IntrospectError {
                 StatusCode::NOT_FOUND,
                 "invalid_request",
                 "this deployment signs nothing, so it publishes no keys",
+            ),
+            IntrospectError::NoStatusList => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "there is no such status list: its URI comes from a token's status claim",
+            ),
+            IntrospectError::StatusListBuilding => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the status list is being built: retry the request",
             ),
             IntrospectError::JwtUnavailable => (
                 StatusCode::NOT_ACCEPTABLE,
@@ -318,6 +345,34 @@ pub async fn handle(
             endpoint: Endpoint::Jwks,
             ..
         } => jwks(keys).await,
+        Routed::Found {
+            endpoint: Endpoint::StatusList,
+            params,
+        } => {
+            let outcome = status_list::serve(
+                store,
+                &settings.status_lists,
+                keys,
+                &request,
+                params.get("tenantId").unwrap_or_default(),
+                params.get("listId").unwrap_or_default(),
+            )
+            .await;
+            // Public, and readable by browser apps whatever their origin: `*` on every
+            // answer, errors included, so nothing varies by Origin.
+            let mut response = respond(
+                "status list",
+                &request,
+                &CorsPolicy::Disabled,
+                &meter,
+                outcome,
+            );
+            response.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            return Ok(response);
+        }
         Routed::Found { .. } => introspect(store, settings, keys, &request).await,
         Routed::MethodNotAllowed { allow, .. } => Err(IntrospectError::MethodNotAllowed { allow }),
         Routed::NotFound => Err(IntrospectError::UnknownPath),

@@ -1,6 +1,7 @@
 //! The introspection function's settings, read once at init, failing fast with a message
 //! that names the variable.
 
+use signoff_edge::status_list::StatusListSettings;
 use signoff_kms::KeySet;
 use signoff_store::config::ConfigError;
 
@@ -25,6 +26,8 @@ pub struct Settings {
     pub previous_signing_keys: Vec<String>,
     /// The scope a resource server's bearer access token must carry to introspect.
     pub introspection_scope: String,
+    /// The Token Status Lists served (their URIs, capacity, `ttl` and validity).
+    pub status_lists: StatusListSettings,
 }
 
 impl Settings {
@@ -83,12 +86,14 @@ impl Settings {
                 reason: "one scope token (RFC 6749 3.3)",
             });
         }
+        let status_lists = StatusListSettings::from_lookup(&get)?;
         Ok(Self {
             tenant,
             issuer,
             signing_key,
             previous_signing_keys,
             introspection_scope,
+            status_lists,
         })
     }
 

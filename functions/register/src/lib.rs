@@ -7,6 +7,12 @@
 //! stored) or as `tokenHash`, the unpadded base64url SHA-256 of the value. Unknown fields
 //! are refused: a misspelt `sessionId` would otherwise register a token that no logout
 //! could find. Errors use the OAuth shape `{"error", "error_description"}`.
+//!
+//! A token registered with `"status": true` (or by default, for the tenants
+//! `SIGNOFF_STATUS_LIST_TENANTS` names) gets an entry in one of the tenant's Token Status
+//! Lists, and the answer says where, for the authorization server to embed as the JWT's
+//! `status` claim (draft-ietf-oauth-status-list, "Referenced Token"). See
+//! [`signoff_store::status_lists`] for how the entry's state follows the token's.
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -18,8 +24,10 @@ use signoff_edge::request::{self, AuthError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
+use signoff_edge::status_list::StatusListSettings;
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{DeviceBinding, FieldError, TokenRecord, TokenType};
+use signoff_store::status_lists::StatusEntry;
 use signoff_store::tokens::{RegisterError, MAX_REGISTRATION_BATCH};
 use signoff_store::users::{check_alias, AliasKind, UserAlias};
 use signoff_store::{Store, StoreError};
@@ -32,6 +40,33 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// The function's one route, as template.yaml and the local router declare it.
 pub const ROUTES: &[Route<()>] = &[Route::new(Method::POST, ROUTE, ())];
+
+/// The function's settings, read once at init (the store's are [`signoff_store::Config`]).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub status_lists: StatusListSettings,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, signoff_store::config::ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, signoff_store::config::ConfigError> {
+        let status_lists = StatusListSettings::from_lookup(&get)?;
+        if status_lists.default_tenants != Default::default()
+            && status_lists.public_base_url.is_none()
+        {
+            return Err(signoff_store::config::ConfigError::Missing {
+                name: signoff_edge::status_list::PUBLIC_BASE_URL_VAR,
+                hint: "status list entries name their list by URL: set the API's public base URL, or unset SIGNOFF_STATUS_LIST_TENANTS",
+            });
+        }
+        Ok(Self { status_lists })
+    }
+}
 
 /// One token as the authorization server describes it.
 #[derive(Deserialize)]
@@ -65,6 +100,8 @@ struct TokenInput {
     login_id: Option<String>,
     /// The subject's email address, so that Global Token Revocation may name the user by it.
     email: Option<String>,
+    /// Whether the token gets a Token Status List entry (unset: the tenant's default).
+    status: Option<bool>,
 }
 
 /// An integer as JSON Schema counts one: `1800` or `1800.0` (a number whose fraction is
@@ -113,6 +150,13 @@ pub enum RegistrationError {
     InvalidRequest(String),
     #[error("session(s) ended")]
     SessionEnded(Vec<String>),
+    /// A status entry was asked for and this deployment hands out none.
+    #[error("status lists are not configured")]
+    NoStatusLists,
+    /// The records were written too long after their entries were handed out: a list
+    /// built meanwhile may say the entries are INVALID. A retry gets fresh entries.
+    #[error("registration too slow for its status list entries")]
+    StatusEntriesLate,
     #[error("token store failure")]
     Store(#[from] StoreError),
 }
@@ -197,6 +241,18 @@ impl RegistrationError {
                 "the session has been logged out: tokens for it can no longer be registered; nothing was registered",
                 Some(sessions.as_slice()),
             ),
+            RegistrationError::NoStatusLists => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "this deployment issues no Token Status Lists: register the token without \"status\": true",
+                None,
+            ),
+            RegistrationError::StatusEntriesLate => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token store was too slow to register the tokens with their status list entries; retry the request, which hands out fresh entries",
+                None,
+            ),
             RegistrationError::Store(err) if err.is_retryable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -230,12 +286,22 @@ fn invalid(message: impl Into<String>) -> RegistrationError {
     RegistrationError::InvalidRequest(message.into())
 }
 
+/// A registration body, parsed and checked.
+struct Parsed {
+    records: Vec<TokenRecord>,
+    aliases: Vec<UserAlias>,
+    /// Per record, its `status` field.
+    status_asked: Vec<Option<bool>>,
+    /// Whether the body was `{"tokens": [...]}` rather than one token.
+    batch: bool,
+}
+
 /// Parses and checks the body into records of `tenant`, naming the first bad field.
 fn parse_tokens(
     tenant: &str,
     body: Option<Map<String, Value>>,
     now: i64,
-) -> Result<(Vec<TokenRecord>, Vec<UserAlias>), RegistrationError> {
+) -> Result<Parsed, RegistrationError> {
     let mut body = body.ok_or_else(|| {
         invalid("the request body is empty: send a token object or {\"tokens\": [...]}")
     })?;
@@ -251,6 +317,7 @@ fn parse_tokens(
         )));
     }
     let mut records = Vec::with_capacity(inputs.len());
+    let mut status_asked = Vec::with_capacity(inputs.len());
     let mut aliases: Vec<UserAlias> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
         let at = |message: String| {
@@ -269,6 +336,7 @@ fn parse_tokens(
                 at(format!("{field}: {inner}"))
             }
         })?;
+        status_asked.push(input.status);
         let (record, named) = to_record(tenant, input, now).map_err(|e| at(e.to_string()))?;
         if records.iter().any(|r: &TokenRecord| r.hash == record.hash) {
             return Err(at("the same token appears twice in the batch".into()));
@@ -295,7 +363,12 @@ fn parse_tokens(
         }
         records.push(record);
     }
-    Ok((records, aliases))
+    Ok(Parsed {
+        records,
+        aliases,
+        status_asked,
+        batch,
+    })
 }
 
 fn to_record(
@@ -417,26 +490,44 @@ pub fn malformed_event(reason: MalformedEvent) -> Response<Body> {
     response::error_response(&RegistrationError::InvalidRequest(reason.to_string()))
 }
 
-pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    store: &Store,
+    settings: &Settings,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let meter = Meter::start();
     let outcome = match route(ROUTES, &request) {
         Routed::Found { params, .. } => {
             let tenant = params.get("tenantId").unwrap_or_default();
-            register(store, &request, tenant).await
+            register(store, settings, &request, tenant).await
         }
         Routed::MethodNotAllowed { allow, .. } => {
             Err(RegistrationError::MethodNotAllowed { allow })
         }
         Routed::NotFound => Err(RegistrationError::NotFound),
     };
-    let outcome = outcome.map(|records| {
-        response::json_response(
-            StatusCode::OK,
-            &json!({
-                "registered": records.len(),
-                "tokenHashes": records.iter().map(|r| r.hash.encoded()).collect::<Vec<_>>(),
-            }),
-        )
+    let outcome = outcome.map(|registered| {
+        let records = &registered.records;
+        let mut body = json!({
+            "registered": records.len(),
+            "tokenHashes": records.iter().map(|r| r.hash.encoded()).collect::<Vec<_>>(),
+        });
+        if registered.statuses.iter().any(Option::is_some) {
+            // The claim as the token carries it: {"status_list": {"idx", "uri"}}.
+            let claims: Vec<Value> = registered
+                .statuses
+                .iter()
+                .map(|entry| match entry {
+                    Some((entry, uri)) => json!({"status_list": {"idx": entry.index, "uri": uri}}),
+                    None => Value::Null,
+                })
+                .collect();
+            if !registered.batch {
+                body["status"] = claims[0].clone();
+            }
+            body["statuses"] = Value::Array(claims);
+        }
+        response::json_response(StatusCode::OK, &body)
     });
     Ok(respond(
         "token registration",
@@ -447,15 +538,46 @@ pub async fn handle(store: &Store, request: Request) -> Result<Response<Body>, l
     ))
 }
 
+/// What a registration did: the records, and per record its status entry and list URI.
+struct Registered {
+    records: Vec<TokenRecord>,
+    statuses: Vec<Option<(StatusEntry, String)>>,
+    batch: bool,
+}
+
 async fn register(
     store: &Store,
+    settings: &Settings,
     request: &Request,
     tenant: &str,
-) -> Result<Vec<TokenRecord>, RegistrationError> {
+) -> Result<Registered, RegistrationError> {
     request::authorize(store, request, tenant).await?;
     let body = request::json_object(request, MAX_BODY_BYTES).map_err(|e| invalid(e.to_string()))?;
-    let (records, aliases) = parse_tokens(tenant, body, signoff_store::now_epoch_seconds())?;
-    match store.register_tokens(&records).await {
+    let Parsed {
+        records,
+        aliases,
+        status_asked,
+        batch,
+    } = parse_tokens(tenant, body, signoff_store::now_epoch_seconds())?;
+    let lists = &settings.status_lists;
+    let wanted: Vec<bool> = status_asked
+        .iter()
+        .map(|asked| asked.unwrap_or_else(|| lists.on_by_default(tenant)))
+        .collect();
+    let count = wanted.iter().filter(|w| **w).count() as u64;
+    if count > 0 && lists.public_base_url.is_none() {
+        return Err(RegistrationError::NoStatusLists);
+    }
+    let handed_out = std::time::Instant::now();
+    let mut entries = store
+        .allocate_status_entries(tenant, count, lists.capacity)
+        .await?
+        .into_iter();
+    let statuses: Vec<Option<StatusEntry>> = wanted
+        .iter()
+        .map(|w| if *w { entries.next() } else { None })
+        .collect();
+    match store.register_tokens_with_status(&records, &statuses).await {
         Ok(()) => {}
         Err(RegisterError::SessionEnded { sessions }) => {
             return Err(RegistrationError::SessionEnded(sessions))
@@ -465,10 +587,33 @@ async fn register(
             return Err(invalid(e.to_string()))
         }
     }
+    // A list build reads the allocation, waits the index settle time, then reads which
+    // entries have records: records written later than half that after their entries
+    // were handed out may have been judged missing (store::status_lists).
+    let settle = store.config().index_settle;
+    if count > 0 && !settle.is_zero() && handed_out.elapsed() > settle / 2 {
+        tracing::warn!(tenant = %tenant, elapsed_ms = handed_out.elapsed().as_millis() as u64, "status entries registered late; asking for a retry");
+        return Err(RegistrationError::StatusEntriesLate);
+    }
     // After the tokens: a failure here is a 503, and the retry registers both again.
     store.record_aliases(&aliases).await?;
-    tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), "tokens registered");
-    Ok(records)
+    tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), status_entries = count, "tokens registered");
+    let statuses = statuses
+        .into_iter()
+        .map(|entry| {
+            entry.map(|entry| {
+                let uri = lists
+                    .uri(tenant, entry.list)
+                    .expect("checked above: the deployment has a public base URL");
+                (entry, uri)
+            })
+        })
+        .collect();
+    Ok(Registered {
+        records,
+        statuses,
+        batch,
+    })
 }
 
 #[cfg(test)]
@@ -480,7 +625,9 @@ mod tests {
     }
 
     fn parse_with_aliases(v: Value) -> Result<(Vec<TokenRecord>, Vec<UserAlias>), String> {
-        parse_tokens("t1", v.as_object().cloned(), 1_000).map_err(|e| e.to_string())
+        parse_tokens("t1", v.as_object().cloned(), 1_000)
+            .map(|parsed| (parsed.records, parsed.aliases))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -6,7 +6,8 @@ use signoff_edge::runtime::serve;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     signoff_edge::telemetry::init();
+    let settings = signoff_register::Settings::from_env()?;
     let store = signoff_store::config::store_from_env().await?;
-    let handle = |request| signoff_register::handle(&store, request);
+    let handle = |request| signoff_register::handle(&store, &settings, request);
     serve(handle, signoff_register::malformed_event).await
 }

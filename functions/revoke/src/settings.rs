@@ -2,7 +2,7 @@
 //! with a message that names the variable.
 
 use signoff_edge::cors::CorsPolicy;
-use signoff_store::config::ConfigError;
+use signoff_store::config::{base_url, ConfigError};
 
 pub const REVOCATION_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
 pub const DEVICE_REVOCATION_AUTH_VAR: &str = "SIGNOFF_DEVICE_REVOCATION_AUTH";
@@ -90,28 +90,11 @@ impl Settings {
             value: origins.clone(),
             reason,
         })?;
-        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            let Some(value) = get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-            else {
-                return Ok(None);
-            };
-            let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
-            if !scheme_ok || value.contains(['?', '#']) || value.chars().any(char::is_whitespace) {
-                return Err(ConfigError::Invalid {
-                    name,
-                    value,
-                    reason: "an https URL without query or fragment (http for local runs)",
-                });
-            }
-            Ok(Some(value.trim_end_matches('/').to_owned()))
-        };
         Ok(Self {
             device_auth,
             cors,
-            public_base_url: url(PUBLIC_BASE_URL_VAR)?,
-            issuer: url(ISSUER_VAR)?,
+            public_base_url: base_url(&get, PUBLIC_BASE_URL_VAR)?,
+            issuer: base_url(&get, ISSUER_VAR)?,
             ..Self::for_tenant(&tenant)
         })
     }

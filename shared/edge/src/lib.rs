@@ -9,6 +9,7 @@
 //! - [`response`]: the pieces every response shares.
 //! - [`metrics`]: one CloudWatch embedded-metric-format line per request, from `respond`.
 //! - [`runtime`]: the Lambda loop, which answers events lambda_http cannot read.
+//! - [`status_list`]: Token Status List settings registration and introspection share.
 //! - [`telemetry`]: logs in Lambda's JSON shape, with the request id on every line.
 //!
 //! DynamoDB access stays in [`signoff_store`]; nothing here issues a query of its own.
@@ -21,4 +22,5 @@ pub mod request;
 pub mod response;
 pub mod route;
 pub mod runtime;
+pub mod status_list;
 pub mod telemetry;

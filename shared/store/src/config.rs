@@ -153,6 +153,29 @@ fn valid_table_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+/// An optional URL setting: `None` when unset or empty; otherwise an http(s) URL without
+/// query or fragment (http for local runs), returned without a trailing slash.
+pub fn base_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(value) = get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+    if !scheme_ok || value.contains(['?', '#']) || value.chars().any(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: "an https URL without query or fragment (http for local runs)",
+        });
+    }
+    Ok(Some(value.trim_end_matches('/').to_owned()))
+}
+
 /// Reads the whole number `name` through `get`: `default` when unset, an error naming the
 /// variable when it is not a number in `range`. Every function's settings use it.
 pub fn parse_in_range(

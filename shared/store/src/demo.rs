@@ -293,29 +293,46 @@ async fn seed_expired(store: &Store) -> Result<(), SeedError> {
     Ok(())
 }
 
+/// [`RFC7009_ACCESS_TOKEN`] and [`INTROSPECTED_ACCESS_TOKEN`]: what the demo resource
+/// server asks about.
+fn resource_server_records() -> [TokenRecord; 2] {
+    [RFC7009_ACCESS_TOKEN, INTROSPECTED_ACCESS_TOKEN].map(|value| TokenRecord {
+        scope: Some(RFC7009_ACCESS_TOKEN_SCOPE.to_owned()),
+        audience: vec![RFC7009_ACCESS_TOKEN_AUDIENCE.to_owned()],
+        ..demo_record(value, TokenType::Access, WEB_CLIENT_ID)
+    })
+}
+
+/// Gives [`RFC7009_ACCESS_TOKEN`] and [`INTROSPECTED_ACCESS_TOKEN`] entries in the demo
+/// service's Token Status Lists (lists of `capacity` entries), registering them again with
+/// the entries, as an authorization server that asks for them would: `scripts/dev`'s
+/// status list demo (not part of [`seed`]). Their entries, in that order.
+pub async fn seed_status_entries(
+    store: &Store,
+    capacity: u64,
+) -> Result<Vec<crate::status_lists::StatusEntry>, SeedError> {
+    let entries = store
+        .allocate_status_entries(SERVICE_ID, 2, capacity)
+        .await?;
+    let statuses: Vec<_> = entries.iter().copied().map(Some).collect();
+    store
+        .register_tokens_with_status(&resource_server_records(), &statuses)
+        .await?;
+    Ok(entries)
+}
+
 /// The tokens the revocation endpoints' demos revoke (none of them in [`SESSION_ID`]).
 fn revocation_records() -> Vec<TokenRecord> {
     let in_grant = |mut record: TokenRecord| {
         record.grant_id = Some(NETIQ_GRANT_ID.to_owned());
         record
     };
-    let mut records = vec![
-        in_grant(demo_record(
-            NETIQ_REFRESH_TOKEN,
-            TokenType::Refresh,
-            WEB_CLIENT_ID,
-        )),
-        TokenRecord {
-            scope: Some(RFC7009_ACCESS_TOKEN_SCOPE.to_owned()),
-            audience: vec![RFC7009_ACCESS_TOKEN_AUDIENCE.to_owned()],
-            ..demo_record(RFC7009_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID)
-        },
-        TokenRecord {
-            scope: Some(RFC7009_ACCESS_TOKEN_SCOPE.to_owned()),
-            audience: vec![RFC7009_ACCESS_TOKEN_AUDIENCE.to_owned()],
-            ..demo_record(INTROSPECTED_ACCESS_TOKEN, TokenType::Access, WEB_CLIENT_ID)
-        },
-    ];
+    let mut records = vec![in_grant(demo_record(
+        NETIQ_REFRESH_TOKEN,
+        TokenType::Refresh,
+        WEB_CLIENT_ID,
+    ))];
+    records.extend(resource_server_records());
     records.extend((0..NETIQ_GRANT_ACCESS_TOKENS).map(|i| {
         in_grant(demo_record(
             &format!("{NETIQ_GRANT_ID}-access-{i}"),

@@ -267,6 +267,22 @@ pub fn status_allocator_pk(tenant: &str) -> String {
     compose(&["statuslists", tenant])
 }
 
+/// How many partitions of the by-status index one list's entries are spread over (by
+/// index, so consecutive registrations land on different ones): 16,000 index writes a
+/// second for one list. Fixed: the builder reads exactly these.
+pub const STATUS_SHARDS: u8 = 16;
+
+/// Partition key of the by-status index: the tenant, the list and the entry's shard.
+pub fn status_shard(tenant: &str, list: u64, index: u64) -> String {
+    let shard = index % u64::from(STATUS_SHARDS);
+    compose(&[tenant, &list.to_string(), &shard.to_string()])
+}
+
+/// A tenant's signed Status List Token as last built, with the lease on its next build.
+pub fn status_list_pk(tenant: &str, list: u64) -> String {
+    compose(&["statuslist", tenant, &list.to_string()])
+}
+
 /// A purge job: what it deletes and up to when (see [`crate::purge`]).
 pub fn purge_job_pk(tenant: &str, job_id: &str) -> String {
     compose(&["purge", tenant, job_id])

@@ -53,6 +53,7 @@ pub mod users;
 
 pub use config::Config;
 pub use error::StoreError;
+pub use sessions::now_epoch_millis;
 
 use aws_sdk_dynamodb::Client;
 

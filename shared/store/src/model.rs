@@ -72,6 +72,18 @@ pub struct TokenRecord {
     pub audience: Vec<String>,
 }
 
+/// Where a token's Token Status List entry is: list `list` of its tenant, entry `index`
+/// (see [`crate::status_lists`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusEntry {
+    pub list: u64,
+    pub index: u64,
+}
+
+/// A token record's attribute naming the list its entry is in (its index is
+/// [`crate::table::attr::STATUS_IDX`]).
+pub(crate) const STATUS_LIST: &str = "status_list";
+
 /// Whether `item` carries an expiry (`expires_at`, the TTL attribute) at or before `now`:
 /// such a record counts as gone whether or not it was deleted yet.
 pub fn is_expired(item: &Item, now: i64) -> bool {
@@ -265,6 +277,32 @@ impl TokenRecord {
             )),
         };
         serde_dynamo::to_item(stored).expect("a token item always serializes")
+    }
+
+    /// [`TokenRecord::to_item`], with the status entry's attributes (the by-status index's
+    /// keys and the list it belongs to) when it has one.
+    pub fn to_item_with_status(&self, status: Option<StatusEntry>) -> Item {
+        use crate::table::attr;
+        let mut item = self.to_item();
+        if let Some(entry) = status {
+            item.insert(
+                attr::STATUS_SHARD.to_owned(),
+                AttributeValue::S(item_key::status_shard(
+                    &self.tenant,
+                    entry.list,
+                    entry.index,
+                )),
+            );
+            item.insert(
+                attr::STATUS_IDX.to_owned(),
+                AttributeValue::N(entry.index.to_string()),
+            );
+            item.insert(
+                STATUS_LIST.to_owned(),
+                AttributeValue::N(entry.list.to_string()),
+            );
+        }
+        item
     }
 
     pub fn from_item(item: Item) -> Result<Self, StoreError> {

@@ -35,7 +35,7 @@ pub(crate) enum Mark {
 pub(crate) const ENDED_AT: &str = "ended_at";
 pub(crate) const LAST_REGISTERED_MS: &str = "last_registered_ms";
 
-pub(crate) fn now_epoch_millis() -> i64 {
+pub fn now_epoch_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

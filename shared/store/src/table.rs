@@ -4,7 +4,9 @@
 //!
 //! Layout: a single partition key `pk` (see [`crate::item_key`] for its forms). Every index is
 //! sparse (only items carrying its key attribute appear in it) and KEYS_ONLY (an index
-//! entry is just the table key, all a delete needs, and the most entries per 1 MB page).
+//! entry is just the table key, all a delete needs, and the most entries per 1 MB page),
+//! except by-status, which also carries the two attributes its list builder judges
+//! cutoffs by, so that building a list never reads the records themselves.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -30,6 +32,9 @@ pub mod attr {
     pub const SUBJECT_CLIENT_ISSUED: &str = "subject_client_issued";
     pub const CLIENT_SHARD: &str = "client_shard";
     pub const ISSUED_AT: &str = "issued_at";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const STATUS_SHARD: &str = "status_shard";
+    pub const STATUS_IDX: &str = "status_idx";
 }
 
 /// The attribute DynamoDB's TTL deletes by (epoch seconds).
@@ -62,6 +67,8 @@ pub struct Index {
     pub name: &'static str,
     pub partition_key: (&'static str, AttrType),
     pub sort_key: Option<(&'static str, AttrType)>,
+    /// Attributes an index entry carries besides the keys (none: KEYS_ONLY).
+    pub projected: &'static [&'static str],
 }
 
 /// Tokens of one session (tenant-scoped): native SSO logout, Descope logout.
@@ -69,12 +76,14 @@ pub const BY_SESSION: Index = Index {
     name: "by-session",
     partition_key: (attr::SESSION_KEY, AttrType::String),
     sort_key: None,
+    projected: &[],
 };
 /// Tokens of one user (tenant-scoped): Descope logout-all.
 pub const BY_SUBJECT: Index = Index {
     name: "by-subject",
     partition_key: (attr::SUBJECT_KEY, AttrType::String),
     sort_key: None,
+    projected: &[],
 };
 /// Tokens of one authorization grant (tenant-scoped): RFC 7009's rule that revoking a
 /// refresh token revokes the access tokens of the same grant.
@@ -82,6 +91,7 @@ pub const BY_GRANT: Index = Index {
     name: "by-grant",
     partition_key: (attr::GRANT_KEY, AttrType::String),
     sort_key: None,
+    projected: &[],
 };
 /// Tokens issued to one device (tenant-scoped), sorted by the user they were issued to:
 /// NetIQ device revocation.
@@ -89,6 +99,7 @@ pub const BY_DEVICE: Index = Index {
     name: "by-device",
     partition_key: (attr::DEVICE_KEY, AttrType::String),
     sort_key: Some((attr::DEVICE_USER, AttrType::String)),
+    projected: &[],
 };
 /// Records by hour of expiry: housekeeping finds what TTL has not yet removed without
 /// scanning the table.
@@ -96,6 +107,7 @@ pub const BY_EXPIRY: Index = Index {
     name: "by-expiry",
     partition_key: (attr::EXPIRY_BUCKET, AttrType::String),
     sort_key: Some((attr::EXPIRES_AT, AttrType::Number)),
+    projected: &[],
 };
 
 /// Every token of a tenant, spread over [`crate::item_key::PURGE_SHARDS`] partitions and
@@ -106,6 +118,7 @@ pub const BY_TENANT: Index = Index {
     name: "by-tenant",
     partition_key: (attr::TENANT_SHARD, AttrType::String),
     sort_key: Some((attr::SUBJECT_CLIENT_ISSUED, AttrType::String)),
+    projected: &[],
 };
 
 /// Every token of one client (tenant-scoped), spread over
@@ -116,11 +129,49 @@ pub const BY_CLIENT: Index = Index {
     name: "by-client",
     partition_key: (attr::CLIENT_SHARD, AttrType::String),
     sort_key: Some((attr::ISSUED_AT, AttrType::Number)),
+    projected: &[],
 };
 
-pub const INDEXES: [Index; 7] = [
-    BY_SESSION, BY_SUBJECT, BY_GRANT, BY_DEVICE, BY_EXPIRY, BY_TENANT, BY_CLIENT,
+/// The tokens that hold an entry of one Token Status List (tenant-scoped), spread over
+/// [`crate::item_key::STATUS_SHARDS`] partitions by index and sorted by index: what the
+/// list builder reads to learn which entries still have a live record
+/// ([`crate::status_lists`]). Only tokens registered with a status entry appear.
+pub const BY_STATUS: Index = Index {
+    name: "by-status",
+    partition_key: (attr::STATUS_SHARD, AttrType::String),
+    sort_key: Some((attr::STATUS_IDX, AttrType::Number)),
+    projected: &[attr::CLIENT_ID, attr::ISSUED_AT],
+};
+
+pub const INDEXES: [Index; 8] = [
+    BY_SESSION, BY_SUBJECT, BY_GRANT, BY_DEVICE, BY_EXPIRY, BY_TENANT, BY_CLIENT, BY_STATUS,
 ];
+
+/// An index's projection, as CloudFormation writes it.
+fn projection_json(index: &Index) -> Value {
+    if index.projected.is_empty() {
+        json!({"ProjectionType": "KEYS_ONLY"})
+    } else {
+        json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": index.projected})
+    }
+}
+
+/// An index's projection, for CreateTable.
+fn projection(index: &Index) -> Projection {
+    let builder = Projection::builder();
+    if index.projected.is_empty() {
+        builder.projection_type(ProjectionType::KeysOnly).build()
+    } else {
+        index
+            .projected
+            .iter()
+            .fold(
+                builder.projection_type(ProjectionType::Include),
+                |builder, name| builder.non_key_attributes(*name),
+            )
+            .build()
+    }
+}
 
 /// Every attribute used in a key of the table or an index, with its type.
 pub fn key_attributes() -> Vec<(&'static str, AttrType)> {
@@ -163,7 +214,7 @@ pub fn cloudformation_properties() -> Value {
             json!({
                 "IndexName": index.name,
                 "KeySchema": schema,
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": projection_json(index),
             })
         })
         .collect();
@@ -204,11 +255,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<bool, Sto
                     index.partition_key.0,
                     index.sort_key.map(|(name, _)| name),
                 )))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .projection(projection(&index))
                 .build()
                 .expect("index has its required fields"),
         );
@@ -271,16 +318,25 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), attrs.len());
-        assert_eq!(attrs.len(), 12);
+        assert_eq!(attrs.len(), 14);
     }
 
     #[test]
-    fn cloudformation_shape_lists_every_index_keys_only() {
+    fn cloudformation_shape_lists_every_index_keys_only_but_by_status() {
         let props = cloudformation_properties();
         let indexes = props["GlobalSecondaryIndexes"].as_array().unwrap();
         assert_eq!(indexes.len(), INDEXES.len());
-        assert!(indexes
-            .iter()
-            .all(|i| i["Projection"]["ProjectionType"] == "KEYS_ONLY"));
+        for index in indexes {
+            let projection = &index["Projection"];
+            if index["IndexName"] == "by-status" {
+                assert_eq!(projection["ProjectionType"], "INCLUDE");
+                assert_eq!(
+                    projection["NonKeyAttributes"],
+                    json!(["client_id", "issued_at"])
+                );
+            } else {
+                assert_eq!(projection["ProjectionType"], "KEYS_ONLY");
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use crate::bulk::pause_before_conflict_retry;
 use crate::error::{classify, transaction_refusal, StoreError, TransactionRefusal};
 use crate::item_key;
+use crate::model::StatusEntry;
 use crate::model::{TokenRecord, SESSION_KIND};
 use crate::sessions::{now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS};
 use crate::table::attr;
@@ -52,6 +53,18 @@ impl Store {
     /// either all are stored or none is. Registering the same token again overwrites its
     /// record (the authorization server may retry).
     pub async fn register_tokens(&self, records: &[TokenRecord]) -> Result<(), RegisterError> {
+        self.register_tokens_with_status(records, &[]).await
+    }
+
+    /// [`Store::register_tokens`], recording with `records[i]` the Token Status List entry
+    /// `statuses[i]` when there is one (allocated by [`Store::allocate_status_entries`]):
+    /// the record's presence in the by-status index is what keeps the entry VALID
+    /// ([`crate::status_lists`]). A shorter `statuses` leaves the remaining records without.
+    pub async fn register_tokens_with_status(
+        &self,
+        records: &[TokenRecord],
+        statuses: &[Option<StatusEntry>],
+    ) -> Result<(), RegisterError> {
         if records.is_empty() || records.len() > MAX_REGISTRATION_BATCH {
             return Err(RegisterError::BatchSize(records.len()));
         }
@@ -83,7 +96,9 @@ impl Store {
             self.client()
                 .put_item()
                 .table_name(self.table_name())
-                .set_item(Some(records[0].to_item()))
+                .set_item(Some(
+                    records[0].to_item_with_status(statuses.first().copied().flatten()),
+                ))
                 .send()
                 .await
                 .map_err(|e| classify("PutItem", e))?;
@@ -100,7 +115,9 @@ impl Store {
             let result = self
                 .client()
                 .transact_write_items()
-                .set_transact_items(Some(self.registration_actions(&sessions, records)))
+                .set_transact_items(Some(
+                    self.registration_actions(&sessions, records, statuses),
+                ))
                 .send()
                 .await;
             match result {
@@ -122,6 +139,7 @@ impl Store {
         &self,
         sessions: &BTreeSet<(&str, &str)>,
         records: &[TokenRecord],
+        statuses: &[Option<StatusEntry>],
     ) -> Vec<TransactWriteItem> {
         let now_ms = now_epoch_millis();
         let now = crate::now_epoch_seconds();
@@ -158,10 +176,11 @@ impl Store {
                 .expect("update has its required fields");
             actions.push(TransactWriteItem::builder().update(update).build());
         }
-        for record in records {
+        for (i, record) in records.iter().enumerate() {
+            let status = statuses.get(i).copied().flatten();
             let put = Put::builder()
                 .table_name(self.table_name())
-                .set_item(Some(record.to_item()))
+                .set_item(Some(record.to_item_with_status(status)))
                 .build()
                 .expect("put has its required fields");
             actions.push(TransactWriteItem::builder().put(put).build());
