@@ -1088,6 +1088,11 @@ async fn seed_demo(
     signoff_store::demo::seed_global_revocation(store)
         .await
         .map_err(|e| e.to_string())?;
+    let lists =
+        signoff_edge::status_list::StatusListSettings::from_env().map_err(|e| e.to_string())?;
+    let status_entries = signoff_store::demo::seed_status_entries(store, lists.capacity)
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish();
     let service = signoff_store::demo::SERVICE_ID;
     let body = json!({ "sessionId": signoff_store::demo::SESSION_ID });
@@ -1157,6 +1162,26 @@ async fn seed_demo(
         service = signoff_store::demo::SERVICE_ID,
         service_token = signoff_store::demo::SERVICE_TOKEN,
         scope = signoff_store::demo::RFC7009_ACCESS_TOKEN_SCOPE,
+    );
+    let entry = status_entries[0];
+    let list_url = format!(
+        "{api_url}/signoff/v1/tenants/{}/statuslists/{}",
+        signoff_store::demo::SERVICE_ID,
+        entry.list
+    );
+    println!(
+        "resource servers that validate JWTs offline read the Token Status List instead: the demo\n\
+         access token holds entry {idx} of list {list} (its JWT would carry\n\
+         \"status\":{{\"status_list\":{{\"idx\":{idx},\"uri\":\"{list_url}\"}}}}). Fetch the signed list\n\
+         (verify it with the JWKS) and read the entry's bit, 0 VALID, 1 INVALID:\n\n  \
+         curl -s {list_url} | python3 -c 'import sys,json,base64,zlib; \\\n    \
+         p=json.loads(base64.urlsafe_b64decode(sys.stdin.read().split(\".\")[1]+\"==\")); \\\n    \
+         b=zlib.decompress(base64.urlsafe_b64decode(p[\"status_list\"][\"lst\"]+\"==\")); \\\n    \
+         print(\"entry {idx}:\", b[{idx}//8]>>({idx}%8)&1)'\n\n\
+         after the RFC 7009 revocation above it reads 1 once the list is rebuilt (every {ttl} s here)\n",
+        idx = entry.index,
+        list = entry.list,
+        ttl = lists.ttl.as_secs(),
     );
     if let Some(key_path) = party_key_out {
         write_private_key(key_path, signoff_store::demo::TRUSTED_PARTY_PRIVATE_KEY_PEM)?;
