@@ -18,7 +18,7 @@ use signoff_jose::SigningKey;
 use signoff_store::demo;
 use signoff_store::project_keys::RefreshTokenSpec;
 use signoff_tests::db::TestDb;
-use signoff_tests::gateway::{routes_from_manifest, Gateway};
+use signoff_tests::gateway::{routes_from_manifest, Gateway, GATEWAY_URL};
 use signoff_tests::kms::TestKms;
 use signoff_tests::paths::{binaries_dir, test_python, workspace};
 
@@ -41,8 +41,10 @@ async fn generated_requests_get_the_documented_answers() {
             ("SIGNOFF_REVOCATION_TENANT", demo::SERVICE_ID),
             // CORS on, so that the preflights and the CORS headers are exercised too.
             ("SIGNOFF_CORS_ALLOWED_ORIGINS", "https://app.example.com"),
-            // Introspection signs RFC 9701 answers with a key in the local KMS.
+            // Introspection signs RFC 9701 answers and status lists with a key in the local
+            // KMS; registration hands out status list entries under the gateway's URL.
             ("SIGNOFF_SIGNING_KEY_ID", "alias/signoff-fuzz"),
+            ("SIGNOFF_PUBLIC_BASE_URL", GATEWAY_URL),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
