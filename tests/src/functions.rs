@@ -23,10 +23,12 @@ pub struct Settings {
 /// The public base URL the in-process functions name status lists under.
 pub const PUBLIC_BASE_URL: &str = "https://signoff.example";
 
-/// Status lists under [`PUBLIC_BASE_URL`], otherwise the defaults.
+/// Status lists under [`PUBLIC_BASE_URL`], with a short settle time (a build waits it),
+/// otherwise the defaults.
 pub fn status_lists() -> signoff_edge::status_list::StatusListSettings {
     signoff_edge::status_list::StatusListSettings {
         public_base_url: Some(PUBLIC_BASE_URL.into()),
+        settle: std::time::Duration::from_millis(300),
         ..Default::default()
     }
 }

@@ -42,7 +42,7 @@ async fn an_independent_resource_server_accepts_a_token_until_the_served_list_sa
             ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
             ("SIGNOFF_PUBLIC_BASE_URL", GATEWAY_URL),
             ("SIGNOFF_STATUS_LIST_TTL_SECONDS", "10"),
-            ("SIGNOFF_INDEX_SETTLE_MS", "300"),
+            ("SIGNOFF_STATUS_LIST_SETTLE_MS", "600"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );

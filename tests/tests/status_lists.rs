@@ -90,17 +90,18 @@ struct Fixture {
 }
 
 async fn fixture(ttl: Duration) -> Fixture {
-    // Registration must write its records within half the settle time of handing out
-    // their entries: room enough for a debug build under a loaded test run.
-    let db = TestDb::start_with(|c| c.index_settle = Duration::from_millis(800), None).await;
+    let db = TestDb::start().await;
     let tenant = format!("sl-{}", signoff_tests::event::fresh_id());
     let service_token = seed::tenant(&db.store, &tenant, None).await;
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/signoff").await;
     let keys = KeySet::new(kms.client.clone(), "alias/signoff".into(), vec![]);
+    // Registration must write its records within half the settle time of handing out
+    // their entries: room enough for a debug build under a loaded test run.
     let lists = StatusListSettings {
         capacity: 1_024,
         ttl,
+        settle: Duration::from_millis(800),
         ..status_lists()
     };
     let introspection = signoff_introspect::settings::Settings {
@@ -484,6 +485,25 @@ async fn unknown_lists_wrong_methods_and_store_trouble_are_refused_clearly() {
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()[header::ALLOW], "GET");
 
+    // Another instance holds the lease on the first build and nothing is kept yet: an
+    // answer at once, retryable, rather than an instance held waiting.
+    let now_ms = signoff_store::now_epoch_millis();
+    let lease =
+        f.db.store
+            .lease_status_list_build(&f.tenant, 0, now_ms, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("the lease is free");
+    let busy = f.fetch(&format!("{base}/0"), None).await;
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_eq!(busy.headers[header::RETRY_AFTER], "1");
+    assert_eq!(busy.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    f.db.store
+        .release_status_list_lease(&f.tenant, 0, lease)
+        .await
+        .unwrap();
+    assert_eq!(f.fetch(&format!("{base}/0"), None).await.status, 200);
+
     // Without a signing key there is no list to serve.
     let response = signoff_introspect::handle(
         &f.db.store,
@@ -495,13 +515,14 @@ async fn unknown_lists_wrong_methods_and_store_trouble_are_refused_clearly() {
     .unwrap();
     assert_eq!(response.status(), 404);
 
-    // Store trouble: a retryable 503, nothing cached as a list.
+    // Store trouble: a retryable 503 (for a list this instance has not served, which it
+    // would still answer from memory).
     let unreachable = seed::unreachable_store();
     let response = signoff_introspect::handle(
         &unreachable,
         &f.introspection,
         Some(&f.keys),
-        HttpApiEvent::get(&format!("{base}/0")).request(),
+        HttpApiEvent::get(&format!("{base}/1")).request(),
     )
     .await
     .unwrap();

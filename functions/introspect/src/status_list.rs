@@ -11,7 +11,7 @@
 //! serve the list kept before (still unexpired). Anyone may fetch a list (resource servers
 //! fetch it without credentials; browsers too: CORS allows any origin), and
 //! `Cache-Control` lets caches keep it for the rest of its `ttl`, so a revocation reaches
-//! the served list within `ttl` plus the index settle time and one build.
+//! the served list within `ttl` plus the settle time and one build.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -33,10 +33,6 @@ use crate::IntrospectError;
 /// How long a build may take before another instance may take it over: the index settle
 /// time, reading the list's entries and one KMS signature, with room to spare.
 const BUILD_LEASE: Duration = Duration::from_secs(30);
-/// How often an instance with nothing to serve looks for the list another one is building.
-const WAIT_STEP: Duration = Duration::from_millis(250);
-/// How long it looks before answering 503.
-const WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// Bits per entry: VALID (0) or INVALID (1).
 const BITS: u8 = 1;
 
@@ -122,7 +118,7 @@ async fn current(
         .await?
     {
         let built = build(store, lists, keys, tenant, list, uri).await;
-        if built.is_err() {
+        if !matches!(built, Ok(Some(_))) {
             // Best effort: a lease not given back runs out by itself.
             if let Err(err) = store.release_status_list_lease(tenant, list, lease).await {
                 tracing::warn!(tenant, list, error = %err, "could not give back a status list lease");
@@ -130,8 +126,11 @@ async fn current(
         }
         match built {
             Ok(Some(built)) => {
-                // A later snapshot kept meanwhile stays; serving this one is still right.
-                store.keep_status_list(tenant, list, &built).await?;
+                // A later snapshot kept meanwhile stays; serving this one is still right,
+                // and so it is if keeping it fails (the next request builds again).
+                if let Err(err) = store.keep_status_list(tenant, list, &built).await {
+                    tracing::warn!(tenant, list, error = %err, "a built status list could not be kept");
+                }
                 return Ok(remember(built));
             }
             Ok(None) => return Err(IntrospectError::NoStatusList),
@@ -145,18 +144,13 @@ async fn current(
             },
         }
     }
-    // Another instance is building: serve what is kept while it is valid, or wait for it.
-    if let Some(kept) = kept.filter(|k| k.expires_at > now) {
-        return Ok(Arc::new(kept));
+    // Another instance is building: serve what is kept while it is valid. With nothing to
+    // serve, answer at once (503, Retry-After) rather than hold this instance waiting: the
+    // path is public, and introspection shares the function.
+    match kept.filter(|k| k.expires_at > now) {
+        Some(kept) => Ok(Arc::new(kept)),
+        None => Err(IntrospectError::StatusListBuilding),
     }
-    let waited = tokio::time::Instant::now();
-    while waited.elapsed() < WAIT_LIMIT {
-        tokio::time::sleep(WAIT_STEP).await;
-        if let Some(kept) = store.kept_status_list(tenant, list).await? {
-            return Ok(remember(kept));
-        }
-    }
-    Err(IntrospectError::StatusListBuilding)
 }
 
 /// How old a kept list is.
@@ -175,7 +169,7 @@ async fn build(
     uri: &str,
 ) -> Result<Option<KeptStatusList>, IntrospectError> {
     let Some(snapshot) = store
-        .status_list_snapshot(tenant, list, lists.capacity)
+        .status_list_snapshot(tenant, list, lists.capacity, lists.settle)
         .await?
     else {
         return Ok(None);

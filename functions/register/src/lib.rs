@@ -188,6 +188,14 @@ impl ErrorReply for RegistrationError {
 
     signoff_edge::store_and_allow_accessors!();
 
+    fn retryable(&self) -> bool {
+        match self {
+            RegistrationError::StatusEntriesLate => true,
+            RegistrationError::Store(err) => err.is_retryable(),
+            _ => false,
+        }
+    }
+
     fn extra_headers(&self, headers: &mut HeaderMap) {
         if self.status() == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -587,16 +595,16 @@ async fn register(
             return Err(invalid(e.to_string()))
         }
     }
-    // A list build reads the allocation, waits the index settle time, then reads which
-    // entries have records: records written later than half that after their entries
-    // were handed out may have been judged missing (store::status_lists).
-    let settle = store.config().index_settle;
-    if count > 0 && !settle.is_zero() && handed_out.elapsed() > settle / 2 {
+    // A list build reads the allocation, waits the settle time, then reads which entries
+    // have records: records written later than half that after their entries were handed
+    // out may have been judged missing (store::status_lists).
+    let late = count > 0 && handed_out.elapsed() > lists.settle / 2;
+    // After the tokens: a failure here is a 503, and the retry registers both again.
+    store.record_aliases(&aliases).await?;
+    if late {
         tracing::warn!(tenant = %tenant, elapsed_ms = handed_out.elapsed().as_millis() as u64, "status entries registered late; asking for a retry");
         return Err(RegistrationError::StatusEntriesLate);
     }
-    // After the tokens: a failure here is a 503, and the retry registers both again.
-    store.record_aliases(&aliases).await?;
     tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), status_entries = count, "tokens registered");
     let statuses = statuses
         .into_iter()

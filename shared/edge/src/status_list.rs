@@ -20,6 +20,9 @@ pub const VALIDITY_VAR: &str = "SIGNOFF_STATUS_LIST_VALIDITY_SECONDS";
 /// Tenants whose tokens get an entry unless the registration says `"status": false`,
 /// comma-separated; `*` for every tenant.
 pub const DEFAULT_TENANTS_VAR: &str = "SIGNOFF_STATUS_LIST_TENANTS";
+/// How long a build waits between reading how far a list was handed out and reading
+/// which entries have records; registration must write its records within half of it.
+pub const SETTLE_VAR: &str = "SIGNOFF_STATUS_LIST_SETTLE_MS";
 
 /// The default capacity: the draft's "up to a million entries" scale, 125 KB at one bit
 /// before compression.
@@ -29,6 +32,9 @@ pub const DEFAULT_TTL_SECONDS: u64 = 300;
 /// The default validity: a resource server that cannot fetch a fresh list keeps using the
 /// last one for at most an hour, then treats statuses as unknown.
 pub const DEFAULT_VALIDITY_SECONDS: u64 = 3_600;
+/// The default settle time: DynamoDB's indexes usually catch up well within a second; two
+/// leave room, and a registration has one to write its records.
+pub const DEFAULT_SETTLE_MS: u64 = 2_000;
 
 /// Which tenants' registrations get an entry without asking.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +54,9 @@ pub struct StatusListSettings {
     pub ttl: Duration,
     pub validity: Duration,
     pub default_tenants: DefaultTenants,
+    /// The builder's wait for the by-status index; registration's deadline is half of it.
+    /// One setting for both functions, so they cannot disagree.
+    pub settle: Duration,
 }
 
 impl Default for StatusListSettings {
@@ -58,6 +67,7 @@ impl Default for StatusListSettings {
             ttl: Duration::from_secs(DEFAULT_TTL_SECONDS),
             validity: Duration::from_secs(DEFAULT_VALIDITY_SECONDS),
             default_tenants: DefaultTenants::None,
+            settle: Duration::from_millis(DEFAULT_SETTLE_MS),
         }
     }
 }
@@ -77,6 +87,7 @@ impl StatusListSettings {
             DEFAULT_VALIDITY_SECONDS.max(ttl),
             ttl..=30 * 86_400,
         )?;
+        let settle = parse_in_range(&get, SETTLE_VAR, DEFAULT_SETTLE_MS, 200..=10_000)?;
         let tenants = get(DEFAULT_TENANTS_VAR).unwrap_or_default();
         let names: Vec<String> = tenants
             .split(',')
@@ -106,6 +117,7 @@ impl StatusListSettings {
             ttl: Duration::from_secs(ttl),
             validity: Duration::from_secs(validity),
             default_tenants,
+            settle: Duration::from_millis(settle),
         })
     }
 
@@ -152,6 +164,7 @@ mod tests {
         );
         assert_eq!(settings.ttl, Duration::from_secs(60));
         assert_eq!(settings.validity, Duration::from_secs(3_600));
+        assert_eq!(settings.settle, Duration::from_millis(2_000));
         assert!(settings.on_by_default("t2") && !settings.on_by_default("t3"));
         for (name, value) in [
             (CAPACITY_VAR, "1000"),
@@ -160,6 +173,7 @@ mod tests {
             (VALIDITY_VAR, "100"),
             (DEFAULT_TENANTS_VAR, "a b"),
             (PUBLIC_BASE_URL_VAR, "ftp://x"),
+            (SETTLE_VAR, "0"),
         ] {
             let err = StatusListSettings::from_lookup(lookup_in(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{name}={value}: {err}");

@@ -19,10 +19,13 @@
 //! nothing rewrites a list item per revocation. A cutoff's purge may take a while, so the
 //! builder also reads the tenant's and each client's cutoff (a few items) and judges by
 //! the issue time the index carries. Expiry needs nothing: a resource server checks `exp`
-//! first, and a record DynamoDB's TTL removed reads as INVALID, which is also true.
+//! first, and a record DynamoDB's TTL removed reads as INVALID, which is also true. The
+//! other markers (session, user, grant, device, client and subject) are not read: a record
+//! a revocation leaves behind keeps its entry VALID until the record goes
+//! (docs/status-lists.md says when that happens).
 //!
 //! [`Store::status_list_snapshot`] takes what the builder needs: how far the list has been
-//! handed out (read first), then, after the index settle time, which entries still have a
+//! handed out (read first), then, after the settle time, which entries still have a
 //! record. An entry handed out after the first read counts as VALID until the next build:
 //! its record may not be in the index yet. Registration writes the record right after the
 //! allocation and answers 503 if that took longer than half the settle time, so an entry
@@ -32,7 +35,7 @@
 //! The signed list is kept in one item per list ([`item_key::status_list_pk`]), rebuilt at
 //! most once per `ttl` by whoever takes the lease on it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -171,11 +174,13 @@ pub enum Allocation {
     Full,
 }
 
-/// A token that holds an entry, as the by-status index lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A token that holds an entry, as the by-status index lists it. Its client is a position
+/// in [`StatusListSnapshot::clients`]: a list may have a million holders and a handful of
+/// clients, and the builder runs in 128 MB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryHolder {
     pub index: u64,
-    pub client_id: String,
+    pub client: u32,
     pub issued_at: i64,
 }
 
@@ -187,6 +192,8 @@ pub struct StatusListSnapshot {
     /// Entries `0..allocated` had been handed out when the snapshot was taken.
     pub allocated: u64,
     pub holders: Vec<EntryHolder>,
+    /// The holders' clients, each once.
+    pub clients: Vec<String>,
     /// The tenant's cutoff (epoch seconds), if it has one.
     pub tenant_cutoff: Option<i64>,
     /// Each holder client's cutoff, for the clients that have one.
@@ -204,10 +211,15 @@ impl StatusListSnapshot {
             if holder.index >= allocated {
                 continue;
             }
+            let client_cutoff = self
+                .clients
+                .get(holder.client as usize)
+                .and_then(|client| self.client_cutoffs.get(client))
+                .copied();
             let cut_off = self
                 .tenant_cutoff
                 .into_iter()
-                .chain(self.client_cutoffs.get(&holder.client_id).copied())
+                .chain(client_cutoff)
                 .any(|cutoff| holder.issued_at <= cutoff);
             if !cut_off {
                 live[holder.index as usize] = true;
@@ -252,8 +264,8 @@ impl Store {
     }
 
     /// What list `list` of `tenant` (of `capacity` entries) is built from, or `None` if the
-    /// tenant has no such list. Reads the allocation, waits the index settle time
-    /// (`SIGNOFF_INDEX_SETTLE_MS`), then reads the list's by-status shards
+    /// tenant has no such list. Reads the allocation, waits `settle` (registration writes
+    /// its records within half of it), then reads the list's by-status shards
     /// (`SIGNOFF_DELETE_CONCURRENCY` at once) and the cutoffs of the tenant and of the
     /// holders' clients.
     pub async fn status_list_snapshot(
@@ -261,6 +273,7 @@ impl Store {
         tenant: &str,
         list: u64,
         capacity: u64,
+        settle: Duration,
     ) -> Result<Option<StatusListSnapshot>, StoreError> {
         let taken_at_ms = crate::now_epoch_millis();
         let allocated = match self.status_list_allocation(tenant, list).await? {
@@ -268,23 +281,41 @@ impl Store {
             Allocation::UpTo(n) => n.min(capacity),
             Allocation::Full => capacity,
         };
-        let settle = self.config().index_settle;
         if settle > Duration::ZERO {
             tokio::time::sleep(settle).await;
         }
         let concurrency = self.config().bulk.concurrency.max(1);
-        let shards: Vec<Vec<EntryHolder>> = stream::iter(0..u64::from(STATUS_SHARDS))
+        let shards: Vec<Vec<(u64, String, i64)>> = stream::iter(0..u64::from(STATUS_SHARDS))
             .map(|shard| self.status_shard_holders(tenant, list, shard))
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
-        let mut holders: Vec<EntryHolder> = shards.into_iter().flatten().collect();
+        // Each client's name once; holders point at it.
+        let mut clients: Vec<String> = Vec::new();
+        let mut client_numbers: HashMap<String, u32> = HashMap::new();
+        let mut holders: Vec<EntryHolder> = Vec::new();
+        for (index, client, issued_at) in shards.into_iter().flatten() {
+            let next = clients.len() as u32;
+            let number = *client_numbers.entry(client).or_insert_with_key(|client| {
+                clients.push(client.clone());
+                next
+            });
+            holders.push(EntryHolder {
+                index,
+                client: number,
+                issued_at,
+            });
+        }
         holders.sort_by_key(|h| h.index);
-        let clients: BTreeSet<&str> = holders.iter().map(|h| h.client_id.as_str()).collect();
         let tenant_pk = item_key::tenant_cutoff_pk(tenant, 0);
         let client_pks: Vec<(String, &str)> = clients
             .iter()
-            .map(|client| (item_key::client_cutoff_pk(tenant, client, 0), *client))
+            .map(|client| {
+                (
+                    item_key::client_cutoff_pk(tenant, client, 0),
+                    client.as_str(),
+                )
+            })
             .collect();
         let found = self
             .get_many(
@@ -304,18 +335,19 @@ impl Store {
             taken_at_ms,
             allocated,
             holders,
+            clients,
             tenant_cutoff,
             client_cutoffs,
         }))
     }
 
-    /// Every holder in one by-status shard of a list, all pages.
+    /// Every holder in one by-status shard of a list, all pages: (index, client, issued at).
     async fn status_shard_holders(
         &self,
         tenant: &str,
         list: u64,
         shard: u64,
-    ) -> Result<Vec<EntryHolder>, StoreError> {
+    ) -> Result<Vec<(u64, String, i64)>, StoreError> {
         let mut holders = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -348,11 +380,7 @@ impl Store {
                     .and_then(|v| v.as_s().ok())
                     .cloned()
                     .unwrap_or_default();
-                holders.push(EntryHolder {
-                    index: index as u64,
-                    client_id,
-                    issued_at,
-                });
+                holders.push((index as u64, client_id, issued_at));
             }
             match page.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
@@ -408,13 +436,22 @@ impl Store {
                 attr::PK,
                 AttributeValue::S(item_key::status_list_pk(tenant, list)),
             )
-            .update_expression("SET #lease = :until, #kind = :kind")
+            // A list never built has no expiry yet: a day, so that DynamoDB's TTL removes
+            // the item if no build ever succeeds. A build's keep sets the real one.
+            .update_expression(
+                "SET #lease = :until, #kind = :kind, #exp = if_not_exists(#exp, :day_later)",
+            )
             .condition_expression("attribute_not_exists(#lease) OR #lease < :now")
             .expression_attribute_names("#lease", LEASE_UNTIL_MS)
             .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
             .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
             .expression_attribute_values(":kind", AttributeValue::S(LIST_KIND.into()))
+            .expression_attribute_values(
+                ":day_later",
+                AttributeValue::N((now_ms / 1_000 + 86_400).to_string()),
+            )
             .send()
             .await;
         match result {
@@ -502,10 +539,11 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Clients: 0 "app", 1 "cut".
     fn holder(index: u64, client: &str, issued_at: i64) -> EntryHolder {
         EntryHolder {
             index,
-            client_id: client.into(),
+            client: u32::from(client == "cut"),
             issued_at,
         }
     }
@@ -524,6 +562,7 @@ mod tests {
                 // Handed out after the snapshot began: not judged.
                 holder(7, "app", 100),
             ],
+            clients: vec!["app".into(), "cut".into()],
             tenant_cutoff: Some(60),
             client_cutoffs: HashMap::from([("cut".to_owned(), 200)]),
         };
