@@ -153,13 +153,7 @@ impl Store {
             .expression_attribute_values(":last_start", AttributeValue::N(last_start.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        condition_held(result).map(drop)
     }
 }
 
@@ -454,13 +448,7 @@ impl Store {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(until)),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(None)
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        Ok(condition_held(result)?.then_some(until))
     }
 
     /// Gives back the lease ending at `until` (if it is still that one) after a failed
@@ -485,13 +473,7 @@ impl Store {
             .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        condition_held(result).map(drop)
     }
 
     /// Keeps a freshly built list and releases the lease, unless a build of a later
@@ -525,13 +507,27 @@ impl Store {
             .expression_attribute_values(":kind", AttributeValue::S(LIST_KIND.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
+        condition_held(result)
+    }
+}
+
+/// Whether a conditional UpdateItem's condition held (`false`: it did not, and nothing was
+/// written); any other failure is the store's.
+fn condition_held(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+            Ok(false)
         }
+        Err(e) => Err(classify("UpdateItem", e)),
     }
 }
 
