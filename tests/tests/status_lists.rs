@@ -19,6 +19,7 @@ use signoff_jose::VerifyingKeySet;
 use signoff_kms::KeySet;
 use signoff_store::cutoffs::Cutoff;
 use signoff_store::item_key::{self, TokenHash};
+use signoff_store::model::TokenType;
 use signoff_store::revocation::Cascade;
 use signoff_store::status_lists::StatusEntry;
 use signoff_tests::db::TestDb;
@@ -442,6 +443,94 @@ async fn concurrent_registrations_get_distinct_entries_of_the_same_list() {
         ))
         .await;
     assert!(seen.iter().all(|i| list.get(*i).unwrap() == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_registered_again_keeps_its_entry_whichever_attempt_lands_last() {
+    let f = fixture(Duration::ZERO).await;
+    let store = &f.db.store;
+    let uri = format!(
+        "{PUBLIC_BASE_URL}/signoff/v1/tenants/{}/statuslists/0",
+        f.tenant
+    );
+    // Through the function: a retry, or a registration without "status", answers the
+    // entry the record holds, and nothing turns INVALID.
+    let (status, first) = f.register(vec![token("again", "app", json!({}))]).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(entries(&first)[0].0, 0);
+    let (_, retry) = f.register(vec![token("again", "app", json!({}))]).await;
+    assert_eq!(entries(&retry), entries(&first), "{retry}");
+    let plain = json!({"token": "again", "type": "access", "clientId": "app", "expiresIn": 3600});
+    let (status, without) = f.register(vec![plain]).await;
+    assert_eq!(status, 200, "{without}");
+    assert_eq!(entries(&without), entries(&first), "{without}");
+    let (_, list) = f.list(&uri).await;
+    assert_eq!(list.get(0).unwrap(), 0, "the token's entry stays VALID");
+    assert_eq!(
+        list.get(1).unwrap(),
+        1,
+        "the retry's unused entry is INVALID"
+    );
+
+    // The race, written as it lands: an attempt the authorization server timed out on
+    // writes its record after the retry the server used. Alone (a conditional PutItem),
+    // and in a session (a transaction).
+    let mut in_session = seed::token(&f.tenant, "racing-in-session", TokenType::Access, "app");
+    in_session.session_id = Some("s-race".into());
+    for record in [
+        seed::token(&f.tenant, "racing", TokenType::Access, "app"),
+        in_session,
+    ] {
+        let first_attempt = store
+            .allocate_status_entries(&f.tenant, 1, 1_024)
+            .await
+            .unwrap()[0];
+        let retry = store
+            .allocate_status_entries(&f.tenant, 1, 1_024)
+            .await
+            .unwrap()[0];
+        let answered = store
+            .register_tokens_with_status(std::slice::from_ref(&record), &[Some(retry)])
+            .await
+            .unwrap();
+        assert_eq!(answered, [Some(retry)]);
+        let late = store
+            .register_tokens_with_status(std::slice::from_ref(&record), &[Some(first_attempt)])
+            .await
+            .unwrap();
+        assert_eq!(
+            late,
+            [Some(retry)],
+            "the late attempt keeps the stored entry"
+        );
+        let (_, list) = f.list(&uri).await;
+        assert_eq!(list.get(retry.index as usize).unwrap(), 0);
+        assert_eq!(list.get(first_attempt.index as usize).unwrap(), 1);
+    }
+
+    // An entry taken back (a registration too slow for its entries) is gone from the
+    // record, and the next registration of the token hands out a fresh one.
+    let (_, slow) = f.register(vec![token("slow", "app", json!({}))]).await;
+    let (slow_idx, _) = entries(&slow)[0].clone();
+    let record = store
+        .find_token(&f.tenant, &TokenHash::of("slow"))
+        .await
+        .unwrap()
+        .unwrap();
+    let taken = StatusEntry {
+        list: 0,
+        index: slow_idx as u64,
+    };
+    store
+        .take_back_status_entries(&[(&record, taken)])
+        .await
+        .unwrap();
+    let (_, again) = f.register(vec![token("slow", "app", json!({}))]).await;
+    let (fresh_idx, _) = entries(&again)[0].clone();
+    assert!(fresh_idx > slow_idx, "{again}");
+    let (_, list) = f.list(&uri).await;
+    assert_eq!(list.get(slow_idx).unwrap(), 1);
+    assert_eq!(list.get(fresh_idx).unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

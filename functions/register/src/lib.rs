@@ -581,12 +581,14 @@ async fn register(
         .allocate_status_entries(tenant, count, lists.capacity)
         .await?
         .into_iter();
-    let statuses: Vec<Option<StatusEntry>> = wanted
+    let fresh: Vec<Option<StatusEntry>> = wanted
         .iter()
         .map(|w| if *w { entries.next() } else { None })
         .collect();
-    match store.register_tokens_with_status(&records, &statuses).await {
-        Ok(()) => {}
+    // A token registered before keeps its entry (the store says which it holds), even
+    // when this request asked for none: it may be embedded in a token already.
+    let statuses = match store.register_tokens_with_status(&records, &fresh).await {
+        Ok(stored) => stored,
         Err(RegisterError::SessionEnded { sessions }) => {
             return Err(RegistrationError::SessionEnded(sessions))
         }
@@ -594,27 +596,39 @@ async fn register(
         Err(e @ (RegisterError::BatchSize(_) | RegisterError::Invalid(_))) => {
             return Err(invalid(e.to_string()))
         }
-    }
+    };
     // A list build reads the allocation, waits the settle time, then reads which entries
     // have records: records written later than half that after their entries were handed
     // out may have been judged missing (store::status_lists).
-    let late = count > 0 && handed_out.elapsed() > lists.settle / 2;
+    // The fresh entries this request stored (the others were the records' own already).
+    let stored_fresh: Vec<(&TokenRecord, StatusEntry)> = records
+        .iter()
+        .zip(statuses.iter().zip(&fresh))
+        .filter_map(|(record, (stored, fresh))| match (stored, fresh) {
+            (Some(stored), Some(fresh)) if stored == fresh => Some((record, *stored)),
+            _ => None,
+        })
+        .collect();
+    let late = !stored_fresh.is_empty() && handed_out.elapsed() > lists.settle / 2;
     // After the tokens: a failure here is a 503, and the retry registers both again.
     store.record_aliases(&aliases).await?;
     if late {
         tracing::warn!(tenant = %tenant, elapsed_ms = handed_out.elapsed().as_millis() as u64, "status entries registered late; asking for a retry");
+        // The retry keeps whatever entry a record holds: take these back first, so that it
+        // hands out fresh ones. Should that fail, the retry keeps them, and they may read
+        // INVALID until the list's next build.
+        if let Err(err) = store.take_back_status_entries(&stored_fresh).await {
+            tracing::warn!(tenant = %tenant, error = %err, "late status entries could not be taken back");
+        }
         return Err(RegistrationError::StatusEntriesLate);
     }
-    tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), status_entries = count, "tokens registered");
+    tracing::info!(tenant = %tenant, registered = records.len(), aliases = aliases.len(), status_entries = statuses.iter().flatten().count(), "tokens registered");
     let statuses = statuses
         .into_iter()
         .map(|entry| {
-            entry.map(|entry| {
-                let uri = lists
-                    .uri(tenant, entry.list)
-                    .expect("checked above: the deployment has a public base URL");
-                (entry, uri)
-            })
+            // An entry kept from an earlier registration cannot be named by a deployment
+            // that has since lost its public base URL; it is still kept.
+            entry.and_then(|entry| lists.uri(tenant, entry.list).map(|uri| (entry, uri)))
         })
         .collect();
     Ok(Registered {

@@ -146,6 +146,26 @@ pub(crate) fn transaction_refusal<R>(
         .then_some(TransactionRefusal::Conflict)
 }
 
+/// Whether a conditional UpdateItem's condition held (`false`: it did not, and nothing was
+/// written); any other failure is the store's.
+pub(crate) fn condition_held(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+            Ok(false)
+        }
+        Err(e) => Err(classify("UpdateItem", e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

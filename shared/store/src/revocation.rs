@@ -14,14 +14,13 @@
 //! with it: if anything fails the caller is told, and a retry with the same token finds
 //! the record and finishes the job.
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use std::collections::HashMap;
 
 use crate::bulk::{DeleteReport, IndexKey};
 use crate::credentials::IntrospectionAccess;
-use crate::error::{classify, StoreError};
+use crate::error::{classify, condition_held, StoreError};
 use crate::item_key::{self, TokenHash};
 use crate::model::number;
 use crate::model::Item;
@@ -442,12 +441,6 @@ impl Store {
             .expression_attribute_names("#pk", attr::PK)
             .send()
             .await;
-        match cleared {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        condition_held(cleared).map(drop)
     }
 }

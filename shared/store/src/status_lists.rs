@@ -42,7 +42,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::error::{classify, StoreError};
+use crate::error::{classify, condition_held, StoreError};
 use crate::item_key::{self, STATUS_SHARDS};
 use crate::model::{number, Item};
 use crate::revocation::REVOKED_AT;
@@ -508,26 +508,6 @@ impl Store {
             .send()
             .await;
         condition_held(result)
-    }
-}
-
-/// Whether a conditional UpdateItem's condition held (`false`: it did not, and nothing was
-/// written); any other failure is the store's.
-fn condition_held(
-    result: Result<
-        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-        SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-        >,
-    >,
-) -> Result<bool, StoreError> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-            Ok(false)
-        }
-        Err(e) => Err(classify("UpdateItem", e)),
     }
 }
 
