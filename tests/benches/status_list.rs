@@ -22,6 +22,7 @@ use serde_json::json;
 use signoff_jose::status_list::{StatusList, INVALID, STATUS_LIST_JWT_TYPE};
 use signoff_jose::{Algorithm, SigningKey};
 use signoff_store::model::{StatusEntry, TokenType};
+use signoff_store::purge::RunningPurge;
 use signoff_store::revocation::Cascade;
 use signoff_store::status_lists::{EntryHolder, StatusListSnapshot};
 use signoff_tests::db::TestDb;
@@ -66,12 +67,23 @@ fn snapshot(revoked: &[u64]) -> StatusListSnapshot {
             .map(|index| EntryHolder {
                 index,
                 client: 0,
+                // 100,000 users with 10 tokens each.
+                subject: index % 100_000 + 1,
                 issued_at: 1,
             })
             .collect(),
         clients: vec!["app".into()],
         tenant_cutoff: None,
         client_cutoffs: Default::default(),
+        // Three users' purges running, whose tokens all have gone already: judged, and
+        // changing nothing, so the revoked share stays what the table says.
+        running_purges: (0..3)
+            .map(|i| RunningPurge {
+                subject: 200_000 + i,
+                client_id: None,
+                cutoff: 10,
+            })
+            .collect(),
     }
 }
 

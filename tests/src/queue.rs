@@ -146,6 +146,30 @@ impl TestQueue {
         .sum()
     }
 
+    /// The purge function against `db` under the local Runtime API, `page_size` keys a
+    /// page and stopping `margin_ms` before its deadline, with the queue runner feeding it.
+    pub async fn purge_worker(
+        &self,
+        db: &crate::db::TestDb,
+        page_size: u32,
+        margin_ms: u32,
+    ) -> (crate::gateway::Gateway, tokio::process::Child) {
+        let mut env = db.function_env();
+        env.extend(self.env());
+        env.push(("SIGNOFF_QUERY_PAGE_SIZE".into(), page_size.to_string()));
+        env.push(("SIGNOFF_PURGE_MARGIN_MS".into(), margin_ms.to_string()));
+        let gateway = crate::gateway::Gateway::start_with_unrouted(
+            Vec::new(),
+            &["purge"],
+            &binaries_dir(),
+            &env,
+        )
+        .await
+        .expect("the purge function starts");
+        let runner = self.run("purge", &gateway.invoke_url());
+        (gateway, runner)
+    }
+
     /// Starts `signoff-queue-runner` feeding `function` through `invoke_url`; it stops
     /// when the handle is dropped.
     pub fn run(&self, function: &str, invoke_url: &str) -> tokio::process::Child {

@@ -61,25 +61,6 @@ async fn admin(db: &TestDb, queue: &TestQueue, args: &[&str]) -> (bool, String, 
     )
 }
 
-/// The purge function under the local Runtime API, `page_size` keys a page, and the queue
-/// runner feeding it.
-async fn purge_worker(
-    db: &TestDb,
-    queue: &TestQueue,
-    page_size: u32,
-    margin_ms: u32,
-) -> (Gateway, tokio::process::Child) {
-    let mut env = db.function_env();
-    env.extend(queue.env());
-    env.push(("SIGNOFF_QUERY_PAGE_SIZE".into(), page_size.to_string()));
-    env.push(("SIGNOFF_PURGE_MARGIN_MS".into(), margin_ms.to_string()));
-    let gateway = Gateway::start_with_unrouted(Vec::new(), &["purge"], &binaries_dir(), &env)
-        .await
-        .expect("the purge function starts");
-    let runner = queue.run("purge", &gateway.invoke_url());
-    (gateway, runner)
-}
-
 async fn wait_for(
     db: &TestDb,
     job: &PurgeJob,
@@ -152,7 +133,7 @@ async fn a_client_cutoff_purges_its_records_in_the_background_and_spares_everyth
 
     // The smallest page (25 keys) and one page per invocation: the margin is the whole
     // 30 s deadline.
-    let (gateway, _runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let (gateway, _runner) = queue.purge_worker(&db, 25, 30_000).await;
     let progress = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
 
     assert_eq!(
@@ -234,7 +215,7 @@ async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice
 
     // 25 keys a page, one page per invocation, so each shard of about 47 keys goes on in a
     // second message: kill the function and its poller midway.
-    let (gateway, runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let (gateway, runner) = queue.purge_worker(&db, 25, 30_000).await;
     let midway = wait_for(&db, &job, &gateway, |p| p.deleted >= 1_000).await;
     drop(runner);
     gateway.shutdown().await;
@@ -244,7 +225,7 @@ async fn a_purge_killed_midway_resumes_where_it_stopped_and_counts_nothing_twice
 
     // A new function and poller: the messages in flight come back after their visibility
     // timeout and every shard resumes from its last checkpoint.
-    let (gateway, _runner) = purge_worker(&db, &queue, 25, 30_000).await;
+    let (gateway, _runner) = queue.purge_worker(&db, 25, 30_000).await;
     let done = wait_for(&db, &job, &gateway, PurgeProgress::is_done).await;
     assert_eq!(stored(&db, TENANT, "web", 3_000).await, 0, "{done:?}");
     let job = db

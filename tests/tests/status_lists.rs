@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::types::KeySpec;
 use base64::Engine;
 use futures_util::stream::{self, StreamExt};
@@ -26,6 +27,7 @@ use signoff_tests::db::TestDb;
 use signoff_tests::event::HttpApiEvent;
 use signoff_tests::functions::{status_lists, PUBLIC_BASE_URL};
 use signoff_tests::kms::TestKms;
+use signoff_tests::queue::TestQueue;
 use signoff_tests::seed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +93,10 @@ struct Fixture {
 }
 
 async fn fixture(ttl: Duration) -> Fixture {
-    let db = TestDb::start().await;
+    fixture_on(TestDb::start().await, ttl).await
+}
+
+async fn fixture_on(db: TestDb, ttl: Duration) -> Fixture {
     let tenant = format!("sl-{}", signoff_tests::event::fresh_id());
     let service_token = seed::tenant(&db.store, &tenant, None).await;
     let kms = TestKms::start().await;
@@ -446,6 +451,127 @@ async fn concurrent_registrations_get_distinct_entries_of_the_same_list() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_left_to_a_background_purge_are_invalid_before_their_records_go() {
+    // Two keys an index page: a user's logout and a pair's cutoff read one page inline,
+    // then hand the rest to the background purge (moto's SQS, the purge function binary).
+    let db = TestDb::start_with(|config| config.bulk.page_size = 2, None).await;
+    let f = fixture_on(db, Duration::ZERO).await;
+    let store = &f.db.store;
+    let mut tokens: Vec<Value> = (0..12)
+        .map(|i| token(&format!("big-{i}"), "app", json!({"subject": "u-big"})))
+        .collect();
+    tokens.extend((0..6).map(|i| {
+        token(
+            &format!("pair-{i}"),
+            "pair-app",
+            json!({"subject": "u-pair"}),
+        )
+    }));
+    tokens.push(token(
+        "pair-other-client",
+        "other-app",
+        json!({"subject": "u-pair"}),
+    ));
+    tokens.push(token(
+        "pair-client-other-user",
+        "pair-app",
+        json!({"subject": "u-else"}),
+    ));
+    let (status, answer) = f.register(tokens).await;
+    assert_eq!(status, 200, "{answer}");
+    let handed = entries(&answer);
+    let uri = handed[0].1.clone();
+
+    let queue = TestQueue::start(2, 5).await;
+    let handoff = queue.handoff(Duration::ZERO).await;
+    let logout = signoff_queue::log_user_out(store, Some(&handoff), &f.tenant, "u-big", None)
+        .await
+        .unwrap();
+    let user_job = logout
+        .purge
+        .expect("the rest of the user's tokens went to the background");
+    let pair = Cutoff::ClientSubject {
+        client_id: "pair-app",
+        subject: "u-pair",
+    };
+    let cut = signoff_queue::cut_off(store, Some(&handoff), &f.tenant, pair)
+        .await
+        .unwrap();
+    assert!(
+        cut.queued,
+        "the rest of the pair's tokens went to the background"
+    );
+
+    // No worker has run: records of both scopes remain, and their entries read INVALID.
+    let mut remaining = 0;
+    for i in 0..12 {
+        remaining += usize::from(seed::token_stored(store, &f.tenant, &format!("big-{i}")).await);
+    }
+    assert!(remaining > 0, "the user's purge has records left");
+    let (_, list) = f.list(&uri).await;
+    let invalid: Vec<usize> = (0..20).filter(|i| list.get(*i).unwrap() == 1).collect();
+    assert_eq!(
+        invalid,
+        (0..18).collect::<Vec<_>>(),
+        "the other client's and the other user's stay VALID"
+    );
+
+    // The worker deletes the rest; the last shard marks each job finished, and the list
+    // still says the same (now from the records being gone).
+    let (gateway, _runner) = queue.purge_worker(&f.db, 25, 30_000).await;
+    for job in [&user_job, &cut.job] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let item = store
+                .client()
+                .get_item()
+                .table_name(store.table_name())
+                .key(
+                    "pk",
+                    AttributeValue::S(item_key::background_purges_pk(&f.tenant)),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_default();
+            let until = item
+                .get(&format!("job_{}", job.job_id))
+                .and_then(|entry| {
+                    entry
+                        .as_m()
+                        .ok()?
+                        .get("until")?
+                        .as_n()
+                        .ok()?
+                        .parse::<i64>()
+                        .ok()
+                })
+                .expect("the job is listed while it runs");
+            let now = signoff_store::now_epoch_seconds();
+            if until <= now + signoff_store::purge::RUNNING_PURGE_GRACE_SECONDS {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the purge did not finish: {:?}\n{}",
+                store.purge_progress(job).await,
+                gateway.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(store.purge_progress(job).await.unwrap().is_done());
+    }
+    for i in 0..12 {
+        assert!(!seed::token_stored(store, &f.tenant, &format!("big-{i}")).await);
+    }
+    let (_, list) = f.list(&uri).await;
+    let invalid: Vec<usize> = (0..20).filter(|i| list.get(*i).unwrap() == 1).collect();
+    assert_eq!(invalid, (0..18).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_registered_again_keeps_its_entry_whichever_attempt_lands_last() {
     let f = fixture(Duration::ZERO).await;
     let store = &f.db.store;
@@ -507,6 +633,24 @@ async fn a_token_registered_again_keeps_its_entry_whichever_attempt_lands_last()
         assert_eq!(list.get(retry.index as usize).unwrap(), 0);
         assert_eq!(list.get(first_attempt.index as usize).unwrap(), 1);
     }
+
+    // A record past its expiry that TTL has not removed yet still holds its entry.
+    let mut expiring = seed::token(&f.tenant, "expiring", TokenType::Access, "app");
+    expiring.expires_at = signoff_store::now_epoch_seconds() + 1;
+    let entry = store
+        .allocate_status_entries(&f.tenant, 1, 1_024)
+        .await
+        .unwrap()[0];
+    store
+        .register_tokens_with_status(std::slice::from_ref(&expiring), &[Some(entry)])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let again = store
+        .register_tokens_with_status(std::slice::from_ref(&expiring), &[])
+        .await
+        .unwrap();
+    assert_eq!(again, [Some(entry)]);
 
     // An entry taken back (a registration too slow for its entries) is gone from the
     // record, and the next registration of the token hands out a fresh one.

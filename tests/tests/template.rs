@@ -622,32 +622,43 @@ async fn the_purge_function_role_allows_every_dynamodb_call_its_code_makes() {
         .map(|i| seed::token("100", &format!("t-{i}"), TokenType::Access, "web"))
         .collect();
     seed::register(&db.store, records).await;
+    // A client's purge and a user's (whose running entry the function finishes): the
+    // seeded tokens are all alice's, so the user's purge finds none left.
     let cutoff = db
         .store
         .write_cutoff("100", Cutoff::Client { client_id: "web" })
         .await
         .unwrap();
-    let job = db
+    let client_job = db
         .store
         .create_purge("100", Cutoff::Client { client_id: "web" }, cutoff)
         .await
         .unwrap();
+    let user = signoff_store::purge::PurgeScope::User {
+        subject: "alice".into(),
+    };
+    let user_job = db.store.create_purge("100", user, cutoff).await.unwrap();
+    db.store.track_background_purge(&user_job).await.unwrap();
     recorder.take();
-    // What the function does: read the job, count it, walk every shard to its end.
-    let job = db
-        .store
-        .purge_job("100", &job.job_id)
-        .await
-        .unwrap()
-        .unwrap();
-    db.store.estimate_purge(&job).await.unwrap();
+    // What the function does: read the job, count it, walk every shard to its end, and
+    // finish the job once every shard is done.
     let mut deleted = 0;
-    for shard in 0..signoff_store::item_key::PURGE_SHARDS {
-        loop {
-            let page = db.store.purge_shard_page(&job, shard).await.unwrap();
-            deleted += page.deleted;
-            if page.step == ShardStep::Done {
-                break;
+    for job in [client_job, user_job] {
+        let job = db
+            .store
+            .purge_job("100", &job.job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        db.store.estimate_purge(&job).await.unwrap();
+        for shard in 0..signoff_store::item_key::PURGE_SHARDS {
+            loop {
+                let page = db.store.purge_shard_page(&job, shard).await.unwrap();
+                deleted += page.deleted;
+                if page.step == ShardStep::Done {
+                    db.store.finish_background_purge(&job).await.unwrap();
+                    break;
+                }
             }
         }
     }

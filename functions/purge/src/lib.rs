@@ -153,6 +153,8 @@ async fn run_message(
     };
     run_shard(store, &job, shard, out_of_time, work).await?;
     if work.finished {
+        // The last shard to finish ends the job's weight on the status lists.
+        store.finish_background_purge(&job).await?;
         return Ok(End::Finished);
     }
     queue.send(&message).await?;

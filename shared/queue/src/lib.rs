@@ -267,6 +267,20 @@ impl HandoffError {
     }
 }
 
+/// Hands `job` to the background purge: records it as running, so that Token Status
+/// Lists judge its tokens INVALID before their records go
+/// ([`Store::track_background_purge`]), then queues it. A retry of a failed hand-off does
+/// both again; both are idempotent.
+pub async fn hand_off(
+    store: &Store,
+    queue: &PurgeQueue,
+    job: &PurgeJob,
+) -> Result<(), HandoffError> {
+    store.track_background_purge(job).await?;
+    queue.start(job).await?;
+    Ok(())
+}
+
 /// What [`log_user_out`] did: the marker, what it deleted inline, and the purge it started
 /// for the rest, if any.
 #[derive(Clone, Debug)]
@@ -296,7 +310,7 @@ pub async fn log_user_out(
                 subject: user.to_owned(),
             };
             let job = store.create_purge(tenant, scope, logout.revoked_at).await?;
-            handoff.queue.start(&job).await?;
+            hand_off(store, &handoff.queue, &job).await?;
             Some(job)
         }
         _ => None,
@@ -334,7 +348,7 @@ pub async fn cut_off(
     let inline = store.purge_inline(&job, deadline).await?;
     let queued = match handoff {
         Some(handoff) if !inline.finished => {
-            handoff.queue.start(&job).await?;
+            hand_off(store, &handoff.queue, &job).await?;
             true
         }
         _ => false,

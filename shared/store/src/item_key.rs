@@ -283,6 +283,22 @@ pub fn status_list_pk(tenant: &str, list: u64) -> String {
     compose(&["statuslist", tenant, &list.to_string()])
 }
 
+/// A tenant's background purges of users' and client-and-subject pairs' tokens, while
+/// they run: what the status list builder judges holders by until the records are gone
+/// (see [`crate::purge`]).
+pub fn background_purges_pk(tenant: &str) -> String {
+    compose(&["purging", tenant])
+}
+
+/// A subject as the by-status index carries it: 64 bits of its SHA-256, enough to tell a
+/// tenant's users apart for the few background purges running at once, and 8 bytes per
+/// holder in the builder's memory. Never 0, which means "no subject".
+pub fn status_subject_key(subject: &str) -> u64 {
+    let digest = Sha256::digest(subject.as_bytes());
+    let key = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    key.max(1)
+}
+
 /// A purge job: what it deletes and up to when (see [`crate::purge`]).
 pub fn purge_job_pk(tenant: &str, job_id: &str) -> String {
     compose(&["purge", tenant, job_id])

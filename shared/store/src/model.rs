@@ -301,6 +301,12 @@ impl TokenRecord {
                 STATUS_LIST.to_owned(),
                 AttributeValue::N(entry.list.to_string()),
             );
+            if let Some(subject) = &self.subject {
+                item.insert(
+                    attr::STATUS_SUBJECT.to_owned(),
+                    AttributeValue::N(item_key::status_subject_key(subject).to_string()),
+                );
+            }
         }
         item
     }

@@ -20,10 +20,19 @@
 //! - **At the request floor.** One Query per page of up to `SIGNOFF_QUERY_PAGE_SIZE` keys,
 //!   one BatchWriteItem per 25 deletes, one UpdateItem per page to checkpoint.
 //!
+//! - **Seen by the status lists while it runs.** A purge handed to the background for a
+//!   user or a client and subject is also written to the tenant's running-purges item
+//!   ([`Store::track_background_purge`]), which the Token Status List builder reads with
+//!   the cutoffs: the scope's entries read INVALID from the next build on, not as the
+//!   records go. The last shard to finish marks it done, and it is dropped
+//!   [`RUNNING_PURGE_GRACE_SECONDS`] later ([`Store::finish_background_purge`]).
+//!
 //! The index is eventually consistent, so a token registered a moment before the cutoff
 //! may not be listed yet: the purge leaves it, the cutoff keeps it unusable, and it expires
 //! as every record does. A record written before the by-tenant index existed has no entry
 //! in it, with the same result.
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -32,7 +41,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bulk::BATCH_SIZE;
 use crate::cutoffs::Cutoff;
-use crate::error::{classify, StoreError};
+use crate::error::{classify, condition_held, StoreError};
 use crate::item_key::{self, PURGE_SHARDS};
 use crate::model::{number, Item};
 use crate::table::{attr, BY_TENANT};
@@ -42,7 +51,23 @@ use crate::Store;
 /// read how it went; the purge itself takes minutes (docs/revoke-by-identity.md).
 pub const PURGE_RECORD_TTL_DAYS: i64 = 30;
 
+/// How long a finished purge stays in the tenant's running-purges item: longer than a
+/// status list build takes from its first read to its last (the settle time, then the
+/// index reads), so that no build reads a record the purge had already deleted, through
+/// an index that had not caught up, after the purge's entry was gone.
+pub const RUNNING_PURGE_GRACE_SECONDS: i64 = 300;
+
+/// At most this many stale entries are dropped from the running-purges item per write.
+const MAX_STALE_DROPPED: usize = 50;
+
 const JOB_KIND: &str = "purge";
+const RUNNING_KIND: &str = "running-purges";
+/// A running purge's attribute in the running-purges item: this prefix and its job id.
+const RUNNING_PREFIX: &str = "job_";
+const RUNNING_SUBJECT: &str = "subject_key";
+const RUNNING_CLIENT: &str = "client_id";
+const RUNNING_CUTOFF: &str = "cutoff";
+const RUNNING_UNTIL: &str = "until";
 const SHARD_KIND: &str = "purge-shard";
 const PAGES: &str = "pages";
 const MATCHED: &str = "matched";
@@ -130,6 +155,58 @@ impl PurgeScope {
     }
 }
 
+/// A background purge of a user's or a client and subject's tokens, as the status list
+/// builder judges holders by it: every token of the subject (of the client, if named)
+/// issued at or before `cutoff` is revoked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningPurge {
+    /// [`item_key::status_subject_key`] of the subject.
+    pub subject: u64,
+    pub client_id: Option<String>,
+    pub cutoff: i64,
+}
+
+impl RunningPurge {
+    /// The running purges a tenant's running-purges item lists at `now` (none without one).
+    pub(crate) fn listed(item: Option<&Item>, now: i64) -> Result<Vec<Self>, StoreError> {
+        let Some(item) = item else {
+            return Ok(Vec::new());
+        };
+        let mut running = Vec::new();
+        for (name, value) in item {
+            if !name.starts_with(RUNNING_PREFIX) {
+                continue;
+            }
+            let entry = value
+                .as_m()
+                .map_err(|_| StoreError::Corrupt(format!("running purge {name}")))?;
+            let field = |key| number(Some(entry), key);
+            let (Some(subject), Some(cutoff), Some(until)) = (
+                entry
+                    .get(RUNNING_SUBJECT)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok()),
+                field(RUNNING_CUTOFF),
+                field(RUNNING_UNTIL),
+            ) else {
+                return Err(StoreError::Corrupt(format!("running purge {name}")));
+            };
+            if until < now {
+                continue;
+            }
+            running.push(RunningPurge {
+                subject,
+                client_id: entry
+                    .get(RUNNING_CLIENT)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned(),
+                cutoff,
+            });
+        }
+        Ok(running)
+    }
+}
+
 /// A purge: the records of `scope` in `tenant` issued at or before `cutoff` go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeJob {
@@ -185,6 +262,22 @@ impl PurgeJob {
 
     fn expires_at(&self) -> i64 {
         self.created_at + PURGE_RECORD_TTL_DAYS * 86_400
+    }
+
+    /// Its entry in the tenant's running-purges item (name, subject key, client), for the
+    /// scopes the status list builder cannot judge by a cutoff alone.
+    fn running_entry(&self) -> Option<(String, u64, Option<&str>)> {
+        let (subject, client) = match &self.scope {
+            PurgeScope::User { subject } => (subject, None),
+            PurgeScope::ClientSubject { client_id, subject } => (subject, Some(client_id.as_str())),
+            // The builder reads a client's and the tenant's cutoffs themselves.
+            PurgeScope::Client { .. } | PurgeScope::Tenant => return None,
+        };
+        Some((
+            format!("{RUNNING_PREFIX}{}", self.job_id),
+            item_key::status_subject_key(subject),
+            client,
+        ))
     }
 }
 
@@ -318,6 +411,117 @@ impl Store {
             }
             Err(err) => Err(classify("PutItem", err)),
         }
+    }
+
+    /// Records that `job` runs in the background, for the Token Status List builder: until
+    /// it is finished, every token of its user (or client and subject) issued at or before
+    /// its cutoff reads INVALID, whether or not its record is deleted yet. One UpdateItem on
+    /// the tenant's running-purges item; nothing for a client's or the tenant's purge,
+    /// whose cutoffs the builder reads. Idempotent. Call it before the job is queued.
+    pub async fn track_background_purge(&self, job: &PurgeJob) -> Result<(), StoreError> {
+        let Some((name, subject, client)) = job.running_entry() else {
+            return Ok(());
+        };
+        let mut entry = HashMap::from([
+            (
+                RUNNING_SUBJECT.to_owned(),
+                AttributeValue::N(subject.to_string()),
+            ),
+            (
+                RUNNING_CUTOFF.to_owned(),
+                AttributeValue::N(job.cutoff.to_string()),
+            ),
+            // A purge that never finishes (its job expired) stops counting with its job.
+            (
+                RUNNING_UNTIL.to_owned(),
+                AttributeValue::N(job.expires_at().to_string()),
+            ),
+        ]);
+        if let Some(client) = client {
+            entry.insert(
+                RUNNING_CLIENT.to_owned(),
+                AttributeValue::S(client.to_owned()),
+            );
+        }
+        self.client()
+            .update_item()
+            .table_name(self.table_name())
+            .key(
+                attr::PK,
+                AttributeValue::S(item_key::background_purges_pk(&job.tenant)),
+            )
+            .update_expression("SET #kind = :kind, #job = :entry")
+            .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#job", name)
+            .expression_attribute_values(":kind", AttributeValue::S(RUNNING_KIND.into()))
+            .expression_attribute_values(":entry", AttributeValue::M(entry))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Once every shard of `job` is done, marks it finished in the tenant's running-purges
+    /// item: the builder goes on judging by it for [`RUNNING_PURGE_GRACE_SECONDS`], then
+    /// drops it. Also drops entries whose time is up. For a tracked job, one BatchGetItem
+    /// (its progress), then one consistent GetItem and at most one UpdateItem; nothing
+    /// for the others. Idempotent: whoever finishes a shard calls it, and the last to
+    /// finish sees them all done.
+    pub async fn finish_background_purge(&self, job: &PurgeJob) -> Result<(), StoreError> {
+        let Some((name, _, _)) = job.running_entry() else {
+            return Ok(());
+        };
+        if !self.purge_progress(job).await?.is_done() {
+            return Ok(());
+        }
+        let pk = item_key::background_purges_pk(&job.tenant);
+        let Some(item) = self.get_item(pk.clone(), true).await? else {
+            return Ok(());
+        };
+        let now = crate::now_epoch_seconds();
+        let stale: Vec<&String> = item
+            .iter()
+            .filter(|(other, value)| {
+                other.starts_with(RUNNING_PREFIX)
+                    && **other != name
+                    && value.as_m().is_ok_and(|entry| {
+                        number(Some(entry), RUNNING_UNTIL).is_none_or(|u| u < now)
+                    })
+            })
+            .map(|(other, _)| other)
+            .take(MAX_STALE_DROPPED)
+            .collect();
+        let ours = item.contains_key(&name);
+        if !ours && stale.is_empty() {
+            return Ok(());
+        }
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table_name())
+            .key(attr::PK, AttributeValue::S(pk));
+        let mut clauses = Vec::new();
+        if ours {
+            clauses.push("SET #job.#until = :until".to_owned());
+            update = update
+                .condition_expression("attribute_exists(#job)")
+                .expression_attribute_names("#job", &name)
+                .expression_attribute_names("#until", RUNNING_UNTIL)
+                .expression_attribute_values(
+                    ":until",
+                    AttributeValue::N((now + RUNNING_PURGE_GRACE_SECONDS).to_string()),
+                );
+        }
+        if !stale.is_empty() {
+            let placeholders: Vec<String> =
+                (0..stale.len()).map(|i| format!("#stale{i}")).collect();
+            for (placeholder, other) in placeholders.iter().zip(&stale) {
+                update = update.expression_attribute_names(placeholder, *other);
+            }
+            clauses.push(format!("REMOVE {}", placeholders.join(", ")));
+        }
+        // Not held: the entry went meanwhile (another worker finished it first).
+        condition_held(update.update_expression(clauses.join(" ")).send().await).map(drop)
     }
 
     /// The purge job `job_id` of `tenant`, if there is one (consistent read).
@@ -680,5 +884,48 @@ mod tests {
         assert_eq!(item["scope"].as_s().unwrap(), "client-subject");
         let back: JobItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back.job, job);
+    }
+
+    #[test]
+    fn running_purges_are_listed_until_their_time_is_up() {
+        let entry = |subject: &str, client: Option<&str>, until: i64| {
+            let mut map = HashMap::from([
+                (
+                    RUNNING_SUBJECT.to_owned(),
+                    AttributeValue::N(subject.into()),
+                ),
+                (RUNNING_CUTOFF.to_owned(), AttributeValue::N("100".into())),
+                (
+                    RUNNING_UNTIL.to_owned(),
+                    AttributeValue::N(until.to_string()),
+                ),
+            ]);
+            if let Some(client) = client {
+                map.insert(RUNNING_CLIENT.to_owned(), AttributeValue::S(client.into()));
+            }
+            AttributeValue::M(map)
+        };
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("purging#t".into())),
+            (
+                "job_a".to_owned(),
+                entry("18446744073709551615", None, 1_000),
+            ),
+            ("job_b".to_owned(), entry("7", Some("app"), 999)),
+        ]);
+        let listed = RunningPurge::listed(Some(&item), 1_000).unwrap();
+        assert_eq!(
+            listed,
+            [RunningPurge {
+                subject: u64::MAX,
+                client_id: None,
+                cutoff: 100,
+            }]
+        );
+        assert_eq!(RunningPurge::listed(Some(&item), 999).unwrap().len(), 2);
+        assert!(RunningPurge::listed(None, 0).unwrap().is_empty());
+        let mut broken = item.clone();
+        broken.insert("job_c".into(), AttributeValue::S("x".into()));
+        assert!(RunningPurge::listed(Some(&broken), 0).is_err());
     }
 }

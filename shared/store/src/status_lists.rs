@@ -12,17 +12,18 @@
 //!
 //! What an entry says is derived, never written entry by entry: a token registered with an
 //! entry carries it in its record (`status_list`, and the by-status index's keys), and an
-//! entry is VALID exactly while its record is there and no tenant or client cutoff covers
-//! it. Every revocation path ends by deleting the records it revokes (a logout, RFC 7009 and
+//! entry is VALID exactly while its record is there and no tenant or client cutoff, nor
+//! a running background purge, covers it. Every revocation path ends by deleting the records it revokes (a logout, RFC 7009 and
 //! NetIQ cascades, device revocations, a user logged out everywhere, and the purge behind a
 //! cutoff), so a revocation is a handful of small deletes, whatever the list's size, and
-//! nothing rewrites a list item per revocation. A cutoff's purge may take a while, so the
-//! builder also reads the tenant's and each client's cutoff (a few items) and judges by
-//! the issue time the index carries. Expiry needs nothing: a resource server checks `exp`
-//! first, and a record DynamoDB's TTL removed reads as INVALID, which is also true. The
-//! other markers (session, user, grant, device, client and subject) are not read: a record
-//! a revocation leaves behind keeps its entry VALID until the record goes
-//! (docs/status-lists.md says when that happens).
+//! nothing rewrites a list item per revocation. A purge may take a while, so the builder
+//! also reads the tenant's and each client's cutoff and the tenant's running purges of
+//! users and client-and-subject pairs ([`crate::purge::RunningPurge`]; a few items), and
+//! judges by the client, subject hash and issue time the index carries. Expiry needs
+//! nothing: a resource server checks `exp` first, and a record DynamoDB's TTL removed
+//! reads as INVALID, which is also true. The other markers (session, user, grant, device)
+//! are not read: a record a revocation's index read missed keeps its entry VALID until the
+//! record goes (docs/status-lists.md says when that happens).
 //!
 //! [`Store::status_list_snapshot`] takes what the builder needs: how far the list has been
 //! handed out (read first), then, after the settle time, which entries still have a
@@ -45,6 +46,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{classify, condition_held, StoreError};
 use crate::item_key::{self, STATUS_SHARDS};
 use crate::model::{number, Item};
+use crate::purge::RunningPurge;
 use crate::revocation::REVOKED_AT;
 use crate::table::{self, attr};
 use crate::Store;
@@ -175,6 +177,8 @@ pub enum Allocation {
 pub struct EntryHolder {
     pub index: u64,
     pub client: u32,
+    /// [`item_key::status_subject_key`] of its subject; 0 for a token without one.
+    pub subject: u64,
     pub issued_at: i64,
 }
 
@@ -192,14 +196,32 @@ pub struct StatusListSnapshot {
     pub tenant_cutoff: Option<i64>,
     /// Each holder client's cutoff, for the clients that have one.
     pub client_cutoffs: HashMap<String, i64>,
+    /// The tenant's background purges of users and client-and-subject pairs still running
+    /// (or finished a moment ago): their records may not all be deleted yet.
+    pub running_purges: Vec<RunningPurge>,
 }
 
 impl StatusListSnapshot {
     /// The entries below `capacity` that are INVALID: handed out, and held by no record
-    /// (deleted by a revocation, or never written), or held by one a cutoff covers.
-    /// Ascending. Entries handed out after the snapshot began are left VALID.
+    /// (deleted by a revocation, or never written), or held by one a cutoff or a running
+    /// purge covers. Ascending. Entries handed out after the snapshot began are left VALID.
     pub fn invalid_indexes(&self, capacity: u64) -> Vec<u64> {
         let allocated = self.allocated.min(capacity);
+        // Per subject, the running purges' clients and cutoffs.
+        let mut purged: HashMap<u64, Vec<(PurgedClients, i64)>> = HashMap::new();
+        for purge in &self.running_purges {
+            let clients = match &purge.client_id {
+                None => PurgedClients::Any,
+                Some(id) => match self.clients.iter().position(|client| client == id) {
+                    Some(at) => PurgedClients::Only(at as u32),
+                    None => continue,
+                },
+            };
+            purged
+                .entry(purge.subject)
+                .or_default()
+                .push((clients, purge.cutoff));
+        }
         let mut live = vec![false; allocated as usize];
         for holder in &self.holders {
             if holder.index >= allocated {
@@ -215,12 +237,29 @@ impl StatusListSnapshot {
                 .into_iter()
                 .chain(client_cutoff)
                 .any(|cutoff| holder.issued_at <= cutoff);
-            if !cut_off {
+            let purging = holder.subject != 0
+                && purged.get(&holder.subject).is_some_and(|purges| {
+                    purges.iter().any(|(clients, cutoff)| {
+                        holder.issued_at <= *cutoff
+                            && match clients {
+                                PurgedClients::Any => true,
+                                PurgedClients::Only(client) => *client == holder.client,
+                            }
+                    })
+                });
+            if !cut_off && !purging {
                 live[holder.index as usize] = true;
             }
         }
         (0..allocated).filter(|i| !live[*i as usize]).collect()
     }
+}
+
+/// Whose tokens of a subject a running purge covers: all, or one client's (a position in
+/// [`StatusListSnapshot::clients`]).
+enum PurgedClients {
+    Any,
+    Only(u32),
 }
 
 /// A signed Status List Token as kept between builds.
@@ -279,7 +318,7 @@ impl Store {
             tokio::time::sleep(settle).await;
         }
         let concurrency = self.config().bulk.concurrency.max(1);
-        let shards: Vec<Vec<(u64, String, i64)>> = stream::iter(0..u64::from(STATUS_SHARDS))
+        let shards: Vec<Vec<(u64, String, u64, i64)>> = stream::iter(0..u64::from(STATUS_SHARDS))
             .map(|shard| self.status_shard_holders(tenant, list, shard))
             .buffer_unordered(concurrency)
             .try_collect()
@@ -288,7 +327,7 @@ impl Store {
         let mut clients: Vec<String> = Vec::new();
         let mut client_numbers: HashMap<String, u32> = HashMap::new();
         let mut holders: Vec<EntryHolder> = Vec::new();
-        for (index, client, issued_at) in shards.into_iter().flatten() {
+        for (index, client, subject, issued_at) in shards.into_iter().flatten() {
             let next = clients.len() as u32;
             let number = *client_numbers.entry(client).or_insert_with_key(|client| {
                 clients.push(client.clone());
@@ -297,6 +336,7 @@ impl Store {
             holders.push(EntryHolder {
                 index,
                 client: number,
+                subject,
                 issued_at,
             });
         }
@@ -311,13 +351,16 @@ impl Store {
                 )
             })
             .collect();
+        let purges_pk = item_key::background_purges_pk(tenant);
         let found = self
             .get_many(
-                std::iter::once(tenant_pk.clone())
+                [tenant_pk.clone(), purges_pk.clone()]
+                    .into_iter()
                     .chain(client_pks.iter().map(|(pk, _)| pk.clone()))
                     .collect(),
             )
             .await?;
+        let running_purges = RunningPurge::listed(found.get(&purges_pk), taken_at_ms / 1_000)?;
         let tenant_cutoff = number(found.get(&tenant_pk), REVOKED_AT);
         let client_cutoffs = client_pks
             .iter()
@@ -332,16 +375,18 @@ impl Store {
             clients,
             tenant_cutoff,
             client_cutoffs,
+            running_purges,
         }))
     }
 
-    /// Every holder in one by-status shard of a list, all pages: (index, client, issued at).
+    /// Every holder in one by-status shard of a list, all pages: (index, client, subject
+    /// key, issued at).
     async fn status_shard_holders(
         &self,
         tenant: &str,
         list: u64,
         shard: u64,
-    ) -> Result<Vec<(u64, String, i64)>, StoreError> {
+    ) -> Result<Vec<(u64, String, u64, i64)>, StoreError> {
         let mut holders = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -374,7 +419,12 @@ impl Store {
                     .and_then(|v| v.as_s().ok())
                     .cloned()
                     .unwrap_or_default();
-                holders.push((index as u64, client_id, issued_at));
+                let subject = item
+                    .get(attr::STATUS_SUBJECT)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                holders.push((index as u64, client_id, subject, issued_at));
             }
             match page.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
@@ -520,6 +570,7 @@ mod tests {
         EntryHolder {
             index,
             client: u32::from(client == "cut"),
+            subject: 0,
             issued_at,
         }
     }
@@ -541,11 +592,62 @@ mod tests {
             clients: vec!["app".into(), "cut".into()],
             tenant_cutoff: Some(60),
             client_cutoffs: HashMap::from([("cut".to_owned(), 200)]),
+            running_purges: vec![],
         };
         // 1: no record. 3: its client was cut off after it was issued. 5: the tenant's
         // cutoff covers it. 4 was issued after its client's cutoff.
         assert_eq!(snapshot.invalid_indexes(1_024), [1, 3, 5]);
         // Nothing at or beyond the capacity.
         assert_eq!(snapshot.invalid_indexes(2), [1]);
+    }
+
+    #[test]
+    fn a_running_purge_covers_its_subjects_tokens_issued_by_its_cutoff_and_of_its_client() {
+        let (alice, bob) = (
+            item_key::status_subject_key("alice"),
+            item_key::status_subject_key("bob"),
+        );
+        let of = |index, client, subject, issued_at| EntryHolder {
+            subject,
+            ..holder(index, client, issued_at)
+        };
+        let snapshot = StatusListSnapshot {
+            taken_at_ms: 0,
+            allocated: 7,
+            holders: vec![
+                of(0, "app", alice, 100),
+                of(1, "app", alice, 300),
+                of(2, "cut", alice, 100),
+                of(3, "app", bob, 100),
+                of(4, "cut", bob, 100),
+                of(5, "cut", bob, 300),
+                of(6, "app", 0, 100),
+            ],
+            clients: vec!["app".into(), "cut".into()],
+            tenant_cutoff: None,
+            client_cutoffs: HashMap::new(),
+            running_purges: vec![
+                // Alice logged out everywhere at 200.
+                RunningPurge {
+                    subject: alice,
+                    client_id: None,
+                    cutoff: 200,
+                },
+                // Bob's tokens of "cut" cut off at 200; of a client no holder has, at 999.
+                RunningPurge {
+                    subject: bob,
+                    client_id: Some("cut".into()),
+                    cutoff: 200,
+                },
+                RunningPurge {
+                    subject: bob,
+                    client_id: Some("gone".into()),
+                    cutoff: 999,
+                },
+            ],
+        };
+        // 1 and 5 were issued after their purge's cutoff; 3 is bob's token of another
+        // client; 6 has no subject.
+        assert_eq!(snapshot.invalid_indexes(1_024), [0, 2, 4]);
     }
 }

@@ -5,8 +5,9 @@
 //! Layout: a single partition key `pk` (see [`crate::item_key`] for its forms). Every index is
 //! sparse (only items carrying its key attribute appear in it) and KEYS_ONLY (an index
 //! entry is just the table key, all a delete needs, and the most entries per 1 MB page),
-//! except by-status, which also carries the two attributes its list builder judges
-//! cutoffs by, so that building a list never reads the records themselves.
+//! except by-status, which also carries the three attributes its list builder judges
+//! cutoffs and running purges by, so that building a list never reads the records
+//! themselves.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -35,6 +36,8 @@ pub mod attr {
     pub const CLIENT_ID: &str = "client_id";
     pub const STATUS_SHARD: &str = "status_shard";
     pub const STATUS_IDX: &str = "status_idx";
+    /// A status entry holder's subject, as [`crate::item_key::status_subject_key`] makes it.
+    pub const STATUS_SUBJECT: &str = "status_sub";
 }
 
 /// The attribute DynamoDB's TTL deletes by (epoch seconds).
@@ -140,7 +143,7 @@ pub const BY_STATUS: Index = Index {
     name: "by-status",
     partition_key: (attr::STATUS_SHARD, AttrType::String),
     sort_key: Some((attr::STATUS_IDX, AttrType::Number)),
-    projected: &[attr::CLIENT_ID, attr::ISSUED_AT],
+    projected: &[attr::CLIENT_ID, attr::ISSUED_AT, attr::STATUS_SUBJECT],
 };
 
 pub const INDEXES: [Index; 8] = [
@@ -332,7 +335,7 @@ mod tests {
                 assert_eq!(projection["ProjectionType"], "INCLUDE");
                 assert_eq!(
                     projection["NonKeyAttributes"],
-                    json!(["client_id", "issued_at"])
+                    json!(["client_id", "issued_at", "status_sub"])
                 );
             } else {
                 assert_eq!(projection["ProjectionType"], "KEYS_ONLY");

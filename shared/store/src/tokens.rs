@@ -295,7 +295,8 @@ impl Store {
         let mut keys = pks.clone();
         keys.sort();
         keys.dedup();
-        let stored = self.get_many(keys).await?;
+        // Expired records too: their entry is the token's as long as the record is there.
+        let stored = self.get_many_items(keys, true).await?;
         for (&i, pk) in positions.iter().zip(&pks) {
             let item = stored.get(pk);
             plans[i] = match (number(item, STATUS_LIST), number(item, attr::STATUS_IDX)) {

@@ -336,8 +336,9 @@ enum Command {
         /// How many to show.
         #[arg(long, default_value_t = 100)]
         count: usize,
-        /// The most records the listing may read (the function's
-        /// SIGNOFF_TOKEN_LIST_MAX_RECORDS); a larger scope is refused.
+        /// The most records the listing may read; a larger scope is refused. Ten times
+        /// the function's default (SIGNOFF_TOKEN_LIST_MAX_RECORDS, 10,000): an operator at
+        /// a terminal can wait the few seconds 100,000 take.
         #[arg(long, default_value_t = 100_000)]
         max_records: usize,
     },
@@ -584,7 +585,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .create_purge(&tenant, cutoff, at)
                 .await
                 .map_err(|e| fail(&e))?;
-            queue.start(&job).await.map_err(|e| fail(&e))?;
+            signoff_queue::hand_off(&store, queue, &job)
+                .await
+                .map_err(|e| fail(&e))?;
             println!(
                 "purge {} started: the records go in the background; \
                  `signoff-admin purge-status --tenant {tenant} --job {}` shows how far it is",
