@@ -88,7 +88,9 @@ pub enum TokenList {
 impl Store {
     /// The tokens of `scope` in `tenant` whose state `status` admits: their number, and
     /// those at positions `range` of the issue order. Reads at most `limit` records (see
-    /// the module documentation); reads are strongly consistent.
+    /// the module documentation). The records and markers are read strongly consistent;
+    /// which records the scope has comes from an index, which is not, so a token
+    /// registered a moment ago may be missing from the count.
     pub async fn list_tokens(
         &self,
         tenant: &str,

@@ -207,8 +207,10 @@ impl StatusListSnapshot {
     /// purge covers. Ascending. Entries handed out after the snapshot began are left VALID.
     pub fn invalid_indexes(&self, capacity: u64) -> Vec<u64> {
         let allocated = self.allocated.min(capacity);
-        // Per subject, the running purges' clients and cutoffs.
-        let mut purged: HashMap<u64, Vec<(PurgedClients, i64)>> = HashMap::new();
+        // The running purges' subjects, clients and cutoffs, sorted by subject: a binary
+        // search per holder (a few comparisons) where hashing a million keys would double
+        // the build's instructions.
+        let mut purged: Vec<(u64, PurgedClients, i64)> = Vec::new();
         for purge in &self.running_purges {
             let clients = match &purge.client_id {
                 None => PurgedClients::Any,
@@ -217,11 +219,9 @@ impl StatusListSnapshot {
                     None => continue,
                 },
             };
-            purged
-                .entry(purge.subject)
-                .or_default()
-                .push((clients, purge.cutoff));
+            purged.push((purge.subject, clients, purge.cutoff));
         }
+        purged.sort_unstable_by_key(|(subject, _, _)| *subject);
         let mut live = vec![false; allocated as usize];
         for holder in &self.holders {
             if holder.index >= allocated {
@@ -237,16 +237,19 @@ impl StatusListSnapshot {
                 .into_iter()
                 .chain(client_cutoff)
                 .any(|cutoff| holder.issued_at <= cutoff);
-            let purging = holder.subject != 0
-                && purged.get(&holder.subject).is_some_and(|purges| {
-                    purges.iter().any(|(clients, cutoff)| {
+            let purging = holder.subject != 0 && !purged.is_empty() && {
+                let first = purged.partition_point(|(subject, _, _)| *subject < holder.subject);
+                purged[first..]
+                    .iter()
+                    .take_while(|(subject, _, _)| *subject == holder.subject)
+                    .any(|(_, clients, cutoff)| {
                         holder.issued_at <= *cutoff
                             && match clients {
                                 PurgedClients::Any => true,
                                 PurgedClients::Only(client) => *client == holder.client,
                             }
                     })
-                });
+            };
             if !cut_off && !purging {
                 live[holder.index as usize] = true;
             }
