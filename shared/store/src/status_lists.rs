@@ -222,6 +222,17 @@ impl StatusListSnapshot {
             purged.push((purge.subject, clients, purge.cutoff));
         }
         purged.sort_unstable_by_key(|(subject, _, _)| *subject);
+        // A 4,096-bit filter of the purged subjects' low bits: nearly every holder is
+        // cleared by one load and test, and only the rest are searched.
+        let mut filter = [0u64; 64];
+        for (subject, _, _) in &purged {
+            let bit = (subject & 4095) as usize;
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        let maybe_purged = |subject: u64| {
+            let bit = (subject & 4095) as usize;
+            filter[bit / 64] & (1 << (bit % 64)) != 0
+        };
         let mut live = vec![false; allocated as usize];
         for holder in &self.holders {
             if holder.index >= allocated {
@@ -237,7 +248,7 @@ impl StatusListSnapshot {
                 .into_iter()
                 .chain(client_cutoff)
                 .any(|cutoff| holder.issued_at <= cutoff);
-            let purging = holder.subject != 0 && !purged.is_empty() && {
+            let purging = holder.subject != 0 && maybe_purged(holder.subject) && {
                 let first = purged.partition_point(|(subject, _, _)| *subject < holder.subject);
                 purged[first..]
                     .iter()
