@@ -5,6 +5,7 @@
 //! the real function binaries (and times cold starts), the docs/openapi.yaml checker, and
 //! a local KMS (moto's server) for the signing keys.
 
+pub mod admin;
 pub mod cold_start;
 pub mod db;
 pub mod event;

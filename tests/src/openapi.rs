@@ -744,6 +744,7 @@ pub const AUTHLETE: Vendor = Vendor {
             "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}",
         ),
         ("GET", "/api/{serviceId}/auth/token/get/list"),
+        ("POST", "/api/{serviceId}/backchannel/logout/token"),
         ("POST", "/signoff/v1/tenants/{tenantId}/tokens"),
     ],
 };

@@ -5,6 +5,7 @@
 use signoff_store::item_key::TokenHash;
 use signoff_store::model::{TokenRecord, TokenType};
 use signoff_store::revocation::TokenState;
+use signoff_tests::admin::run_admin;
 use signoff_tests::db::TestDb;
 use signoff_tests::paths::binaries_dir;
 use signoff_tests::seed;
@@ -13,20 +14,8 @@ const TENANT: &str = "715948317";
 
 /// Runs `signoff-admin` with `args` against `db`: (success, stdout, stderr).
 async fn admin(db: &TestDb, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(binaries_dir().join("signoff-admin"))
-        .args(["--table", db.store.table_name()])
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint)
-        .output()
-        .await
-        .expect("signoff-admin runs (scripts/test builds it)");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = run_admin(db, args, &[]).await;
+    (run.ok, run.stdout, run.stderr)
 }
 
 async fn state(db: &TestDb, token: &str) -> TokenState {

@@ -56,11 +56,16 @@ async fn every_event_runs_through_its_handler() {
     files.sort_by_key(|p| !p.ends_with("token-register.json"));
     // As `scripts/dev` serves it: the demo tenant, the default device policy, the key.
     let mut settings = functions::Settings::demo();
-    settings.introspection_keys = Some(std::sync::Arc::new(signoff_kms::KeySet::new(
+    let keys = std::sync::Arc::new(signoff_kms::KeySet::new(
         kms.client.clone(),
         "alias/signoff".into(),
         vec![],
-    )));
+    ));
+    settings.introspection_keys = Some(keys.clone());
+    settings.authlete.logout_tokens = Some(signoff_nativesso::LogoutTokens {
+        issuer: functions::ISSUER.into(),
+        keys,
+    });
     let mut covered = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable event");
@@ -319,6 +324,14 @@ async fn every_event_runs_through_its_handler() {
                     body["global_token_revocation_endpoint"],
                     "https://abcdef1234.execute-api.us-east-1.amazonaws.com/oauth2/global-token-revocation"
                 );
+            }
+            "authlete-backchannel-logout-token.json" => {
+                // A logout token for the demo client, which has no back-channel logout URI.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["action"], "OK", "{body}");
+                assert_eq!(body["resultCode"], "A504001");
+                let token = body["logoutToken"].as_str().expect("a logout token");
+                assert_eq!(token.split('.').count(), 3, "{token}");
             }
             "jwks.json" => {
                 assert_eq!(status, 200, "{body}");

@@ -446,10 +446,157 @@ async fn token_management(rec: &mut Recorder) {
     rec.expect_store_trouble(&api, &trouble).await;
 }
 
+/// Authlete's logout token API: every documented status and code.
+async fn logout_tokens(rec: &mut Recorder) {
+    use aws_sdk_kms::types::KeySpec;
+    use signoff_kms::KeySet;
+    use signoff_nativesso::LogoutTokens;
+    use signoff_store::backchannel::BackchannelLogout;
+    use std::sync::Arc;
+
+    let db = fresh_db().await;
+    let token = seed::tenant(&db.store, "100", None).await;
+    let other = seed::tenant(&db.store, "200", None).await;
+    for client in ["web", "native"] {
+        seed::client(&db.store, "100", client, true).await;
+    }
+    let required = BackchannelLogout::new("https://native.example/bcl", true).unwrap();
+    db.store
+        .set_backchannel_logout("100", "native", Some(&required))
+        .await
+        .unwrap();
+    let kms = signoff_tests::kms::TestKms::start().await;
+    kms.create_key(KeySpec::EccNistP256, "alias/signoff").await;
+    let signer = |client: aws_sdk_kms::Client, key: &str| {
+        Some(LogoutTokens {
+            issuer: "https://as.example".into(),
+            keys: Arc::new(KeySet::new(client, key.into(), vec![])),
+        })
+    };
+    let mut api = Api::new(
+        &db.store,
+        revocation_config("100", DeviceRevocationAuth::Client, ""),
+    );
+    api.settings.authlete.logout_tokens = signer(kms.client.clone(), "alias/signoff");
+    let path = "/api/100/backchannel/logout/token";
+    let bearer = format!("Bearer {token}");
+    let auth = ("authorization", bearer.as_str());
+    let post = |headers: &[(&str, &str)], body: &str| request("POST", path, headers, body);
+    let body = r#"{"clientIdentifier":"web","subject":"alice","sessionId":"s1"}"#;
+
+    let x = rec.expect(&api, post(&[auth, JSON_TYPE], body), 200).await;
+    assert_eq!(x.json()["action"], "OK");
+    let with_uri = r#"{"clientIdentifier":"native","sessionId":"s1"}"#;
+    let x = rec
+        .expect(&api, post(&[auth, JSON_TYPE], with_uri), 200)
+        .await;
+    assert_eq!(
+        x.json()["backchannelLogoutUri"],
+        "https://native.example/bcl"
+    );
+    let long = format!(
+        r#"{{"clientIdentifier":"{}","subject":"a"}}"#,
+        "x".repeat(257)
+    );
+    let large = format!(
+        r#"{{"clientIdentifier":"web","pad":"{}"}}"#,
+        "x".repeat(9000)
+    );
+    for (headers, body, code) in [
+        (&[auth, JSON_TYPE][..], r#"{"subject":"a"}"#, "A504201"),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":5,"subject":"a"}"#,
+            "A504202",
+        ),
+        (&[auth, JSON_TYPE], long.as_str(), "A504204"),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":"a\u0001b","subject":"a"}"#,
+            "A504205",
+        ),
+        (&[auth, JSON_TYPE], "{", "A504206"),
+        (&[auth, JSON_TYPE], "[]", "A504207"),
+        (&[auth, ("content-type", "text/plain")], body, "A504208"),
+        (&[auth, JSON_TYPE], large.as_str(), "A504209"),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":"web"}"#,
+            "A504217",
+        ),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":"nobody","subject":"a"}"#,
+            "A504218",
+        ),
+        (
+            &[auth, JSON_TYPE],
+            r#"{"clientIdentifier":"native","subject":"a"}"#,
+            "A504219",
+        ),
+    ] {
+        let x = rec.expect(&api, post(headers, body), 400).await;
+        assert_eq!(x.json()["resultCode"], code, "{body}");
+    }
+    for (authorization, status, code) in [
+        (None, 401, "A001202"),
+        (Some("Bearer sgn_sat_unknown"), 401, "A001203"),
+        (Some("Basic dXNlcjpwYXNz"), 401, "A001204"),
+    ] {
+        let headers: Vec<_> = authorization
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .chain([JSON_TYPE])
+            .collect();
+        let x = rec.expect(&api, post(&headers, body), status).await;
+        assert_eq!(x.json()["resultCode"], code);
+    }
+    let other_bearer = format!("Bearer {other}");
+    rec.expect(
+        &api,
+        post(&[("authorization", &other_bearer), JSON_TYPE], body),
+        403,
+    )
+    .await;
+
+    // The signing key: none configured, unreachable (retryable), or not there.
+    let mut unsigned = Api::new(
+        &db.store,
+        revocation_config("100", DeviceRevocationAuth::Client, ""),
+    );
+    unsigned.settings.authlete.logout_tokens = None;
+    let unreachable = aws_sdk_kms::Client::from_conf(
+        signoff_tests::kms::client_config("http://127.0.0.1:1").build(),
+    );
+    let mut offline = Api::new(
+        &db.store,
+        revocation_config("100", DeviceRevocationAuth::Client, ""),
+    );
+    offline.settings.authlete.logout_tokens = signer(unreachable, "alias/signoff");
+    let mut missing = Api::new(
+        &db.store,
+        revocation_config("100", DeviceRevocationAuth::Client, ""),
+    );
+    missing.settings.authlete.logout_tokens = signer(kms.client.clone(), "alias/no-such-key");
+    for (api, code) in [
+        (&unsigned, "A504105"),
+        (&offline, "A504106"),
+        (&missing, "A504107"),
+    ] {
+        let x = rec.expect(api, post(&[auth, JSON_TYPE], body), 500).await;
+        assert_eq!(x.json()["resultCode"], code);
+    }
+
+    // Store trouble: a missing table (A504102) and an unreachable store (A504101).
+    let trouble = [(event("POST", path, &[auth, JSON_TYPE], body), 500, 500)];
+    rec.expect_store_trouble(&api, &trouble).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_authlete_response_is_what_the_functions_answer() {
     let mut rec = Recorder::new(Spec::load());
     native_sso_and_registration(&mut rec).await;
     token_management(&mut rec).await;
+    logout_tokens(&mut rec).await;
     rec.assert_vendor_covered(&AUTHLETE);
 }

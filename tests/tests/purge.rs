@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use signoff_store::cutoffs::Cutoff;
 use signoff_store::model::{TokenRecord, TokenType};
 use signoff_store::purge::{PurgeJob, PurgeProgress};
+use signoff_tests::admin::run_admin;
 use signoff_tests::db::TestDb;
 use signoff_tests::gateway::Gateway;
 use signoff_tests::paths::binaries_dir;
@@ -41,24 +42,8 @@ fn tokens(
 
 /// Runs `signoff-admin` with `args` against `db` and `queue`: (success, stdout, stderr).
 async fn admin(db: &TestDb, queue: &TestQueue, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(binaries_dir().join("signoff-admin"))
-        .args(["--table", db.store.table_name()])
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .envs(queue.env())
-        .output()
-        .await
-        .expect("signoff-admin runs (scripts/test builds it)");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = run_admin(db, args, &queue.env()).await;
+    (run.ok, run.stdout, run.stderr)
 }
 
 async fn wait_for(

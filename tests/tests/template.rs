@@ -478,8 +478,8 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_role_covers(&template, "token-introspect", &recorder).await;
-    // The key policy alone says who signs: the introspection role, and no one else; no
-    // function's IAM role names KMS at all.
+    // The key policy alone says who signs: the introspection role and the Authlete
+    // function's (logout tokens), no one else; no function's IAM role names KMS at all.
     let key = &template["Resources"]["SigningKey"]["Properties"];
     assert_eq!(
         (key["KeySpec"].as_str(), key["KeyUsage"].as_str()),
@@ -503,7 +503,13 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         .filter(|s| may(s, "kms:Sign"))
         .map(|s| reference(&s["Principal"]["AWS"]))
         .collect();
-    assert_eq!(signers, ["GetAtt TokenIntrospectFunctionRole.Arn"]);
+    assert_eq!(
+        signers,
+        [
+            "GetAtt TokenIntrospectFunctionRole.Arn",
+            "GetAtt NativeSsoLogoutFunctionRole.Arn"
+        ]
+    );
     for (name, resource) in template["Resources"].as_object().unwrap() {
         if resource["Type"] == "AWS::Serverless::Function" {
             let policies = resource["Properties"]["Policies"].to_string();

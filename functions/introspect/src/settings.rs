@@ -1,18 +1,16 @@
 //! The introspection function's settings, read once at init, failing fast with a message
 //! that names the variable.
 
+use signoff_edge::signing::SigningSettings;
 use signoff_edge::status_list::StatusListSettings;
 use signoff_kms::KeySet;
 use signoff_store::config::ConfigError;
 
 /// The tenant whose tokens and clients the OAuth paths act on (shared with revocation).
 pub const OAUTH_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
-/// The authorization server's issuer identifier, reported as `iss`.
-pub const ISSUER_VAR: &str = "SIGNOFF_ISSUER";
-/// The KMS key (id, ARN or alias) that signs RFC 9701 responses; unset: JSON only.
-pub const SIGNING_KEY_VAR: &str = "SIGNOFF_SIGNING_KEY_ID";
-/// Keys still published in the JWKS during a rotation, comma-separated.
-pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
+/// The issuer (reported as `iss`), the KMS key that signs RFC 9701 responses (unset: JSON
+/// only) and the keys still published during a rotation.
+pub use signoff_edge::signing::{ISSUER_VAR, PREVIOUS_SIGNING_KEYS_VAR, SIGNING_KEY_VAR};
 /// The scope a bearer access token needs to introspect.
 pub const INTROSPECTION_SCOPE_VAR: &str = "SIGNOFF_INTROSPECTION_SCOPE";
 /// [`INTROSPECTION_SCOPE_VAR`]'s default.
@@ -53,28 +51,13 @@ impl Settings {
                 reason: "tenant ids are 1-128 characters of A-Z a-z 0-9 . _ -",
             });
         }
-        let issuer = value(ISSUER_VAR).ok_or(ConfigError::Missing {
+        let signing = SigningSettings::from_lookup(&get)?;
+        let issuer = signing.issuer.ok_or(ConfigError::Missing {
             name: ISSUER_VAR,
             hint: "set it to the authorization server's issuer identifier (an https URL)",
         })?;
-        // RFC 8414 2: an https URL with no query or fragment (http for local runs).
-        let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
-        if !scheme_ok || issuer.contains(['?', '#']) || issuer.chars().any(char::is_whitespace) {
-            return Err(ConfigError::Invalid {
-                name: ISSUER_VAR,
-                value: issuer,
-                reason: "an issuer is an https URL without query or fragment",
-            });
-        }
-        let signing_key = value(SIGNING_KEY_VAR);
-        let previous_signing_keys = value(PREVIOUS_SIGNING_KEYS_VAR)
-            .map(|v| {
-                v.split(',')
-                    .map(|k| k.trim().to_owned())
-                    .filter(|k| !k.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (signing_key, previous_signing_keys) =
+            (signing.signing_key, signing.previous_signing_keys);
         let introspection_scope =
             value(INTROSPECTION_SCOPE_VAR).unwrap_or_else(|| DEFAULT_INTROSPECTION_SCOPE.into());
         if introspection_scope.contains(' ')

@@ -16,8 +16,11 @@
 //! follow Authlete's scheme (A + the API's three digits + 2xx for caller errors, 1xx for
 //! server errors) and are listed in docs/native-sso.md and docs/authlete-tokens.md.
 
+mod backchannel;
 mod list;
 mod tokens;
+
+pub use backchannel::LogoutTokens;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -31,10 +34,14 @@ use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, PathParams, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
+use signoff_edge::signing::SigningSettings;
+use signoff_jose::SignError;
+use signoff_kms::KeySet;
 use signoff_queue::{Handoff, HandoffError, QueueError};
 use signoff_store::config::{parse_in_range, ConfigError};
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
+use std::sync::Arc;
 
 /// The native SSO logout route, as API Gateway and the local router know it.
 pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
@@ -43,6 +50,7 @@ pub const TOKEN_DELETE_ROUTE: &str = "/api/{serviceId}/auth/token/delete/{access
 pub const CLIENT_AUTHORIZATION_DELETE_ROUTE: &str =
     "/api/{serviceId}/client/authorization/delete/{clientId}";
 pub const TOKEN_LIST_ROUTE: &str = "/api/{serviceId}/auth/token/get/list";
+pub const LOGOUT_TOKEN_ROUTE: &str = "/api/{serviceId}/backchannel/logout/token";
 /// The older form of the same API, with the subject in the path.
 pub const CLIENT_AUTHORIZATION_DELETE_SUBJECT_ROUTE: &str =
     "/api/{serviceId}/client/authorization/delete/{clientId}/{subject}";
@@ -57,6 +65,7 @@ pub enum Api {
     TokenDelete,
     ClientAuthorizationDelete,
     TokenList,
+    LogoutToken,
 }
 
 impl Api {
@@ -71,6 +80,7 @@ impl Api {
             Api::TokenDelete => "136",
             Api::ClientAuthorizationDelete => "137",
             Api::TokenList => "138",
+            Api::LogoutToken => "504",
         }
     }
 
@@ -91,6 +101,7 @@ impl Api {
             Api::TokenDelete => "Authlete token deletion",
             Api::ClientAuthorizationDelete => "Authlete client authorization deletion",
             Api::TokenList => "Authlete token list",
+            Api::LogoutToken => "Authlete logout token",
         }
     }
 }
@@ -111,6 +122,7 @@ pub const ROUTES: &[Route<Api>] = &[
         Api::ClientAuthorizationDelete,
     ),
     Route::new(Method::GET, TOKEN_LIST_ROUTE, Api::TokenList),
+    Route::new(Method::POST, LOGOUT_TOKEN_ROUTE, Api::LogoutToken),
 ];
 
 /// The variable that bounds how many token records one token list may read.
@@ -129,6 +141,9 @@ pub struct Settings {
     /// (`SIGNOFF_TOKEN_LIST_MAX_RECORDS`); a larger scope is refused with a 400 that says
     /// to narrow it.
     pub list_limit: usize,
+    /// The issuer and key that sign logout tokens (`SIGNOFF_ISSUER`,
+    /// `SIGNOFF_SIGNING_KEY_ID`); `None`: the logout token API answers SERVER_ERROR.
+    pub logout_tokens: Option<LogoutTokens>,
 }
 
 impl Default for Settings {
@@ -136,6 +151,7 @@ impl Default for Settings {
         Self {
             handoff: None,
             list_limit: DEFAULT_TOKEN_LIST_MAX_RECORDS,
+            logout_tokens: None,
         }
     }
 }
@@ -143,11 +159,38 @@ impl Default for Settings {
 impl Settings {
     /// Reads the settings from the environment, failing fast with the variable's name.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let get = |name: &str| std::env::var(name).ok();
         Ok(Self {
             handoff: Handoff::from_env(sdk)?,
-            list_limit: list_limit(|name| std::env::var(name).ok())?,
+            list_limit: list_limit(get)?,
+            logout_tokens: logout_tokens(sdk, &get)?,
         })
     }
+}
+
+/// The logout token signer: the KMS key and the issuer, both or neither (a key without an
+/// issuer is a configuration mistake, refused at init).
+fn logout_tokens(
+    sdk: &aws_config::SdkConfig,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<LogoutTokens>, ConfigError> {
+    let signing = SigningSettings::from_lookup(get)?;
+    let Some(key) = signing.signing_key else {
+        return Ok(None);
+    };
+    let issuer = signing.issuer.ok_or(ConfigError::Missing {
+        name: signoff_edge::signing::ISSUER_VAR,
+        hint: "logout tokens carry the issuer as iss: set it with the signing key, or unset SIGNOFF_SIGNING_KEY_ID",
+    })?;
+    let keys = KeySet::new(
+        aws_sdk_kms::Client::new(sdk),
+        key,
+        signing.previous_signing_keys,
+    );
+    Ok(Some(LogoutTokens {
+        issuer,
+        keys: Arc::new(keys),
+    }))
 }
 
 fn list_limit(get: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
@@ -192,6 +235,11 @@ pub enum ApiError {
     /// The tokens are unusable, but the purge of the rest could not be queued.
     #[error("the background purge could not be started")]
     Queue(#[source] QueueError),
+    /// A logout token was asked for and this deployment has no signing key.
+    #[error("no logout token signing key is configured")]
+    NoLogoutTokens,
+    #[error("signing the logout token failed")]
+    Signing(#[source] SignError),
 }
 
 impl ApiError {
@@ -206,6 +254,7 @@ impl ApiError {
         match self {
             ApiError::Store(err) => err.is_retryable(),
             ApiError::Queue(err) => err.is_retryable(),
+            ApiError::Signing(err) => err.is_retryable(),
             _ => false,
         }
     }
@@ -259,6 +308,7 @@ impl ErrorReply for Failure {
     fn dependency_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.error {
             ApiError::Queue(err) => Some(err),
+            ApiError::Signing(err) => Some(err),
             _ => None,
         }
     }
@@ -279,7 +329,7 @@ impl Failure {
     /// Status, code, action and message. Authentication errors carry no `action`, as in
     /// Authlete's shared error bodies; nor do the errors of APIs without one.
     fn parts(&self) -> (StatusCode, String, Option<&'static str>, String) {
-        let has_action = self.api == Api::NativeSsoLogout;
+        let has_action = matches!(self.api, Api::NativeSsoLogout | Api::LogoutToken);
         let caller = has_action.then_some("CALLER_ERROR");
         let server = has_action.then_some("SERVER_ERROR");
         let code = |detail: u16| format!("A{}{detail:03}", self.api.family());
@@ -315,6 +365,24 @@ impl Failure {
                 code(213),
                 caller,
                 "The access token was not found.".into(),
+            ),
+            ApiError::NoLogoutTokens => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(105),
+                server,
+                "This service issues no logout tokens: no signing key is configured.".into(),
+            ),
+            ApiError::Signing(err) if err.is_retryable() => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(106),
+                server,
+                "The signing key is temporarily unavailable; retry the request.".into(),
+            ),
+            ApiError::Signing(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(107),
+                server,
+                "The logout token could not be signed because of a server error.".into(),
             ),
             ApiError::Queue(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -482,6 +550,8 @@ fn api_of_path(path: &str) -> Api {
         Api::ClientAuthorizationDelete
     } else if path.contains("/auth/token/get/list") {
         Api::TokenList
+    } else if path.contains("/backchannel/logout/token") {
+        Api::LogoutToken
     } else {
         Api::NativeSsoLogout
     }
@@ -511,6 +581,10 @@ async fn serve(
                 .await
         }
         Api::TokenList => list::list(store, settings.list_limit, request, service_id).await,
+        Api::LogoutToken => {
+            backchannel::logout_token(store, settings.logout_tokens.as_ref(), request, service_id)
+                .await
+        }
     }
 }
 

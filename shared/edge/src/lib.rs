@@ -22,5 +22,6 @@ pub mod request;
 pub mod response;
 pub mod route;
 pub mod runtime;
+pub mod signing;
 pub mod status_list;
 pub mod telemetry;

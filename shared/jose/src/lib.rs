@@ -44,6 +44,7 @@
 
 mod assertion;
 mod jwk;
+pub mod logout_token;
 mod pem;
 mod sign;
 pub mod status_list;

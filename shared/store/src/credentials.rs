@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::{Deserialize, Serialize};
 
@@ -319,6 +320,53 @@ impl Store {
         client_id: &str,
         access: &IntrospectionAccess,
     ) -> Result<(), ProvisionError> {
+        let update = |update: UpdateItemFluentBuilder| -> Result<_, ProvisionError> {
+            let update = update
+                .expression_attribute_names("#may", "may_introspect")
+                .expression_attribute_names("#aud", "introspection_audiences");
+            Ok(match access {
+                IntrospectionAccess::Denied => update.update_expression("REMOVE #may, #aud"),
+                IntrospectionAccess::AnyAudience => update
+                    .update_expression("SET #may = :yes REMOVE #aud")
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true)),
+                IntrospectionAccess::Audiences(audiences) => {
+                    if audiences.is_empty() || audiences.len() > crate::model::MAX_AUDIENCES {
+                        return Err(crate::model::FieldError::new(
+                            "audience",
+                            format!("give 1 to {} audiences", crate::model::MAX_AUDIENCES),
+                        )
+                        .into());
+                    }
+                    for audience in audiences {
+                        crate::model::check_identifier(
+                            "audience",
+                            audience,
+                            crate::model::MAX_AUDIENCE_BYTES,
+                        )?;
+                    }
+                    update
+                        .update_expression("SET #may = :yes, #aud = :aud")
+                        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                        .expression_attribute_values(
+                            ":aud",
+                            AttributeValue::L(
+                                audiences.iter().cloned().map(AttributeValue::S).collect(),
+                            ),
+                        )
+                }
+            })
+        };
+        self.update_client(tenant, client_id, update).await
+    }
+
+    /// Updates the existing client `client_id` of `tenant` with the one UpdateItem `update`
+    /// completes (its expression, names and values), on condition that the client exists.
+    pub(crate) async fn update_client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        update: impl FnOnce(UpdateItemFluentBuilder) -> Result<UpdateItemFluentBuilder, ProvisionError>,
+    ) -> Result<(), ProvisionError> {
         let no_such_client = || ProvisionError::NoSuchClient {
             tenant: tenant.to_owned(),
             client_id: client_id.to_owned(),
@@ -329,7 +377,7 @@ impl Store {
         {
             return Err(no_such_client());
         }
-        let result = self
+        let request = self
             .client()
             .update_item()
             .table_name(self.table_name())
@@ -339,41 +387,7 @@ impl Store {
             )
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK);
-        let result = result
-            .expression_attribute_names("#may", "may_introspect")
-            .expression_attribute_names("#aud", "introspection_audiences");
-        let result = match access {
-            IntrospectionAccess::Denied => result.update_expression("REMOVE #may, #aud"),
-            IntrospectionAccess::AnyAudience => result
-                .update_expression("SET #may = :yes REMOVE #aud")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true)),
-            IntrospectionAccess::Audiences(audiences) => {
-                if audiences.is_empty() || audiences.len() > crate::model::MAX_AUDIENCES {
-                    return Err(crate::model::FieldError::new(
-                        "audience",
-                        format!("give 1 to {} audiences", crate::model::MAX_AUDIENCES),
-                    )
-                    .into());
-                }
-                for audience in audiences {
-                    crate::model::check_identifier(
-                        "audience",
-                        audience,
-                        crate::model::MAX_AUDIENCE_BYTES,
-                    )?;
-                }
-                result
-                    .update_expression("SET #may = :yes, #aud = :aud")
-                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                    .expression_attribute_values(
-                        ":aud",
-                        AttributeValue::L(
-                            audiences.iter().cloned().map(AttributeValue::S).collect(),
-                        ),
-                    )
-            }
-        };
-        match result.send().await {
+        match update(request)?.send().await {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Err(no_such_client())

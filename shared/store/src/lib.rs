@@ -30,6 +30,7 @@
 //! `sessions` < `tokens`, `revocation`, `credentials` < `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
+pub mod backchannel;
 pub mod bulk;
 pub mod config;
 pub mod credentials;

@@ -114,6 +114,24 @@ enum Command {
         #[arg(long)]
         revoke: bool,
     },
+    /// Register where a client hears of logouts (OpenID Connect Back-Channel Logout 1.0
+    /// client metadata), or with --remove, no longer.
+    SetBackchannelLogout {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        /// The client's backchannel_logout_uri: https (http only to a loopback host), no
+        /// fragment, no user name or password.
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        uri: Option<String>,
+        /// The client needs `sid` in every logout token
+        /// (backchannel_logout_session_required).
+        #[arg(long, conflicts_with = "remove")]
+        session_required: bool,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Make tokens unusable in one write, however many there are: every token of a client
     /// (--client-id), of a client for one user (--client-id and --subject), or of the whole
     /// tenant (--whole-tenant) issued up to now. Every lookup honours it at once.
@@ -525,6 +543,37 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "client {client_id} of tenant {tenant} may introspect tokens meant for {}",
                     audiences.join(", ")
                 ),
+            }
+        }
+        Command::SetBackchannelLogout {
+            tenant,
+            client_id,
+            uri,
+            session_required,
+            remove: _,
+        } => {
+            use signoff_store::backchannel::BackchannelLogout;
+            let logout = uri
+                .map(|uri| BackchannelLogout::new(&uri, session_required))
+                .transpose()
+                .map_err(|e| fail(&e))?;
+            store
+                .set_backchannel_logout(&tenant, &client_id, logout.as_ref())
+                .await
+                .map_err(|e| fail(&e))?;
+            match logout {
+                Some(logout) => println!(
+                    "client {client_id} of tenant {tenant} hears of logouts at {}{}",
+                    logout.uri,
+                    if logout.session_required {
+                        " (sid required)"
+                    } else {
+                        ""
+                    }
+                ),
+                None => {
+                    println!("client {client_id} of tenant {tenant} has no back-channel logout URI")
+                }
             }
         }
         Command::CutOff {

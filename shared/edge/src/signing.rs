@@ -1,0 +1,89 @@
+//! What a function that issues signed tokens reads at init: the issuer identifier it
+//! signs as, and the AWS KMS keys (the current one signs; previous ones stay published in
+//! the JWKS during a rotation). One reading for every such function (introspection, the
+//! logout token API), so that they cannot disagree on a name or a rule.
+
+use signoff_store::config::ConfigError;
+
+/// The authorization server's issuer identifier: `iss` of what Signoff signs.
+pub const ISSUER_VAR: &str = "SIGNOFF_ISSUER";
+/// The KMS key (id, ARN or alias) that signs; unset: nothing is signed.
+pub const SIGNING_KEY_VAR: &str = "SIGNOFF_SIGNING_KEY_ID";
+/// Keys still published in the JWKS during a rotation, comma-separated.
+pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SigningSettings {
+    /// An https URL (http for local runs) without query or fragment, kept exactly as set:
+    /// a relying party compares `iss` with it character for character.
+    pub issuer: Option<String>,
+    pub signing_key: Option<String>,
+    pub previous_signing_keys: Vec<String>,
+}
+
+impl SigningSettings {
+    /// Reads the settings through `get`, failing with the variable's name.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let issuer = value(ISSUER_VAR);
+        if let Some(issuer) = &issuer {
+            // RFC 8414 2 (and OpenID Connect Discovery 1.0 3): an https URL with no query
+            // or fragment (http for local runs).
+            let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
+            if !scheme_ok || issuer.contains(['?', '#']) || issuer.chars().any(char::is_whitespace)
+            {
+                return Err(ConfigError::Invalid {
+                    name: ISSUER_VAR,
+                    value: issuer.clone(),
+                    reason: "an issuer is an https URL without query or fragment",
+                });
+            }
+        }
+        let previous_signing_keys = value(PREVIOUS_SIGNING_KEYS_VAR)
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            issuer,
+            signing_key: value(SIGNING_KEY_VAR),
+            previous_signing_keys,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signoff_store::config::lookup_in;
+
+    #[test]
+    fn the_issuer_is_kept_as_set_and_must_be_a_plain_url() {
+        let read = |vars: &[(&str, &str)]| SigningSettings::from_lookup(&lookup_in(vars));
+        assert_eq!(read(&[]).unwrap(), SigningSettings::default());
+        let settings = read(&[
+            (ISSUER_VAR, "https://as.example/"),
+            (SIGNING_KEY_VAR, "alias/signoff"),
+            (PREVIOUS_SIGNING_KEYS_VAR, " alias/old , ,alias/older"),
+        ])
+        .unwrap();
+        assert_eq!(settings.issuer.as_deref(), Some("https://as.example/"));
+        assert_eq!(settings.signing_key.as_deref(), Some("alias/signoff"));
+        assert_eq!(settings.previous_signing_keys, ["alias/old", "alias/older"]);
+        for bad in [
+            "as.example",
+            "https://as.example?x=1",
+            "https://as.example#f",
+            "ftp://x",
+        ] {
+            assert!(read(&[(ISSUER_VAR, bad)]).is_err(), "{bad}");
+        }
+    }
+}
