@@ -40,7 +40,37 @@ const BITS: u8 = 1;
 type ListKey = (String, String, u64);
 /// The last list this instance served, per list: one table in a deployment, several in
 /// the tests.
-type Remembered = Mutex<HashMap<ListKey, Arc<KeptStatusList>>>;
+type Remembered = Mutex<HashMap<ListKey, Arc<ServedList>>>;
+
+/// A list as this instance serves it: the kept token, and its gzip encoding, made on the
+/// first request that accepts gzip and reused by every later one until the next build.
+struct ServedList {
+    kept: KeptStatusList,
+    gzipped: OnceLock<Option<Vec<u8>>>,
+}
+
+impl ServedList {
+    fn new(kept: KeptStatusList) -> Arc<Self> {
+        Arc::new(Self {
+            kept,
+            gzipped: OnceLock::new(),
+        })
+    }
+
+    /// The token gzip-encoded (`None` if encoding failed: the plain token is served).
+    fn gzipped(&self) -> Option<&[u8]> {
+        self.gzipped
+            .get_or_init(|| {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder
+                    .write_all(self.kept.token.as_bytes())
+                    .and_then(|()| encoder.finish())
+                    .ok()
+            })
+            .as_deref()
+    }
+}
 
 fn remembered() -> &'static Remembered {
     static LISTS: OnceLock<Remembered> = OnceLock::new();
@@ -72,8 +102,8 @@ pub(crate) async fn serve(
         // Without a signing key or a public URL this deployment hands out no entries.
         return Err(IntrospectError::NoStatusList);
     };
-    let kept = current(store, lists, keys, tenant, list, &uri).await?;
-    Ok(list_response(request, &kept, lists.ttl))
+    let served = current(store, lists, keys, tenant, list, &uri).await?;
+    Ok(list_response(request, &served, lists.ttl))
 }
 
 /// The list to serve: remembered, kept or freshly built.
@@ -84,21 +114,21 @@ async fn current(
     tenant: &str,
     list: u64,
     uri: &str,
-) -> Result<Arc<KeptStatusList>, IntrospectError> {
+) -> Result<Arc<ServedList>, IntrospectError> {
     let key = (store.table_name().to_owned(), tenant.to_owned(), list);
     let fresh = |kept: &KeptStatusList| age(kept) < lists.ttl;
-    if let Some(kept) = remembered().lock().expect("not poisoned").get(&key) {
-        if fresh(kept) {
-            return Ok(kept.clone());
+    if let Some(served) = remembered().lock().expect("not poisoned").get(&key) {
+        if fresh(&served.kept) {
+            return Ok(served.clone());
         }
     }
     let remember = |kept: KeptStatusList| {
-        let kept = Arc::new(kept);
+        let served = ServedList::new(kept);
         remembered()
             .lock()
             .expect("not poisoned")
-            .insert(key.clone(), kept.clone());
-        kept
+            .insert(key.clone(), served.clone());
+        served
     };
     let kept = store.kept_status_list(tenant, list).await?;
     let now = signoff_store::now_epoch_seconds();
@@ -138,7 +168,7 @@ async fn current(
             Err(err) => match kept {
                 Some(kept) if kept.expires_at > now => {
                     tracing::warn!(tenant, list, error = %err, "status list rebuild failed; serving the kept one");
-                    return Ok(Arc::new(kept));
+                    return Ok(ServedList::new(kept));
                 }
                 _ => return Err(err),
             },
@@ -148,7 +178,7 @@ async fn current(
     // serve, answer at once (503, Retry-After) rather than hold this instance waiting: the
     // path is public, and introspection shares the function.
     match kept.filter(|k| k.expires_at > now) {
-        Some(kept) => Ok(Arc::new(kept)),
+        Some(kept) => Ok(ServedList::new(kept)),
         None => Err(IntrospectError::StatusListBuilding),
     }
 }
@@ -211,18 +241,13 @@ async fn build(
 
 /// The 200 answer: the token, cacheable for the rest of its `ttl`, gzip-compressed when
 /// the client accepts it (the handler adds the CORS header every answer gets).
-fn list_response(request: &Request, kept: &KeptStatusList, ttl: Duration) -> Response<Body> {
+fn list_response(request: &Request, served: &ServedList, ttl: Duration) -> Response<Body> {
+    let kept = &served.kept;
     let remaining = ttl.saturating_sub(age(kept)).as_secs();
-    let gzip = accepts_gzip(request);
-    let body = if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder
-            .write_all(kept.token.as_bytes())
-            .and_then(|()| encoder.finish())
-            .map(Body::Binary)
-            .unwrap_or_else(|_| Body::Text(kept.token.clone()))
-    } else {
-        Body::Text(kept.token.clone())
+    let gzipped = accepts_gzip(request).then(|| served.gzipped()).flatten();
+    let body = match gzipped {
+        Some(bytes) => Body::Binary(bytes.to_vec()),
+        None => Body::Text(kept.token.clone()),
     };
     let compressed = matches!(body, Body::Binary(_));
     let mut response = Response::new(body);
