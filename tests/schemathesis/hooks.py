@@ -82,15 +82,14 @@ DOCUMENTED_REFUSALS = {
         (400, "resultCode", "A312214", _SHAPE_ONLY),
     ],
     # No clientIdentifier, or neither subject nor sessionId (null and "" are absent), byte
-    # limits and control characters, a client the service does not have (nearly every
-    # generated one), or one that requires sessionId.
+    # limits and control characters, or a client the service does not have (nearly every
+    # generated one).
     "authleteBackchannelLogoutToken": [
         (400, "resultCode", "A504201", _SHAPE_ONLY),
         (400, "resultCode", "A504204", _SHAPE_ONLY),
         (400, "resultCode", "A504205", _SHAPE_ONLY),
         (400, "resultCode", "A504217", _SHAPE_ONLY),
         (400, "resultCode", "A504218", _SHAPE_ONLY),
-        (400, "resultCode", "A504219", _SHAPE_ONLY),
     ],
     "authleteTokenDelete": [
         (400, "resultCode", "A136204", _SHAPE_ONLY),

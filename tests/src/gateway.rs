@@ -115,6 +115,33 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Every function of the router table in Cargo.toml against `db`, serving `tenant` as
+    /// the OAuth tenant and signing with `key_alias` in `kms` (as `scripts/dev` runs them),
+    /// with `extra` variables on top.
+    pub async fn start_signing(
+        db: &crate::db::TestDb,
+        kms: &crate::kms::TestKms,
+        key_alias: &str,
+        tenant: &str,
+        extra: &[(&str, &str)],
+    ) -> Gateway {
+        let mut env = db.function_env();
+        env.extend(
+            [
+                ("SIGNOFF_REVOCATION_TENANT", tenant),
+                ("SIGNOFF_SIGNING_KEY_ID", key_alias),
+                ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let routes = router_table().to_vec();
+        Gateway::start(routes, &crate::paths::binaries_dir(), &env)
+            .await
+            .expect("the function binaries start (cargo build --workspace --bins)")
+    }
+
     /// Starts each routed function binary, `binaries_dir/<function>`, against a Runtime API
     /// server of its own, with the environment Lambda sets plus `env` on top of this
     /// process's; then the front server. Every server listens on a free 127.0.0.1 port.

@@ -15,11 +15,11 @@ use aws_sdk_kms::types::KeySpec;
 use serde_json::{json, Value};
 use signoff_jose::VerifyingKeySet;
 use signoff_kms::KeySet;
-use signoff_store::backchannel::BackchannelLogout;
+use signoff_store::backchannel::{BackchannelLogout, Reach};
 use signoff_tests::db::TestDb;
-use signoff_tests::gateway::{routes_from_manifest, Gateway};
+use signoff_tests::gateway::Gateway;
 use signoff_tests::kms::TestKms;
-use signoff_tests::paths::{binaries_dir, run_node_client, workspace};
+use signoff_tests::paths::run_node_client;
 use signoff_tests::seed;
 
 const SERVICE: &str = "715948317";
@@ -41,12 +41,12 @@ async fn fixture() -> Fixture {
         seed::client(&db.store, SERVICE, client, true).await;
     }
     let store = &db.store;
-    let web = BackchannelLogout::new("https://web.example/bcl?x=1", false).unwrap();
+    let web = BackchannelLogout::new("https://web.example/bcl?x=1", false, Reach::Public).unwrap();
     store
         .set_backchannel_logout(SERVICE, "web", Some(&web))
         .await
         .unwrap();
-    let native = BackchannelLogout::new("https://native.example/bcl", true).unwrap();
+    let native = BackchannelLogout::new("https://native.example/bcl", true, Reach::Public).unwrap();
     store
         .set_backchannel_logout(SERVICE, "native", Some(&native))
         .await
@@ -61,6 +61,7 @@ async fn fixture() -> Fixture {
     let settings = signoff_nativesso::Settings {
         logout_tokens: Some(signoff_nativesso::LogoutTokens {
             issuer: ISSUER.into(),
+            tenant: SERVICE.into(),
             keys: keys.clone(),
         }),
         ..Default::default()
@@ -165,6 +166,18 @@ async fn a_logout_token_for_a_client_in_authletes_answer_shape() {
     assert!(quiet.get("backchannelLogoutUri").is_none(), "{quiet}");
     let claims = f.verified(quiet["logoutToken"].as_str().unwrap()).await;
     assert!(!claims.contains_key("sub"));
+
+    // As Authlete, which does not check the client's metadata: a token without sid for
+    // a client that requires one is still issued.
+    let (status, native) = f
+        .call(r#"{"clientIdentifier": "native", "subject": "alice"}"#)
+        .await;
+    assert_eq!(status, 200, "{native}");
+    assert_eq!(native["backchannelLogoutUri"], "https://native.example/bcl");
+    assert!(!f
+        .verified(native["logoutToken"].as_str().unwrap())
+        .await
+        .contains_key("sid"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,11 +206,6 @@ async fn refusals_are_caller_or_server_errors_in_authletes_shape() {
             "A504218",
             "No client",
         ),
-        (
-            r#"{"clientIdentifier": "native", "subject": "alice"}"#,
-            "A504219",
-            "sessionId",
-        ),
         ("[1]", "A504207", "JSON object"),
         ("{", "A504206", "not valid JSON"),
     ] {
@@ -218,6 +226,28 @@ async fn refusals_are_caller_or_server_errors_in_authletes_shape() {
         "s".repeat(300)
     );
     assert_eq!(f.call(&long).await.1["resultCode"], "A504204");
+
+    // Another service of the deployment, with its own credential and a client named like
+    // this service's: no token (it would pass at this service's relying parties).
+    let other_token = seed::tenant(&f.db.store, "715948318", None).await;
+    seed::client(&f.db.store, "715948318", "web", true).await;
+    let request = seed::post(
+        "/api/715948318/backchannel/logout/token",
+        Some(&format!("Bearer {other_token}")),
+        Some("application/json"),
+        r#"{"clientIdentifier": "web", "subject": "alice"}"#,
+    );
+    let (status, answer) = seed::parts(
+        signoff_nativesso::handle(&f.db.store, &f.settings, request)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, answer["resultCode"].as_str()),
+        (500, Some("A504105")),
+        "{answer}"
+    );
+    assert!(answer.get("logoutToken").is_none());
 
     // A deployment without a signing key: a server error, not retryable.
     let unsigned = signoff_nativesso::Settings::default();
@@ -257,20 +287,14 @@ async fn an_independent_relying_party_accepts_the_tokens_the_binaries_issue() {
     seed::client(&db.store, SERVICE, "other", true).await;
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
-    let mut env = db.function_env();
-    env.extend(
-        [
-            ("SIGNOFF_REVOCATION_TENANT", SERVICE),
-            ("SIGNOFF_ISSUER", ISSUER),
-            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
-            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
-    let gateway = Gateway::start(routes, &binaries_dir(), &env)
-        .await
-        .expect("the function binaries start");
+    let gateway = Gateway::start_signing(
+        &db,
+        &kms,
+        "alias/e2e",
+        SERVICE,
+        &[("SIGNOFF_ISSUER", ISSUER)],
+    )
+    .await;
     let base = gateway.base_url();
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();
@@ -310,6 +334,51 @@ async fn an_independent_relying_party_accepts_the_tokens_the_binaries_issue() {
         );
         tokens.push(answer["logoutToken"].as_str().unwrap().to_owned());
     }
+    // Tokens each breaking one rule of section 2.6, signed with the same key, for the
+    // relying party to refuse: it must check each rule, not only the signature.
+    let keys = KeySet::new(kms.client.clone(), "alias/e2e".into(), vec![]);
+    let signer = keys.signer().await.unwrap();
+    let now = signoff_store::now_epoch_seconds();
+    let good =
+        signoff_jose::logout_token::LogoutToken::new(ISSUER, "web", Some("alice"), Some("s-9"))
+            .unwrap()
+            .claims(now);
+    let typed = json!({"typ": "logout+jwt"});
+    let mut broken = Vec::new();
+    let mut claims = good.clone();
+    claims.insert("nonce".into(), json!("n-1"));
+    broken.push((typed.clone(), claims, "nonce present"));
+    let mut claims = good.clone();
+    claims.remove("events");
+    broken.push((typed.clone(), claims, "ERR_JWT_CLAIM_VALIDATION_FAILED"));
+    let mut claims = good.clone();
+    claims.insert(
+        "events".into(),
+        json!({"http://schemas.openid.net/event/backchannel-logout": true}),
+    );
+    broken.push((typed.clone(), claims, "no back-channel logout event"));
+    let mut claims = good.clone();
+    claims.remove("sub");
+    claims.remove("sid");
+    broken.push((typed.clone(), claims, "neither sub nor sid"));
+    let mut claims = good.clone();
+    claims.insert("iat".into(), json!(now - 600));
+    claims.insert("exp".into(), json!(now - 480));
+    broken.push((typed.clone(), claims, "ERR_JWT_EXPIRED"));
+    broken.push((
+        json!({"typ": "JWT"}),
+        good.clone(),
+        "ERR_JWT_CLAIM_VALIDATION_FAILED",
+    ));
+    let mut claims = good.clone();
+    claims.insert("iss".into(), json!("https://someone-else.example"));
+    broken.push((typed.clone(), claims, "ERR_JWT_CLAIM_VALIDATION_FAILED"));
+    for (header, claims, _) in &broken {
+        let token = signoff_jose::sign_compact(signer, header, &Value::Object(claims.clone()))
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
     let report = run_node_client(
         "logout_token_rp.mjs",
         &json!({
@@ -339,6 +408,11 @@ async fn an_independent_relying_party_accepts_the_tokens_the_binaries_issue() {
             .contains("CLAIM_VALIDATION_FAILED"),
         "{report}"
     );
+    for (i, (_, _, reason)) in broken.iter().enumerate() {
+        let result = &results[4 + i];
+        assert_eq!(result["accepted"], false, "{i}: {report}");
+        assert_eq!(result["reason"], *reason, "{i}: {report}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,10 +452,9 @@ async fn an_operator_registers_and_removes_a_clients_back_channel_logout_uri() {
     );
     assert_eq!(
         db.store.client_logout(SERVICE, "web").await.unwrap(),
-        ClientLogout::Registered(BackchannelLogout {
-            uri: "https://web.example/bcl".into(),
-            session_required: true,
-        })
+        ClientLogout::Registered(
+            BackchannelLogout::new("https://web.example/bcl", true, Reach::Public).unwrap()
+        )
     );
     // Refused, and nothing changed: plain http to another host, a fragment, credentials.
     for bad in [
@@ -396,8 +469,20 @@ async fn an_operator_registers_and_removes_a_clients_back_channel_logout_uri() {
             "{bad}: {}",
             run.stderr
         );
-        assert!(!run.stderr.contains("u:p@"), "{}", run.stderr);
     }
+    // A receiver on this machine only with --allow-loopback.
+    let run = run_admin(&db, &args(&set("http://127.0.0.1:9/bcl")), &[]).await;
+    assert!(!run.ok, "{}", run.stdout);
+    let mut local = set("http://127.0.0.1:9/bcl");
+    local.push("--allow-loopback".into());
+    let run = run_admin(&db, &args(&local), &[]).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(matches!(
+        db.store.client_logout(SERVICE, "web").await.unwrap(),
+        ClientLogout::Registered(l) if l.uri() == "http://127.0.0.1:9/bcl" && !l.session_required()
+    ));
+    let run = run_admin(&db, &args(&required), &[]).await;
+    assert!(run.ok, "{}", run.stderr);
     assert!(matches!(
         db.store.client_logout(SERVICE, "web").await.unwrap(),
         ClientLogout::Registered(_)

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use signoff_store::model::TokenType;
 use signoff_tests::db::TestDb;
 use signoff_tests::functions::ISSUER;
-use signoff_tests::gateway::{routes_from_manifest, Gateway};
+use signoff_tests::gateway::Gateway;
 use signoff_tests::kms::TestKms;
-use signoff_tests::paths::{binaries_dir, run_client_script, workspace};
+use signoff_tests::paths::run_client_script;
 use signoff_tests::seed;
 
 const TENANT: &str = "rs-e2e";
@@ -41,19 +41,7 @@ async fn an_oauth_client_library_introspects_and_a_jose_library_verifies_the_sig
 
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
-    let mut env = db.function_env();
-    env.extend(
-        [
-            ("SIGNOFF_REVOCATION_TENANT", TENANT),
-            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
-            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
-    let gateway = Gateway::start(routes, &binaries_dir(), &env)
-        .await
-        .expect("the function binaries start");
+    let gateway = Gateway::start_signing(&db, &kms, "alias/e2e", TENANT, &[]).await;
 
     // The second token is revoked before anyone asks; the third never existed.
     db.store
@@ -129,19 +117,7 @@ async fn authletes_sdk_introspects_and_lists_through_the_served_functions() {
 
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
-    let mut env = db.function_env();
-    env.extend(
-        [
-            ("SIGNOFF_REVOCATION_TENANT", TENANT),
-            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
-            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
-    let gateway = Gateway::start(routes, &binaries_dir(), &env)
-        .await
-        .expect("the function binaries start");
+    let gateway = Gateway::start_signing(&db, &kms, "alias/e2e", TENANT, &[]).await;
     let ask = || async {
         let report = run_client_script(
             "introspect_authlete.py",

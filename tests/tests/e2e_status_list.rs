@@ -15,9 +15,9 @@ use aws_sdk_kms::types::KeySpec;
 use serde_json::{json, Value};
 use signoff_jose::{Algorithm, SigningKey};
 use signoff_tests::db::TestDb;
-use signoff_tests::gateway::{routes_from_manifest, Gateway, GATEWAY_URL};
+use signoff_tests::gateway::{Gateway, GATEWAY_URL};
 use signoff_tests::kms::TestKms;
-use signoff_tests::paths::{binaries_dir, run_node_client, workspace};
+use signoff_tests::paths::run_node_client;
 use signoff_tests::seed;
 
 const TENANT: &str = "sl-e2e";
@@ -33,23 +33,13 @@ async fn an_independent_resource_server_accepts_a_token_until_the_served_list_sa
     let web_secret = seed::client(&db.store, TENANT, "web", true).await.unwrap();
     let kms = TestKms::start().await;
     kms.create_key(KeySpec::EccNistP256, "alias/e2e").await;
-    let mut env = db.function_env();
-    env.extend(
-        [
-            ("SIGNOFF_REVOCATION_TENANT", TENANT),
-            ("SIGNOFF_ISSUER", AS_ISSUER),
-            ("SIGNOFF_SIGNING_KEY_ID", "alias/e2e"),
-            ("AWS_ENDPOINT_URL_KMS", kms.endpoint.as_str()),
-            ("SIGNOFF_PUBLIC_BASE_URL", GATEWAY_URL),
-            ("SIGNOFF_STATUS_LIST_TTL_SECONDS", "10"),
-            ("SIGNOFF_STATUS_LIST_SETTLE_MS", "600"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
-    let gateway = Gateway::start(routes, &binaries_dir(), &env)
-        .await
-        .expect("the function binaries start");
+    let extra = [
+        ("SIGNOFF_ISSUER", AS_ISSUER),
+        ("SIGNOFF_PUBLIC_BASE_URL", GATEWAY_URL),
+        ("SIGNOFF_STATUS_LIST_TTL_SECONDS", "10"),
+        ("SIGNOFF_STATUS_LIST_SETTLE_MS", "600"),
+    ];
+    let gateway = Gateway::start_signing(&db, &kms, "alias/e2e", TENANT, &extra).await;
     let base = gateway.base_url();
     let http = reqwest::Client::new();
 

@@ -64,6 +64,7 @@ async fn every_event_runs_through_its_handler() {
     settings.introspection_keys = Some(keys.clone());
     settings.authlete.logout_tokens = Some(signoff_nativesso::LogoutTokens {
         issuer: functions::ISSUER.into(),
+        tenant: demo::SERVICE_ID.into(),
         keys,
     });
     let mut covered = Vec::new();
@@ -332,6 +333,7 @@ async fn every_event_runs_through_its_handler() {
                 assert_eq!(body["resultCode"], "A504001");
                 let token = body["logoutToken"].as_str().expect("a logout token");
                 assert_eq!(token.split('.').count(), 3, "{token}");
+                assert!(body.get("backchannelLogoutUri").is_none(), "{body}");
             }
             "jwks.json" => {
                 assert_eq!(status, 200, "{body}");

@@ -10,10 +10,10 @@
 //! deployment's KMS key, whose `kid` the JWKS (`/.well-known/jwks.json`) publishes, with
 //! `iss` the deployment's issuer (`SIGNOFF_ISSUER`).
 //!
-//! Where Signoff is stricter than Authlete, which "does not verify" the client's
-//! metadata: an unknown client is a caller error, and so is a logout without `sessionId`
-//! for a client registered with `backchannel_logout_session_required` (section 2.2: such a
-//! client needs `sid`, so the token would be refused on arrival).
+//! Like Authlete, which "does not verify" the client's metadata, a token without `sid` is
+//! issued even for a client registered with `backchannel_logout_session_required` (a
+//! warning is logged); an unknown client is a caller error. Only the deployment's own
+//! service gets tokens ([`LogoutTokens::tenant`]).
 
 use std::sync::Arc;
 
@@ -31,11 +31,16 @@ use signoff_store::Store;
 
 use crate::{check_field, ApiError, Done, MAX_BODY_BYTES};
 
-/// What signs logout tokens, and as whom.
+/// What signs logout tokens, as whom, and for which service.
 #[derive(Clone, Debug)]
 pub struct LogoutTokens {
     /// `iss` of every token.
     pub issuer: String,
+    /// The one service (tenant) whose clients' relying parties know `issuer`
+    /// (`SIGNOFF_REVOCATION_TENANT`). Only its credentials get tokens: with one key and
+    /// one issuer for every tenant, another tenant could mint a token its client-id
+    /// namesake at this tenant's relying parties would accept.
+    pub tenant: String,
     pub keys: Arc<KeySet>,
 }
 
@@ -92,7 +97,9 @@ pub(crate) async fn logout_token(
     if subject.is_none() && session_id.is_none() {
         return Err(neither());
     }
-    let tokens = tokens.ok_or(ApiError::NoLogoutTokens)?;
+    let tokens = tokens
+        .filter(|tokens| tokens.tenant == service_id)
+        .ok_or(ApiError::NoLogoutTokens)?;
     let uri = match store.client_logout(service_id, &client_id).await? {
         ClientLogout::UnknownClient => {
             return Err(ApiError::caller(
@@ -101,13 +108,14 @@ pub(crate) async fn logout_token(
             ))
         }
         ClientLogout::NotRegistered => None,
-        ClientLogout::Registered(logout) if logout.session_required && session_id.is_none() => {
-            return Err(ApiError::caller(
-                19,
-                "The client requires 'sessionId' (backchannel_logout_session_required): a logout token without sid would be refused.",
-            ))
+        ClientLogout::Registered(logout) => {
+            // As Authlete, which does not check the client's metadata: the token is the
+            // caller's to send, and a caller looping over clients must not be stopped.
+            if logout.session_required() && session_id.is_none() {
+                tracing::warn!(service = %service_id, client = %client_id, "logout token without sid for a client that requires one");
+            }
+            Some(logout.uri().to_owned())
         }
-        ClientLogout::Registered(logout) => Some(logout.uri),
     };
     let token = LogoutToken::new(
         &tokens.issuer,

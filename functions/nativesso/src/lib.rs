@@ -168,8 +168,12 @@ impl Settings {
     }
 }
 
-/// The logout token signer: the KMS key and the issuer, both or neither (a key without an
-/// issuer is a configuration mistake, refused at init).
+/// The service whose clients get logout tokens: the deployment's OAuth tenant, whose issuer
+/// `SIGNOFF_ISSUER` is (as for introspection and revocation).
+pub const LOGOUT_TOKEN_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
+
+/// The logout token signer: the KMS key, the issuer and the service, all or no key (a key
+/// without the others is a configuration mistake, refused at init).
 fn logout_tokens(
     sdk: &aws_config::SdkConfig,
     get: &impl Fn(&str) -> Option<String>,
@@ -182,13 +186,18 @@ fn logout_tokens(
         name: signoff_edge::signing::ISSUER_VAR,
         hint: "logout tokens carry the issuer as iss: set it with the signing key, or unset SIGNOFF_SIGNING_KEY_ID",
     })?;
-    let keys = KeySet::new(
-        aws_sdk_kms::Client::new(sdk),
-        key,
-        signing.previous_signing_keys,
-    );
+    let tenant = get(LOGOUT_TOKEN_TENANT_VAR)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing {
+            name: LOGOUT_TOKEN_TENANT_VAR,
+            hint: "the one service whose clients get logout tokens signed as SIGNOFF_ISSUER",
+        })?;
+    // Only the current key signs; the previous ones are introspection's to publish.
+    let keys = KeySet::new(aws_sdk_kms::Client::new(sdk), key, Vec::new());
     Ok(Some(LogoutTokens {
         issuer,
+        tenant,
         keys: Arc::new(keys),
     }))
 }
@@ -370,7 +379,7 @@ impl Failure {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 code(105),
                 server,
-                "This service issues no logout tokens: no signing key is configured.".into(),
+                "This service issues no logout tokens: the deployment signs them for its own service only, with its signing key.".into(),
             ),
             ApiError::Signing(err) if err.is_retryable() => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -391,6 +400,12 @@ impl Failure {
                 "The tokens are unusable, but deleting their records could not be started. \
                  Retry the request to finish."
                     .into(),
+            ),
+            ApiError::Store(err) if err.is_retryable() && self.api == Api::LogoutToken => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code(101),
+                server,
+                "The token store is temporarily unavailable. Retry the request.".into(),
             ),
             ApiError::Store(err) if err.is_retryable() => (
                 StatusCode::INTERNAL_SERVER_ERROR,

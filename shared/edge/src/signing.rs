@@ -14,8 +14,10 @@ pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SigningSettings {
-    /// An https URL (http for local runs) without query or fragment, kept exactly as set:
-    /// a relying party compares `iss` with it character for character.
+    /// An https URL without query or fragment, kept exactly as set: a relying party
+    /// compares `iss` with it character for character. `http` is accepted too, for local
+    /// runs; nothing can tell one from a deployment, so the template's parameter is where
+    /// https is required.
     pub issuer: Option<String>,
     pub signing_key: Option<String>,
     pub previous_signing_keys: Vec<String>,
@@ -31,10 +33,17 @@ impl SigningSettings {
         };
         let issuer = value(ISSUER_VAR);
         if let Some(issuer) = &issuer {
-            // RFC 8414 2 (and OpenID Connect Discovery 1.0 3): an https URL with no query
-            // or fragment (http for local runs).
+            // RFC 8414 2 (and OpenID Connect Discovery 1.0 3): an https URL with a host and
+            // no query or fragment (http for local runs).
             let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
-            if !scheme_ok || issuer.contains(['?', '#']) || issuer.chars().any(char::is_whitespace)
+            let has_host = url::Url::parse(issuer)
+                .ok()
+                .and_then(|url| url.host_str().map(|host| !host.is_empty()))
+                .unwrap_or(false);
+            if !scheme_ok
+                || !has_host
+                || issuer.contains(['?', '#'])
+                || issuer.chars().any(char::is_whitespace)
             {
                 return Err(ConfigError::Invalid {
                     name: ISSUER_VAR,

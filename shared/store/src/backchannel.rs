@@ -3,11 +3,22 @@
 //! `backchannel_logout_session_required`, kept on the client's item
 //! (`client#<tenant>#<id>`) and set by an operator (`signoff-admin set-backchannel-logout`).
 //!
-//! The URI is checked when it is set, so that nothing is ever sent where it should not go:
-//! absolute, `https` (or `http` to a loopback host, for a receiver on the same machine;
-//! section 2.2 allows `http` for confidential clients, and Signoff allows it no further),
-//! no fragment (section 2.2 forbids one), no user name or password (a credential in a URI
-//! would be stored and logged in the clear), at most [`MAX_URI_BYTES`].
+//! The URI is checked when it is set, so that nothing is ever sent where it should not go,
+//! and stored as the URL parser writes it (IDN hosts in punycode), so that every reader
+//! sees the same host:
+//!
+//! - written as `https://host...` literally: no whitespace, control characters or `\`,
+//!   which parsers disagree about;
+//! - `https` only. Section 2.2 would allow `http` for a confidential client; a logout token
+//!   sent in the clear can be replayed for its two minutes. [`Reach::Loopback`] (the
+//!   admin tool's `--allow-loopback`, for a receiver on the same machine) also admits
+//!   `http` to `localhost`, `127.0.0.1` or `[::1]`;
+//! - no IP address that is not public (loopback, private, link-local, shared, unspecified,
+//!   multicast, unique-local, and IPv4-mapped forms of these), unless loopback is allowed
+//!   and it is loopback. A host *name* is only checked for what it says; where it resolves
+//!   is for delivery to check when it connects;
+//! - no fragment (section 2.2 forbids one), no user name or password (a credential in a
+//!   URI would be stored and logged in the clear), at most [`MAX_URI_BYTES`].
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -23,23 +34,41 @@ pub const MAX_URI_BYTES: usize = 2_048;
 const URI: &str = "backchannel_logout_uri";
 const SESSION_REQUIRED: &str = "backchannel_logout_session_required";
 
-/// A client's back-channel logout registration.
+/// Which hosts a back-channel logout URI may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Public hosts over https: what a deployment accepts.
+    Public,
+    /// Also loopback over http or https, for a receiver on the same machine (local runs).
+    Loopback,
+}
+
+/// A client's back-channel logout registration, its URI checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackchannelLogout {
-    /// Where logout tokens are POSTed.
-    pub uri: String,
-    /// Whether the client needs `sid` in every logout token (section 2.2): a logout that
-    /// knows no session (a user logged out everywhere) then names each of the user's
-    /// sessions the client held tokens in.
-    pub session_required: bool,
+    uri: String,
+    session_required: bool,
 }
 
 impl BackchannelLogout {
-    /// A registration, with `uri` checked (see the module documentation).
-    pub fn new(uri: &str, session_required: bool) -> Result<Self, FieldError> {
+    /// A registration, with `uri` checked against `reach` (see the module documentation).
+    pub fn new(uri: &str, session_required: bool, reach: Reach) -> Result<Self, FieldError> {
         let invalid = |reason: &str| FieldError::new("backchannelLogoutUri", reason);
         if uri.len() > MAX_URI_BYTES {
             return Err(invalid(&format!("must be at most {MAX_URI_BYTES} bytes")));
+        }
+        if uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        {
+            return Err(invalid(
+                "must not contain whitespace, control characters or backslashes",
+            ));
+        }
+        let lower = uri.to_ascii_lowercase();
+        let plain = lower.starts_with("http://");
+        if !lower.starts_with("https://") && !plain {
+            return Err(invalid("must be an absolute https URL (https://host/...)"));
         }
         let parsed = url::Url::parse(uri).map_err(|_| invalid("must be an absolute URL"))?;
         let loopback = match parsed.host() {
@@ -48,11 +77,22 @@ impl BackchannelLogout {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => return Err(invalid("must name a host")),
         };
-        match parsed.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => return Err(invalid("must use https (http only to a loopback host)")),
-            _ => return Err(invalid("must be an https URL")),
+        let local_allowed = loopback && reach == Reach::Loopback;
+        if plain && !local_allowed {
+            return Err(invalid("must use https"));
+        }
+        let public_address = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => is_public_v4(ip),
+            Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+                Some(v4) => is_public_v4(v4),
+                None => is_public_v6(ip),
+            },
+            _ => !loopback,
+        };
+        if !public_address && !local_allowed {
+            return Err(invalid(
+                "must name a public host, not a loopback, private or link-local one",
+            ));
         }
         if parsed.fragment().is_some() {
             return Err(invalid(
@@ -63,10 +103,44 @@ impl BackchannelLogout {
             return Err(invalid("must not carry a user name or password"));
         }
         Ok(Self {
-            uri: uri.to_owned(),
+            uri: parsed.as_str().to_owned(),
             session_required,
         })
     }
+
+    /// Where logout tokens are POSTed, as the URL parser writes it.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Whether the client needs `sid` in every logout token (section 2.2).
+    pub fn session_required(&self) -> bool {
+        self.session_required
+    }
+}
+
+fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        // 100.64.0.0/10, shared address space (RFC 6598); 0.0.0.0/8.
+        || (a == 100 && (64..128).contains(&b))
+        || a == 0)
+}
+
+fn is_public_v6(ip: std::net::Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        // fc00::/7 unique local, fe80::/10 link-local.
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80)
 }
 
 /// What a tenant's client says about back-channel logout.
@@ -88,10 +162,6 @@ impl Store {
         client_id: &str,
         logout: Option<&BackchannelLogout>,
     ) -> Result<(), ProvisionError> {
-        if let Some(logout) = logout {
-            // Whoever built it may not have gone through `new`.
-            BackchannelLogout::new(&logout.uri, logout.session_required)?;
-        }
         self.update_client(tenant, client_id, |update| {
             let update = update
                 .expression_attribute_names("#uri", URI)
@@ -117,10 +187,7 @@ impl Store {
         tenant: &str,
         client_id: &str,
     ) -> Result<ClientLogout, StoreError> {
-        if !item_key::valid_tenant_id(tenant)
-            || crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES)
-                .is_err()
-        {
+        if !crate::credentials::could_be_client(tenant, client_id) {
             return Ok(ClientLogout::UnknownClient);
         }
         let Some(item) = self
@@ -146,32 +213,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_https_or_loopback_http_without_fragment_or_credentials_is_accepted() {
+    fn only_public_https_urls_are_accepted_and_loopback_only_when_allowed() {
         for good in [
             "https://app.example/logout",
             "https://app.example:8443/bcl?tenant=a&x=1",
+            "HTTPS://App.Example/bcl",
+            "https://93.184.216.34/bcl",
+            "https://[2606:2800:220:1::1]/bcl",
+        ] {
+            assert!(
+                BackchannelLogout::new(good, false, Reach::Public).is_ok(),
+                "{good}"
+            );
+        }
+        // Stored as parsed: lower-case scheme and host, punycode.
+        let idn = BackchannelLogout::new("https://Bücher.example/x", false, Reach::Public).unwrap();
+        assert_eq!(idn.uri(), "https://xn--bcher-kva.example/x");
+        for local in [
             "http://localhost:3000/logout",
             "http://127.0.0.1/logout",
             "http://[::1]:9/logout",
+            "https://localhost/logout",
         ] {
-            assert!(BackchannelLogout::new(good, false).is_ok(), "{good}");
+            assert!(
+                BackchannelLogout::new(local, false, Reach::Public).is_err(),
+                "{local}"
+            );
+            assert!(
+                BackchannelLogout::new(local, false, Reach::Loopback).is_ok(),
+                "{local}"
+            );
         }
         for bad in [
             "",
             "/logout",
             "app.example/logout",
+            "https:app.example/x",
+            "https:/app.example/x",
+            "https://good.example\\@evil.example/",
+            " https://app.example/x",
+            "https://app.example/x\n",
+            "https://app.example/a b",
             "http://app.example/logout",
             "ftp://app.example/logout",
             "https://app.example/logout#frag",
             "https://user:pass@app.example/logout",
             "https://user@app.example/logout",
+            "https://10.0.0.1/bcl",
+            "https://192.168.1.1/bcl",
+            "https://169.254.169.254/latest",
+            "https://100.64.0.1/bcl",
+            "https://0.0.0.0/bcl",
+            "https://127.1/bcl",
+            "https://0x7f.1/bcl",
+            "https://[fd00::1]/bcl",
+            "https://[fe80::1]/bcl",
+            "https://[::ffff:169.254.169.254]/bcl",
+            "https://[::]/bcl",
             "javascript:alert(1)",
             "file:///etc/passwd",
         ] {
-            let err = BackchannelLogout::new(bad, false).unwrap_err();
+            let err = BackchannelLogout::new(bad, false, Reach::Public).expect_err(bad);
             assert_eq!(err.field, "backchannelLogoutUri", "{bad}");
+            // Loopback written another way is loopback; everything else stays refused.
+            if !bad.contains("127.1") && !bad.contains("0x7f") {
+                assert!(
+                    BackchannelLogout::new(bad, false, Reach::Loopback).is_err(),
+                    "{bad}"
+                );
+            }
         }
         let long = format!("https://app.example/{}", "a".repeat(MAX_URI_BYTES));
-        assert!(BackchannelLogout::new(&long, false).is_err());
+        assert!(BackchannelLogout::new(&long, false, Reach::Public).is_err());
     }
 }

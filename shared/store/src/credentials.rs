@@ -371,10 +371,7 @@ impl Store {
             tenant: tenant.to_owned(),
             client_id: client_id.to_owned(),
         };
-        if !item_key::valid_tenant_id(tenant)
-            || crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES)
-                .is_err()
-        {
+        if !could_be_client(tenant, client_id) {
             return Err(no_such_client());
         }
         let request = self
@@ -644,6 +641,13 @@ pub(crate) fn client_introspection_access(item: Item) -> Result<IntrospectionAcc
     let client: ClientItem = serde_dynamo::from_item(item)
         .map_err(|e| StoreError::Corrupt(format!("client item: {e}")))?;
     Ok(IntrospectionAccess::of(&client))
+}
+
+/// Whether `client_id` of `tenant` could name a client at all: a valid tenant id and
+/// client id. Anything else is no client, without a read.
+pub(crate) fn could_be_client(tenant: &str, client_id: &str) -> bool {
+    item_key::valid_tenant_id(tenant)
+        && crate::model::check_identifier("clientId", client_id, crate::model::MAX_ID_BYTES).is_ok()
 }
 
 fn parse_tenant(item: Item) -> Result<Tenant, StoreError> {

@@ -14,20 +14,21 @@
 //! | [`error`] | | [`StoreError`]; [`error::classify`], the one retryable-or-not decision |
 //! | [`bulk`] | `delete_indexed`, `delete_indexed_except`, `query_keys` | the bulk-delete engine |
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
-//! | [`tokens`] | `register_tokens` | registration, conditional on the session's marker |
+//! | [`tokens`] | `register_tokens`, `register_tokens_with_status`, `take_back_status_entries` | registration, conditional on the session's marker; a token keeps its status entry |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`listing`] | `list_tokens` | a subject's, a client's or a tenant's tokens in a state, paged (Authlete's token list) |
-//! | [`status_lists`] | `allocate_status_entries` | Token Status List entries: collision-free, never reused |
+//! | [`status_lists`] | `allocate_status_entries`, `status_list_snapshot`, `kept_status_list`, `lease_status_list_build`, `keep_status_list` | Token Status List entries: collision-free, never reused; what a build reads and keeps |
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
-//! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress` | the background purge of what a cutoff ended, shard by shard |
+//! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress`, `track_background_purge`, `finish_background_purge` | the background purge of what a cutoff ended, shard by shard, and the running purges status lists judge by |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
+//! | [`backchannel`] | `set_backchannel_logout`, `client_logout` | clients' back-channel logout URIs (OpenID Connect Back-Channel Logout 1.0 client metadata) |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`trusted_parties`] | `put_trusted_party`, `trusted_party`, `remove_trusted_party`, `use_assertion`, `release_assertion` | who may call Global Token Revocation, and its `jti` replay check |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
+//! `sessions` < `tokens`, `revocation`, `credentials` < `backchannel`, `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
 pub mod backchannel;

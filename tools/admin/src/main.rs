@@ -129,6 +129,10 @@ enum Command {
         /// (backchannel_logout_session_required).
         #[arg(long, conflicts_with = "remove")]
         session_required: bool,
+        /// Also accept a loopback host (localhost, 127.0.0.1, [::1]) over http or https,
+        /// for a receiver on the same machine (local runs only).
+        #[arg(long, conflicts_with = "remove")]
+        allow_loopback: bool,
         #[arg(long)]
         remove: bool,
     },
@@ -550,11 +554,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             client_id,
             uri,
             session_required,
+            allow_loopback,
             remove: _,
         } => {
-            use signoff_store::backchannel::BackchannelLogout;
+            use signoff_store::backchannel::{BackchannelLogout, Reach};
+            let reach = if allow_loopback {
+                Reach::Loopback
+            } else {
+                Reach::Public
+            };
             let logout = uri
-                .map(|uri| BackchannelLogout::new(&uri, session_required))
+                .map(|uri| BackchannelLogout::new(&uri, session_required, reach))
                 .transpose()
                 .map_err(|e| fail(&e))?;
             store
@@ -564,8 +574,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             match logout {
                 Some(logout) => println!(
                     "client {client_id} of tenant {tenant} hears of logouts at {}{}",
-                    logout.uri,
-                    if logout.session_required {
+                    logout.uri(),
+                    if logout.session_required() {
                         " (sid required)"
                     } else {
                         ""
