@@ -81,12 +81,19 @@ impl Fixture {
     }
 
     async fn call_with(&self, settings: &signoff_nativesso::Settings, body: &str) -> (u16, Value) {
-        let request = seed::post(
-            PATH,
-            Some(&format!("Bearer {}", self.service_token)),
-            Some("application/json"),
-            body,
-        );
+        let bearer = format!("Bearer {}", self.service_token);
+        self.send(settings, PATH, Some(&bearer), body).await
+    }
+
+    /// `body` to `path` with `authorization`, through the handler.
+    async fn send(
+        &self,
+        settings: &signoff_nativesso::Settings,
+        path: &str,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let request = seed::post(path, authorization, Some("application/json"), body);
         seed::parts(
             signoff_nativesso::handle(&self.db.store, settings, request)
                 .await
@@ -231,17 +238,14 @@ async fn refusals_are_caller_or_server_errors_in_authletes_shape() {
     // this service's: no token (it would pass at this service's relying parties).
     let other_token = seed::tenant(&f.db.store, "715948318", None).await;
     seed::client(&f.db.store, "715948318", "web", true).await;
-    let request = seed::post(
-        "/api/715948318/backchannel/logout/token",
-        Some(&format!("Bearer {other_token}")),
-        Some("application/json"),
-        r#"{"clientIdentifier": "web", "subject": "alice"}"#,
-    );
-    let (status, answer) = seed::parts(
-        signoff_nativesso::handle(&f.db.store, &f.settings, request)
-            .await
-            .unwrap(),
-    );
+    let (status, answer) = f
+        .send(
+            &f.settings,
+            "/api/715948318/backchannel/logout/token",
+            Some(&format!("Bearer {other_token}")),
+            r#"{"clientIdentifier": "web", "subject": "alice"}"#,
+        )
+        .await;
     assert_eq!(
         (status, answer["resultCode"].as_str()),
         (500, Some("A504105")),
@@ -262,17 +266,14 @@ async fn refusals_are_caller_or_server_errors_in_authletes_shape() {
     assert_eq!(answer["action"], "SERVER_ERROR");
 
     // Another service's credential, or none: Authlete's authentication errors.
-    let request = seed::post(
-        PATH,
-        None,
-        Some("application/json"),
-        r#"{"clientIdentifier": "web", "subject": "a"}"#,
-    );
-    let (status, answer) = seed::parts(
-        signoff_nativesso::handle(&f.db.store, &f.settings, request)
-            .await
-            .unwrap(),
-    );
+    let (status, answer) = f
+        .send(
+            &f.settings,
+            PATH,
+            None,
+            r#"{"clientIdentifier": "web", "subject": "a"}"#,
+        )
+        .await;
     assert_eq!(
         (status, answer["resultCode"].as_str()),
         (401, Some("A001202"))

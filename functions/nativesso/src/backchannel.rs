@@ -29,6 +29,7 @@ use signoff_store::backchannel::ClientLogout;
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::Store;
 
+use crate::tokens::json_string;
 use crate::{check_field, ApiError, Done, MAX_BODY_BYTES};
 
 /// What signs logout tokens, as whom, and for which service.
@@ -56,21 +57,14 @@ struct TokenBody {
     backchannel_logout_uri: Option<String>,
 }
 
-/// A string member of the body: `None` when absent, null or empty (Authlete's SDKs send
-/// every field, null when unset); a caller error when it is not a string.
+/// A string member of the body ([`json_string`]: absent, null and "" are not given),
+/// checked as an identifier.
 fn optional_string(body: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match body.remove(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(value)) if value.is_empty() => Ok(None),
-        Some(Value::String(value)) => {
-            check_field(name, &value, MAX_ID_BYTES)?;
-            Ok(Some(value))
-        }
-        Some(_) => Err(ApiError::caller(
-            2,
-            format!("The '{name}' parameter must be a string."),
-        )),
+    let value = json_string(body, name)?;
+    if let Some(value) = &value {
+        check_field(name, value, MAX_ID_BYTES)?;
     }
+    Ok(value)
 }
 
 pub(crate) async fn logout_token(

@@ -135,7 +135,10 @@ impl RevokeParams {
 
 /// A string member of a JSON body: absent, null and "" are all "not given" (SDKs send
 /// unset members as null); anything else but a string is a caller error.
-fn json_string(body: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn json_string(
+    body: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
     match body.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(value)) => Ok(Some(value).filter(|v| !v.is_empty())),
