@@ -161,6 +161,19 @@ impl Gateway {
         binaries_dir: &Path,
         env: &[(String, String)],
     ) -> Result<Gateway, String> {
+        Self::start_with_sandboxes(routes, unrouted, 1, binaries_dir, env).await
+    }
+
+    /// [`Gateway::start_with_unrouted`], running `sandboxes` processes of each unrouted
+    /// function against its one Runtime API, as Lambda runs concurrent invocations in
+    /// separate sandboxes: one long invocation holds back no other.
+    pub async fn start_with_sandboxes(
+        routes: Vec<Route>,
+        unrouted: &[&str],
+        sandboxes: usize,
+        binaries_dir: &Path,
+        env: &[(String, String)],
+    ) -> Result<Gateway, String> {
         let names: BTreeSet<String> = routes
             .iter()
             .map(|r| r.function.clone())
@@ -203,8 +216,15 @@ impl Gateway {
             let (runtime_api, server) = function.serve().await?;
             gateway.tasks.push(server);
             let binary = binaries_dir.join(&name);
-            let watcher = spawn_function(function.clone(), &binary, runtime_api, env)?;
-            gateway.tasks.push(watcher);
+            let copies = if unrouted.contains(&name.as_str()) {
+                sandboxes.max(1)
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let watcher = spawn_function(function.clone(), &binary, runtime_api, env)?;
+                gateway.tasks.push(watcher);
+            }
             functions.insert(name, function);
         }
         gateway.functions = functions.clone();

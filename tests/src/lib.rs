@@ -6,6 +6,7 @@
 //! a local KMS (moto's server) for the signing keys.
 
 pub mod admin;
+pub mod backchannel;
 pub mod cold_start;
 pub mod db;
 pub mod event;

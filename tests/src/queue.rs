@@ -101,19 +101,7 @@ impl TestQueue {
     /// The queue `url` through an SQS endpoint `endpoint` (this server's, or one that
     /// does not answer), as a function would hold it.
     pub async fn queue_at(endpoint: &str, url: &str) -> signoff_queue::PurgeQueue {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "signoff-tests",
-            ))
-            .load()
-            .await;
-        signoff_queue::PurgeQueue::new(&sdk, url)
+        signoff_queue::PurgeQueue::new(&local_sdk(endpoint).await, url)
     }
 
     /// A revocation's hand-off to this queue after `inline` of deleting.
@@ -126,24 +114,7 @@ impl TestQueue {
 
     /// Messages waiting or in flight in `url`, as SQS approximates them.
     pub async fn depth(&self, url: &str) -> u64 {
-        let attrs = self
-            .client
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes
-            .unwrap_or_default();
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .filter_map(|name| attrs.get(name)?.parse::<u64>().ok())
-        .sum()
+        queue_depth(&self.client, url).await
     }
 
     /// The purge function against `db` under the local Runtime API, `page_size` keys a
@@ -197,4 +168,37 @@ impl TestQueue {
                 )
             })
     }
+}
+
+/// The SDK's configuration as a function loads it, pointed at a local `endpoint` (moto's
+/// server) with dummy credentials.
+pub async fn local_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "signoff-tests",
+        ))
+        .load()
+        .await
+}
+
+/// Messages waiting, in flight or delayed in `url`, as SQS approximates them.
+pub async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let attrs = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .unwrap_or_default();
+    attrs.values().filter_map(|v| v.parse::<u64>().ok()).sum()
 }

@@ -30,6 +30,61 @@ async fn run_housekeeping(
         .expect("housekeeping runs")
 }
 
+/// Runs a stream event through the fanout with demo-app listening for logouts, and
+/// returns after checking the one delivery it queued (on moto's SQS, beside the KMS).
+async fn run_fanout(db: &TestDb, kms: &signoff_tests::kms::TestKms, event: serde_json::Value) {
+    use signoff_store::backchannel::{BackchannelLogout, Reach};
+    let logout = BackchannelLogout::new(
+        "http://127.0.0.1:8002/rp/demo-app/logout",
+        false,
+        Reach::Loopback,
+    )
+    .unwrap();
+    db.store
+        .set_backchannel_logout(demo::SERVICE_ID, demo::CLIENT_ID, Some(&logout))
+        .await
+        .unwrap();
+    let sdk = signoff_tests::queue::local_sdk(&kms.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name("signoff-logouts")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let settings = signoff_backchannel::settings::FanoutSettings {
+        tenant: demo::SERVICE_ID.into(),
+        deliveries_url: url.clone(),
+    };
+    let deliveries = signoff_queue::Queue::new(&sdk, url.clone());
+    let event = serde_json::from_value(event).expect("a DynamoDB Streams event");
+    let event = lambda_http::lambda_runtime::LambdaEvent::new(
+        event,
+        lambda_http::lambda_runtime::Context::default(),
+    );
+    let response = signoff_backchannel::fanout::handle(&db.store, &deliveries, &settings, event)
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let received = deliveries
+        .receive(std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let delivery: signoff_queue::logouts::LogoutDelivery =
+        serde_json::from_str(&received[0].1).unwrap();
+    assert_eq!(
+        (
+            delivery.client_id.as_str(),
+            delivery.session_id.as_deref(),
+            delivery.subject.as_deref()
+        ),
+        (demo::CLIENT_ID, Some(demo::SESSION_ID), Some(demo::SUBJECT))
+    );
+}
+
 #[tokio::test]
 async fn every_event_runs_through_its_handler() {
     let routes = routes_from_manifest(&workspace().join("Cargo.toml")).expect("router table");
@@ -71,6 +126,12 @@ async fn every_event_runs_through_its_handler() {
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable event");
         let event: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
+        if event["Records"][0]["eventSource"] == "aws:dynamodb" {
+            // The table's stream: the demo session's end, fanned out to demo-app.
+            run_fanout(&db, &kms, event).await;
+            covered.push("logout-fanout".to_owned());
+            continue;
+        }
         if event["source"] == "aws.events" {
             // The schedule's event: housekeeping deletes the demo's expired records.
             let summary = run_housekeeping(&db, event).await;
@@ -346,6 +407,10 @@ async fn every_event_runs_through_its_handler() {
     assert!(
         covered.iter().any(|c| c == "housekeeping"),
         "no scheduled event for the housekeeping function"
+    );
+    assert!(
+        covered.iter().any(|c| c == "logout-fanout"),
+        "no stream event for the logout fanout"
     );
     // Every route has an event, CORS preflights aside.
     for route in routes.iter().filter(|r| r.method != "OPTIONS") {

@@ -34,10 +34,12 @@ fn device_request() -> Request {
 #[tokio::test]
 async fn a_device_revocation_retried_after_a_throttled_marker_write_finishes() {
     for skip in [0, 1] {
-        let faults = ErrorInjector::new("UpdateItem", "ThrottlingException", skip, ATTEMPTS);
+        let faults = ErrorInjector::new("UpdateItem", "ThrottlingException", 0, 0);
         let db = TestDb::start_with(|_| {}, Some(SharedInterceptor::new(faults.clone()))).await;
         seed::tenant(&db.store, TENANT, None).await;
         seed::device_tokens(&db.store, TENANT, DEVICE, "Local", DN, "app", 30, "d").await;
+        // Armed after the registration (which updates the user's audience item).
+        faults.arm(skip, ATTEMPTS);
         let settings = Settings {
             device_auth: DeviceRevocationAuth::None,
             ..Settings::for_tenant(TENANT)

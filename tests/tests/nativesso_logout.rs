@@ -578,7 +578,7 @@ async fn index_lag_does_not_let_a_token_registered_before_a_logout_survive_it() 
 
 #[tokio::test]
 async fn a_logout_colliding_with_a_registration_transaction_is_retried() {
-    let conflicts = ErrorInjector::conflict("UpdateItem", 2);
+    let conflicts = ErrorInjector::conflict("UpdateItem", 0);
     let db = TestDb::start_with(
         |c| c.bulk.base_backoff = Duration::from_millis(1),
         Some(SharedInterceptor::new(conflicts.clone())),
@@ -586,6 +586,9 @@ async fn a_logout_colliding_with_a_registration_transaction_is_retried() {
     .await;
     let token = seed::tenant(&db.store, "100", None).await;
     seed::session_tokens(&db.store, "100", "s", 5, "t").await;
+    // Armed after the registration (which updates the user's audience item): the
+    // logout's marker update meets the conflicts.
+    conflicts.arm(0, 2);
     assert_ok(&logout(&db, "100", &token, r#"{"sessionId":"s"}"#).await, 5);
     assert_eq!(conflicts.remaining(), 0);
 }

@@ -127,6 +127,8 @@ fn every_function_logs_with_retention_and_housekeeping_runs_on_a_schedule() {
         "token-introspect",
         "housekeeping",
         "purge",
+        "logout-fanout",
+        "logout-deliver",
     ]
     .into();
     assert_eq!(binaries, expected);
@@ -507,7 +509,8 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         signers,
         [
             "GetAtt TokenIntrospectFunctionRole.Arn",
-            "GetAtt NativeSsoLogoutFunctionRole.Arn"
+            "GetAtt NativeSsoLogoutFunctionRole.Arn",
+            "GetAtt LogoutDeliverFunctionRole.Arn"
         ]
     );
     for (name, resource) in template["Resources"].as_object().unwrap() {
@@ -716,6 +719,143 @@ fn the_purge_runs_from_its_queue_whose_dead_letters_raise_an_alarm() {
     assert_eq!(alarm["Properties"]["Threshold"], 1, "{name}");
 }
 
+#[tokio::test]
+async fn the_logout_delivery_roles_allow_every_dynamodb_call_their_code_makes() {
+    use signoff_store::backchannel::{BackchannelLogout, Reach};
+    let template = template();
+    let (db, recorder) = recording_db().await;
+    seed::tenant(&db.store, "100", None).await;
+    seed::client(&db.store, "100", "web", true).await;
+    let logout = BackchannelLogout::new("https://rp.example/bcl", false, Reach::Public).unwrap();
+    db.store
+        .set_backchannel_logout("100", "web", Some(&logout))
+        .await
+        .unwrap();
+    seed::register(
+        &db.store,
+        vec![seed::token("100", "t-1", TokenType::Access, "web")],
+    )
+    .await;
+    recorder.take();
+    // The fanout: a logout-all's clients, then each client's logout URI.
+    let clients = db.store.user_clients("100", "alice").await.unwrap();
+    assert_eq!(clients, ["web"]);
+    db.store.client_logout("100", "web").await.unwrap();
+    assert_role_covers(&template, "logout-fanout", &recorder).await;
+    // The delivery: the client's logout URI, read again for each attempt; the attempt
+    // claimed, then finished.
+    db.store.client_logout("100", "web").await.unwrap();
+    let hold = std::time::Duration::from_secs(120);
+    assert!(db.store.claim_delivery("100", "a-1", hold).await.unwrap());
+    db.store.finish_delivery("100", "a-1").await.unwrap();
+    assert_role_covers(&template, "logout-deliver", &recorder).await;
+}
+
+#[test]
+fn logout_delivery_runs_from_the_stream_and_a_queue_whose_undelivered_raise_an_alarm() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["TokenTable"]["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let fanout = &resources["LogoutFanoutFunction"]["Properties"];
+    let stream = &fanout["Events"]["Stream"];
+    assert_eq!(stream["Type"], "DynamoDB");
+    assert_eq!(
+        reference(&stream["Properties"]["Stream"]),
+        "GetAtt TokenTable.StreamArn"
+    );
+    assert_eq!(
+        stream["Properties"]["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    // Only logouts invoke it: ended sessions and user markers (what `scripts/dev` and the
+    // tests' stream runner filter with --filter-pk-prefix).
+    let patterns: Vec<Value> = stream["Properties"]["FilterCriteria"]["Filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    let prefixes: Vec<&str> = patterns
+        .iter()
+        .map(|p| {
+            p["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(prefixes, ["session#", "user#"]);
+    assert_eq!(
+        patterns[0]["dynamodb"]["NewImage"]["ended_at"]["N"][0]["exists"],
+        true
+    );
+    assert_eq!(
+        reference(&stream["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]),
+        "GetAtt LogoutFanoutFailureQueue.Arn"
+    );
+    let deliver = &resources["LogoutDeliverFunction"]["Properties"];
+    let source = &deliver["Events"]["Queue"]["Properties"];
+    assert_eq!(
+        reference(&source["Queue"]),
+        "GetAtt LogoutDeliveryQueue.Arn"
+    );
+    assert_eq!(
+        source["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    let sends = |function: &Value| -> Vec<String> {
+        function["Policies"][0]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("sqs:"))
+            .flat_map(|s| match &s["Resource"] {
+                Value::Array(list) => list.iter().map(reference).collect(),
+                one => vec![reference(one)],
+            })
+            .collect()
+    };
+    assert_eq!(
+        sends(fanout),
+        [
+            "GetAtt LogoutDeliveryQueue.Arn",
+            "GetAtt LogoutFanoutFailureQueue.Arn"
+        ]
+    );
+    assert_eq!(
+        sends(deliver),
+        [
+            "GetAtt LogoutDeliveryQueue.Arn",
+            "GetAtt UndeliveredLogoutQueue.Arn"
+        ]
+    );
+    let queue = &resources["LogoutDeliveryQueue"]["Properties"];
+    let timeout = deliver["Timeout"].as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    assert_eq!(
+        reference(&queue["RedrivePolicy"]["deadLetterTargetArn"]),
+        "GetAtt UndeliveredLogoutQueue.Arn"
+    );
+    for watched in [
+        "GetAtt UndeliveredLogoutQueue.QueueName",
+        "GetAtt LogoutFanoutFailureQueue.QueueName",
+    ] {
+        let found = alarms_on(
+            &template,
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            watched,
+        );
+        let (name, alarm) = found
+            .first()
+            .unwrap_or_else(|| panic!("no alarm on {watched}"));
+        assert_eq!(alarm["Properties"]["Threshold"], 1, "{name}");
+    }
+}
+
 // ---- Alarms and the dashboard ----
 
 /// What a short-form intrinsic (`!Ref X`, `!GetAtt X.Y`) refers to, or a plain string as is.
@@ -845,7 +985,7 @@ fn every_function_has_an_errors_alarm_and_a_throttles_alarm() {
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(functions.len(), 7);
+    assert_eq!(functions.len(), 9);
     for function in functions {
         for metric in ["Errors", "Throttles"] {
             let found = alarms_on(

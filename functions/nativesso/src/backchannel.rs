@@ -15,35 +15,20 @@
 //! warning is logged); an unknown client is a caller error. Only the deployment's own
 //! service gets tokens ([`LogoutTokens::tenant`]).
 
-use std::sync::Arc;
-
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use signoff_edge::request;
 use signoff_edge::response;
+use signoff_edge::signing::LogoutTokens;
 use signoff_jose::logout_token::LogoutToken;
-use signoff_kms::KeySet;
 use signoff_store::backchannel::ClientLogout;
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::Store;
 
 use crate::tokens::json_string;
 use crate::{check_field, ApiError, Done, MAX_BODY_BYTES};
-
-/// What signs logout tokens, as whom, and for which service.
-#[derive(Clone, Debug)]
-pub struct LogoutTokens {
-    /// `iss` of every token.
-    pub issuer: String,
-    /// The one service (tenant) whose clients' relying parties know `issuer`
-    /// (`SIGNOFF_REVOCATION_TENANT`). Only its credentials get tokens: with one key and
-    /// one issuer for every tenant, another tenant could mint a token its client-id
-    /// namesake at this tenant's relying parties would accept.
-    pub tenant: String,
-    pub keys: Arc<KeySet>,
-}
 
 /// The answer, with the members of Authlete's `BackchannelLogoutTokenResponse`.
 #[derive(Serialize)]

@@ -20,7 +20,7 @@ mod backchannel;
 mod list;
 mod tokens;
 
-pub use backchannel::LogoutTokens;
+pub use signoff_edge::signing::LogoutTokens;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -34,14 +34,11 @@ use signoff_edge::request::{self, AuthError, BodyError};
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, PathParams, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
-use signoff_edge::signing::SigningSettings;
 use signoff_jose::SignError;
-use signoff_kms::KeySet;
 use signoff_queue::{Handoff, HandoffError, QueueError};
 use signoff_store::config::{parse_in_range, ConfigError};
 use signoff_store::model::MAX_ID_BYTES;
 use signoff_store::{Store, StoreError};
-use std::sync::Arc;
 
 /// The native SSO logout route, as API Gateway and the local router know it.
 pub const ROUTE: &str = "/api/{serviceId}/nativesso/logout";
@@ -163,43 +160,9 @@ impl Settings {
         Ok(Self {
             handoff: Handoff::from_env(sdk)?,
             list_limit: list_limit(get)?,
-            logout_tokens: logout_tokens(sdk, &get)?,
+            logout_tokens: LogoutTokens::from_lookup(sdk, &get)?,
         })
     }
-}
-
-/// The service whose clients get logout tokens: the deployment's OAuth tenant, whose issuer
-/// `SIGNOFF_ISSUER` is (as for introspection and revocation).
-pub const LOGOUT_TOKEN_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
-
-/// The logout token signer: the KMS key, the issuer and the service, all or no key (a key
-/// without the others is a configuration mistake, refused at init).
-fn logout_tokens(
-    sdk: &aws_config::SdkConfig,
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<LogoutTokens>, ConfigError> {
-    let signing = SigningSettings::from_lookup(get)?;
-    let Some(key) = signing.signing_key else {
-        return Ok(None);
-    };
-    let issuer = signing.issuer.ok_or(ConfigError::Missing {
-        name: signoff_edge::signing::ISSUER_VAR,
-        hint: "logout tokens carry the issuer as iss: set it with the signing key, or unset SIGNOFF_SIGNING_KEY_ID",
-    })?;
-    let tenant = get(LOGOUT_TOKEN_TENANT_VAR)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError::Missing {
-            name: LOGOUT_TOKEN_TENANT_VAR,
-            hint: "the one service whose clients get logout tokens signed as SIGNOFF_ISSUER",
-        })?;
-    // Only the current key signs; the previous ones are introspection's to publish.
-    let keys = KeySet::new(aws_sdk_kms::Client::new(sdk), key, Vec::new());
-    Ok(Some(LogoutTokens {
-        issuer,
-        tenant,
-        keys: Arc::new(keys),
-    }))
 }
 
 fn list_limit(get: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {

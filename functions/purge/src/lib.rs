@@ -23,40 +23,13 @@ pub mod settings;
 use std::time::SystemTime;
 
 use lambda_http::lambda_runtime::LambdaEvent;
-use serde::{Deserialize, Serialize};
 use signoff_queue::{PurgeMessage, PurgeQueue, QueueError};
 use signoff_store::purge::{PurgeJob, ShardStep};
 use signoff_store::{Store, StoreError};
 
 use crate::settings::Settings;
 
-/// The part of Lambda's SQS event the purge reads.
-#[derive(Debug, Deserialize)]
-pub struct SqsEvent {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<SqsRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SqsRecord {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    #[serde(default)]
-    pub body: String,
-}
-
-/// The partial batch response (`ReportBatchItemFailures`): the messages to deliver again.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
+pub use signoff_queue::{BatchResponse, ItemFailure, SqsEvent, SqsRecord};
 
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -190,14 +163,7 @@ fn emit(record: &SqsRecord, outcome: &Result<End, Failure>, work: Work) {
         ("PurgeRecordsDeleted", work.deleted),
         ("PurgeFailures", u64::from(outcome.is_err())),
     ];
-    println!(
-        "{}",
-        signoff_edge::metrics::counts_line(
-            signoff_edge::metrics::function_name(),
-            &counts,
-            SystemTime::now()
-        )
-    );
+    signoff_edge::metrics::print_counts(&counts);
     match outcome {
         Ok(end) if *end == End::UnknownJob => tracing::warn!(
             message_id = %record.message_id,

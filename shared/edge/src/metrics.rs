@@ -137,6 +137,15 @@ pub fn counts_line(function_name: &str, counts: &[(&str, u64)], at: SystemTime) 
     line
 }
 
+/// Prints [`counts_line`] for this function, now: the one metrics line of an invocation of
+/// a function that is not an HTTP endpoint.
+pub fn print_counts(counts: &[(&str, u64)]) {
+    println!(
+        "{}",
+        counts_line(function_name(), counts, SystemTime::now())
+    );
+}
+
 /// One EMF line: the directive naming the namespace, dimensions and metrics, then their
 /// values at the top level.
 pub fn emf_line(

@@ -68,6 +68,58 @@ impl SigningSettings {
     }
 }
 
+/// The deployment's OAuth tenant: the one service whose clients get logout tokens, since
+/// `SIGNOFF_ISSUER` is its issuer (as for introspection and revocation).
+pub const LOGOUT_TOKEN_TENANT_VAR: &str = "SIGNOFF_REVOCATION_TENANT";
+
+/// What signs logout tokens, as whom, and for which service: the Authlete logout token
+/// API and back-channel logout delivery read it alike.
+#[cfg(feature = "logout-tokens")]
+#[derive(Clone, Debug)]
+pub struct LogoutTokens {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// The one service (tenant) whose clients' relying parties know `issuer`
+    /// (`SIGNOFF_REVOCATION_TENANT`). Only its clients get tokens: with one key and one
+    /// issuer for every tenant, another tenant could mint a token its client-id namesake
+    /// at this tenant's relying parties would accept.
+    pub tenant: String,
+    pub keys: std::sync::Arc<signoff_kms::KeySet>,
+}
+
+#[cfg(feature = "logout-tokens")]
+impl LogoutTokens {
+    /// The KMS key, the issuer and the service: all or no key (a key without the others is
+    /// a configuration mistake, refused at init). `None` without a key.
+    pub fn from_lookup(
+        sdk: &aws_config::SdkConfig,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let signing = SigningSettings::from_lookup(get)?;
+        let Some(key) = signing.signing_key else {
+            return Ok(None);
+        };
+        let issuer = signing.issuer.ok_or(ConfigError::Missing {
+            name: ISSUER_VAR,
+            hint: "logout tokens carry the issuer as iss: set it with the signing key, or unset SIGNOFF_SIGNING_KEY_ID",
+        })?;
+        let tenant = get(LOGOUT_TOKEN_TENANT_VAR)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing {
+                name: LOGOUT_TOKEN_TENANT_VAR,
+                hint: "the one service whose clients get logout tokens signed as SIGNOFF_ISSUER",
+            })?;
+        // Only the current key signs; the previous ones are introspection's to publish.
+        let keys = signoff_kms::KeySet::new(aws_sdk_kms::Client::new(sdk), key, Vec::new());
+        Ok(Some(Self {
+            issuer,
+            tenant,
+            keys: std::sync::Arc::new(keys),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

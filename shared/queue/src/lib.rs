@@ -14,6 +14,8 @@
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+pub mod logouts;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -121,14 +123,14 @@ where
     }
 }
 
-/// The purge queue: an SQS client and the queue's URL. Build it once at init.
+/// An SQS queue: a client and the queue's URL. Build it once at init.
 #[derive(Clone, Debug)]
-pub struct PurgeQueue {
+pub struct Queue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
 
-impl PurgeQueue {
+impl Queue {
     pub fn new(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
         Self {
             client: aws_sdk_sqs::Client::new(sdk),
@@ -140,37 +142,32 @@ impl PurgeQueue {
         &self.url
     }
 
-    /// Queues the start of `job`: one SendMessage.
-    pub async fn start(&self, job: &PurgeJob) -> Result<(), QueueError> {
-        self.send(&PurgeMessage::start(job)).await
-    }
-
-    /// Queues one message per shard of `job` (SendMessageBatch calls of 10).
-    pub async fn fan_out(&self, job: &PurgeJob) -> Result<(), QueueError> {
-        let messages: Vec<PurgeMessage> = (0..PURGE_SHARDS)
-            .map(|shard| PurgeMessage::shard(job, shard))
-            .collect();
-        for batch in messages.chunks(SEND_BATCH) {
-            self.send_batch(batch).await?;
-        }
-        Ok(())
-    }
-
-    /// Queues `message` again: its shard goes on in another invocation.
-    pub async fn send(&self, message: &PurgeMessage) -> Result<(), QueueError> {
+    /// Sends one message, delivered after `delay` (SQS allows at most 15 minutes:
+    /// [`MAX_DELAY_SECONDS`]).
+    pub async fn send_body(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        let delay = delay.as_secs().min(MAX_DELAY_SECONDS.into()) as i32;
         self.client
             .send_message()
             .queue_url(&self.url)
-            .message_body(message.body())
+            .message_body(body)
+            .set_delay_seconds((delay > 0).then_some(delay))
             .send()
             .await
             .map_err(|e| classify("SendMessage", e))?;
         Ok(())
     }
 
-    /// Sends up to 10 messages, sending the ones SQS refused once more.
-    async fn send_batch(&self, messages: &[PurgeMessage]) -> Result<(), QueueError> {
-        let mut pending: Vec<(String, &PurgeMessage)> = messages
+    /// Sends every body (SendMessageBatch calls of 10, each sending what SQS refused once
+    /// more).
+    pub async fn send_bodies(&self, bodies: &[String]) -> Result<(), QueueError> {
+        for batch in bodies.chunks(SEND_BATCH) {
+            self.send_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        let mut pending: Vec<(String, &String)> = bodies
             .iter()
             .enumerate()
             .map(|(i, m)| (i.to_string(), m))
@@ -178,10 +175,10 @@ impl PurgeQueue {
         for attempt in 0..2 {
             let entries = pending
                 .iter()
-                .map(|(id, message)| {
+                .map(|(id, body)| {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
-                        .message_body(message.body())
+                        .message_body(body.as_str())
                         .build()
                         .expect("id and body are set")
                 })
@@ -201,7 +198,7 @@ impl PurgeQueue {
             if attempt == 1 || failed.iter().any(|f| f.sender_fault) {
                 return Err(QueueError::Refused {
                     refused: failed.len(),
-                    sent: messages.len(),
+                    sent: bodies.len(),
                     code: failed[0].code.clone(),
                 });
             }
@@ -209,6 +206,102 @@ impl PurgeQueue {
         }
         Ok(())
     }
+
+    /// Receives up to 10 messages, waiting up to `wait` for the first: (receipt handle,
+    /// body) pairs. For the admin tool's redelivery; functions get theirs from Lambda.
+    pub async fn receive(&self, wait: Duration) -> Result<Vec<(String, String)>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(SEND_BATCH as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .send()
+            .await
+            .map_err(|e| classify("ReceiveMessage", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Some((m.receipt_handle?, m.body.unwrap_or_default())))
+            .collect())
+    }
+
+    /// Deletes a received message.
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteMessage", e))?;
+        Ok(())
+    }
+}
+
+/// The longest delay SQS puts on a message.
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
+/// The purge queue.
+#[derive(Clone, Debug)]
+pub struct PurgeQueue(Queue);
+
+impl PurgeQueue {
+    pub fn new(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
+        Self(Queue::new(sdk, url))
+    }
+
+    pub fn url(&self) -> &str {
+        self.0.url()
+    }
+
+    /// Queues the start of `job`: one SendMessage.
+    pub async fn start(&self, job: &PurgeJob) -> Result<(), QueueError> {
+        self.send(&PurgeMessage::start(job)).await
+    }
+
+    /// Queues one message per shard of `job`.
+    pub async fn fan_out(&self, job: &PurgeJob) -> Result<(), QueueError> {
+        let bodies: Vec<String> = (0..PURGE_SHARDS)
+            .map(|shard| PurgeMessage::shard(job, shard).body())
+            .collect();
+        self.0.send_bodies(&bodies).await
+    }
+
+    /// Queues `message` again: its shard goes on in another invocation.
+    pub async fn send(&self, message: &PurgeMessage) -> Result<(), QueueError> {
+        self.0.send_body(message.body(), Duration::ZERO).await
+    }
+}
+
+/// The part of Lambda's SQS event a function reads.
+#[derive(Debug, Deserialize)]
+pub struct SqsEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<SqsRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SqsRecord {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+/// The partial batch response (`ReportBatchItemFailures`): the messages (or, for a
+/// stream, the first record by sequence number) to deliver again.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 /// How long a revocation deletes records itself before it hands the rest to the

@@ -82,11 +82,8 @@ impl BackchannelLogout {
             return Err(invalid("must use https"));
         }
         let public_address = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => is_public_v4(ip),
-            Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
-                Some(v4) => is_public_v4(v4),
-                None => is_public_v6(ip),
-            },
+            Some(url::Host::Ipv4(ip)) => is_public_address(ip.into()),
+            Some(url::Host::Ipv6(ip)) => is_public_address(ip.into()),
             _ => !loopback,
         };
         if !public_address && !local_allowed {
@@ -116,6 +113,34 @@ impl BackchannelLogout {
     /// Whether the client needs `sid` in every logout token (section 2.2).
     pub fn session_required(&self) -> bool {
         self.session_required
+    }
+
+    /// Whether the URI names this machine (`localhost` or a loopback address), which only
+    /// [`Reach::Loopback`] admits: delivery may then connect to loopback addresses.
+    pub fn names_loopback(&self) -> bool {
+        match url::Url::parse(&self.uri)
+            .ok()
+            .as_ref()
+            .and_then(url::Url::host)
+        {
+            Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+    }
+}
+
+/// Whether `ip` is a public unicast address: not loopback, private, link-local, shared,
+/// unspecified, broadcast, multicast, documentation or unique-local, IPv4-mapped forms
+/// included. What a logout URI may name, and what delivery may connect to.
+pub fn is_public_address(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(ip) => is_public_v4(ip),
+        std::net::IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(ip),
+        },
     }
 }
 

@@ -121,6 +121,33 @@ pub fn user_pk(tenant: &str, user: &str) -> String {
     compose(&["user", tenant, user])
 }
 
+/// The user's audience: the clients that held a token of the user, whom a logout-all
+/// tells (see [`crate::audiences`]).
+pub fn audience_pk(tenant: &str, user: &str) -> String {
+    compose(&["audience", tenant, user])
+}
+
+/// Splits a key [`compose`] made back into its parts; `None` if an escape is broken.
+pub fn decompose(key: &str) -> Option<Vec<String>> {
+    key.split('#')
+        .map(|part| {
+            let mut out = String::with_capacity(part.len());
+            let mut rest = part;
+            while let Some(at) = rest.find('%') {
+                out.push_str(&rest[..at]);
+                match rest.get(at..at + 3) {
+                    Some("%25") => out.push('%'),
+                    Some("%23") => out.push('#'),
+                    _ => return None,
+                }
+                rest = &rest[at + 3..];
+            }
+            out.push_str(rest);
+            Some(out)
+        })
+        .collect()
+}
+
 /// The grant item: marks when the grant was last revoked.
 pub fn grant_pk(tenant: &str, grant: &str) -> String {
     compose(&["grant", tenant, grant])
@@ -343,6 +370,22 @@ mod tests {
         let index = ALPHABET.find(last).unwrap();
         let bent = format!("{head}{}", &ALPHABET[index + 1..index + 2]);
         assert_eq!(TokenHash::parse(&bent), Err(InvalidTokenHash), "{bent}");
+    }
+
+    #[test]
+    fn composed_keys_decompose_into_their_parts() {
+        for parts in [
+            vec!["session", "t", "s#1%23"],
+            vec!["user", "t-1", "a%b#c"],
+            vec!["x", "", "%"],
+        ] {
+            assert_eq!(
+                decompose(&compose(&parts)),
+                Some(parts.iter().map(|p| p.to_string()).collect())
+            );
+        }
+        assert_eq!(decompose("user#t#a%2"), None);
+        assert_eq!(decompose("user#t#a%41"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | [`error`] | | [`StoreError`]; [`error::classify`], the one retryable-or-not decision |
 //! | [`bulk`] | `delete_indexed`, `delete_indexed_except`, `query_keys` | the bulk-delete engine |
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
+//! | [`audiences`] | `user_clients` | who hears of a logout: the clients registration notes per session and per user, and the logouts the table's stream reports ([`audiences::Logout`]) |
 //! | [`tokens`] | `register_tokens`, `register_tokens_with_status`, `take_back_status_entries` | registration, conditional on the session's marker; a token keeps its status entry |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`listing`] | `list_tokens` | a subject's, a client's or a tenant's tokens in a state, paged (Authlete's token list) |
@@ -21,6 +22,7 @@
 //! | [`cutoffs`] | `write_cutoff` | one-write cutoffs of a client, a client and subject, a tenant |
 //! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress`, `track_background_purge`, `finish_background_purge` | the background purge of what a cutoff ended, shard by shard, and the running purges status lists judge by |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
+//! | [`deliveries`] | `claim_delivery`, `finish_delivery` | each back-channel logout delivery attempt sent once, whatever the queues repeat |
 //! | [`backchannel`] | `set_backchannel_logout`, `client_logout` | clients' back-channel logout URIs (OpenID Connect Back-Channel Logout 1.0 client metadata) |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`trusted_parties`] | `put_trusted_party`, `trusted_party`, `remove_trusted_party`, `use_assertion`, `release_assertion` | who may call Global Token Revocation, and its `jti` replay check |
@@ -28,14 +30,16 @@
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `tokens`, `revocation`, `credentials` < `backchannel`, `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
+//! `sessions` < `audiences` < `tokens`, `revocation`, `credentials` < `backchannel`, `deliveries`, `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
+pub mod audiences;
 pub mod backchannel;
 pub mod bulk;
 pub mod config;
 pub mod credentials;
 pub mod cutoffs;
+pub mod deliveries;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;

@@ -34,6 +34,10 @@ pub(crate) enum Mark {
 /// Attribute names of the session item.
 pub(crate) const ENDED_AT: &str = "ended_at";
 pub(crate) const LAST_REGISTERED_MS: &str = "last_registered_ms";
+/// The clients that held a token in the session (a string set) and its user, for the
+/// session's logout to tell ([`crate::audiences`]).
+pub(crate) const SESSION_CLIENTS: &str = "clients";
+pub(crate) const SESSION_SUBJECT: &str = "subject";
 
 pub fn now_epoch_millis() -> i64 {
     std::time::SystemTime::now()

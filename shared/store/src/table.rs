@@ -11,7 +11,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
@@ -230,6 +231,7 @@ pub fn cloudformation_properties() -> Value {
         "KeySchema": [key(attr::PK, "HASH")],
         "GlobalSecondaryIndexes": indexes,
         "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": true},
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
     })
 }
 
@@ -240,6 +242,15 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<bool, Sto
         .create_table()
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
+        // The stream carries every marker to the back-channel logout fanout: the old image
+        // tells a new end or revocation from a rewrite of an old one.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("stream specification has its required fields"),
+        )
         .set_key_schema(Some(key_schema(attr::PK, None)));
     for (name, ty) in key_attributes() {
         request = request.attribute_definitions(

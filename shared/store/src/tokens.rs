@@ -15,7 +15,9 @@ use crate::bulk::pause_before_conflict_retry;
 use crate::error::{classify, condition_held, transaction_refusal, StoreError, TransactionRefusal};
 use crate::item_key;
 use crate::model::{number, Item, StatusEntry, TokenRecord, SESSION_KIND, STATUS_LIST};
-use crate::sessions::{now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS};
+use crate::sessions::{
+    now_epoch_millis, ENDED_AT, LAST_REGISTERED_MS, SESSION_CLIENTS, SESSION_SUBJECT,
+};
 use crate::table::attr;
 use crate::Store;
 
@@ -150,6 +152,27 @@ impl Store {
             .iter()
             .filter_map(|r| r.session_id.as_deref().map(|s| (r.tenant.as_str(), s)))
             .collect();
+        // The users' clients are noted alongside: a logout-all reads them to know whom to
+        // tell (crate::audiences). Noted even if the registration is refused: a client
+        // too many is told of a logout, never one too few.
+        let (entries, ()) = tokio::try_join!(
+            self.write_registration(&sessions, records, statuses),
+            async {
+                self.note_audiences(records)
+                    .await
+                    .map_err(RegisterError::from)
+            },
+        )?;
+        Ok(entries)
+    }
+
+    /// The registration's writes, retried while other writes hold its items.
+    async fn write_registration(
+        &self,
+        sessions: &BTreeSet<(&str, &str)>,
+        records: &[TokenRecord],
+        statuses: &[Option<StatusEntry>],
+    ) -> Result<Vec<Option<StatusEntry>>, RegisterError> {
         let mut plans: Vec<EntryPlan> = (0..records.len())
             .map(|i| EntryPlan::Fresh(statuses.get(i).copied().flatten()))
             .collect();
@@ -160,7 +183,7 @@ impl Store {
                 // No session to check: a plain put costs half a transaction.
                 self.put_token(&records[0], plans[0]).await?
             } else {
-                self.register_in_transaction(&sessions, records, &plans)
+                self.register_in_transaction(sessions, records, &plans)
                     .await?
             };
             match outcome {
@@ -327,13 +350,24 @@ impl Store {
         let mut actions = Vec::with_capacity(sessions.len() + records.len());
         for (tenant, session) in sessions {
             let pk = item_key::session_pk(tenant, session);
+            let members = || {
+                records
+                    .iter()
+                    .filter(|r| r.tenant == *tenant && r.session_id.as_deref() == Some(*session))
+            };
+            // The session's clients and user, for its logout to tell (crate::audiences).
+            let clients: BTreeSet<String> = members().map(|r| r.client_id.clone()).collect();
+            let subject = members().find_map(|r| r.subject.clone());
             // An end marker past its expiry is gone, even before housekeeping deletes it:
             // the session may be used again, and the stale end is dropped.
-            let update = Update::builder()
+            let mut update = Update::builder()
                 .table_name(self.table_name())
-                .update_expression(
-                    "SET #kind = :kind, #last = :now, #exp = :exp, #bucket = :bucket REMOVE #ended",
-                )
+                .update_expression(format!(
+                    "SET #kind = :kind, #last = :now, #exp = :exp, #bucket = :bucket{} REMOVE #ended ADD #clients :clients",
+                    if subject.is_some() { ", #subject = if_not_exists(#subject, :subject)" } else { "" }
+                ))
+                .expression_attribute_names("#clients", SESSION_CLIENTS)
+                .expression_attribute_values(":clients", AttributeValue::Ss(clients.into_iter().collect()))
                 .condition_expression("attribute_not_exists(#ended) OR #exp <= :now_s")
                 .expression_attribute_names("#kind", attr::KIND)
                 .expression_attribute_names("#last", LAST_REGISTERED_MS)
@@ -348,9 +382,13 @@ impl Store {
                     ":bucket",
                     AttributeValue::S(item_key::item_expiry_bucket(&pk, expires_at)),
                 )
-                .key(attr::PK, AttributeValue::S(pk))
-                .build()
-                .expect("update has its required fields");
+                .key(attr::PK, AttributeValue::S(pk));
+            if let Some(subject) = subject {
+                update = update
+                    .expression_attribute_names("#subject", SESSION_SUBJECT)
+                    .expression_attribute_values(":subject", AttributeValue::S(subject));
+            }
+            let update = update.build().expect("update has its required fields");
             actions.push(TransactWriteItem::builder().update(update).build());
         }
         for (record, plan) in records.iter().zip(plans) {

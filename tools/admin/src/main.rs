@@ -136,6 +136,26 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Send the back-channel logouts that could not be delivered (the undelivered queue)
+    /// again, each with a full retry period; --list only shows them.
+    Redeliver {
+        /// template.yaml's UndeliveredLogoutQueueUrl output.
+        #[arg(long, env = "SIGNOFF_UNDELIVERED_QUEUE_URL")]
+        undelivered_queue_url: String,
+        /// template.yaml's LogoutDeliveryQueueUrl output.
+        #[arg(
+            long,
+            env = "SIGNOFF_LOGOUT_QUEUE_URL",
+            required_unless_present = "list"
+        )]
+        logout_queue_url: Option<String>,
+        /// Only the deliveries to this client; the others stay.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Show what waits, changing nothing.
+        #[arg(long)]
+        list: bool,
+    },
     /// Make tokens unusable in one write, however many there are: every token of a client
     /// (--client-id), of a client for one user (--client-id and --subject), or of the whole
     /// tenant (--whole-tenant) issued up to now. Every lookup honours it at once.
@@ -678,6 +698,70 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .expect("JSON")
                 );
             }
+        }
+        Command::Redeliver {
+            undelivered_queue_url,
+            logout_queue_url,
+            client_id,
+            list,
+        } => {
+            let undelivered = signoff_queue::Queue::new(&sdk, undelivered_queue_url);
+            let deliveries = logout_queue_url.map(|url| signoff_queue::Queue::new(&sdk, url));
+            let (mut moved, mut kept) = (0u64, 0u64);
+            // A message received and kept stays invisible for the queue's visibility
+            // timeout, so receiving until nothing comes shows each message once.
+            loop {
+                let received = undelivered
+                    .receive(std::time::Duration::from_secs(1))
+                    .await
+                    .map_err(|e| fail(&e))?;
+                if received.is_empty() {
+                    break;
+                }
+                for (handle, body) in received {
+                    let delivery =
+                        serde_json::from_str::<signoff_queue::logouts::LogoutDelivery>(&body);
+                    let chosen = match &delivery {
+                        Ok(d) => client_id.as_ref().is_none_or(|c| *c == d.client_id),
+                        Err(_) => false,
+                    };
+                    match &delivery {
+                        Ok(d) => println!(
+                            "{} client {} of tenant {}: {}{} attempt(s), last: {}",
+                            if !chosen {
+                                "kept"
+                            } else if list {
+                                "waiting"
+                            } else {
+                                "redelivered"
+                            },
+                            d.client_id,
+                            d.tenant,
+                            if d.session_id.is_some() {
+                                "session logout, "
+                            } else {
+                                "user logout, "
+                            },
+                            d.attempts,
+                            d.last_failure.as_deref().unwrap_or("-"),
+                        ),
+                        Err(e) => println!("kept a message that is not a logout delivery ({e})"),
+                    }
+                    match (chosen && !list, delivery, &deliveries) {
+                        (true, Ok(d), Some(deliveries)) => {
+                            let again = d.restarted(signoff_store::now_epoch_millis());
+                            deliveries
+                                .send_body(again.body(), std::time::Duration::ZERO)
+                                .await
+                                .map_err(|e| fail(&e))?;
+                            undelivered.delete(&handle).await.map_err(|e| fail(&e))?;
+                            moved += 1;
+                        }
+                        _ => kept += 1,
+                    }
+                }
+            }
+            println!("{moved} redelivered, {kept} left on the undelivered queue");
         }
         Command::ResumePurge { tenant, job } => {
             let job = find_purge(&store, &tenant, &job).await?;

@@ -1,9 +1,11 @@
 //! `signoff-queue-runner`: what Lambda's SQS event source mapping does on AWS, for the
 //! local stack. It long-polls a queue (moto's SQS server locally, through the real SDK),
-//! hands each message to a function as Lambda's SQS event (batch size 1, as
-//! `template.yaml` sets it) through the Lambda Invoke API that `cargo lambda watch` and the
-//! tests' gateway serve, and deletes the message only when the function reports it done
-//! (`ReportBatchItemFailures`). A message that failed, or whose invocation failed, stays
+//! hands messages to a function as Lambda's SQS event (`--batch-size` at a time, as
+//! `template.yaml` sets it for the function) through the Lambda Invoke API that `cargo
+//! lambda watch` and the tests' gateway serve, and deletes each message only when the
+//! function reports it done (`ReportBatchItemFailures`). Up to `--concurrency`
+//! invocations run at once, each poller on its own, so that one slow invocation does not
+//! hold back the next batch. A message that failed, or whose invocation failed, stays
 //! in the queue: it comes back when its visibility timeout ends, and after the queue's
 //! `maxReceiveCount` receives SQS moves it to the dead-letter queue, as on AWS.
 
@@ -11,7 +13,6 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use clap::Parser;
-use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -29,6 +30,9 @@ struct Args {
     /// Invocations in flight at once (the event source mapping's maximum concurrency).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Messages per invocation, 1 to 10 (the event source mapping's batch size).
+    #[arg(long, default_value_t = 1)]
+    batch_size: i32,
 }
 
 #[tokio::main]
@@ -53,11 +57,34 @@ async fn main() -> Result<(), String> {
         args.function
     );
     eprintln!("signoff-queue-runner: {} -> {}", args.queue_url, invoke);
+    let pollers = (0..args.concurrency.max(1)).map(|_| {
+        poll(
+            &sqs,
+            &http,
+            &args.queue_url,
+            &arn,
+            &invoke,
+            args.batch_size.clamp(1, 10),
+        )
+    });
+    futures_util::future::join_all(pollers).await;
+    Ok(())
+}
+
+/// Receives batches and hands each to the function, until the process ends.
+async fn poll(
+    sqs: &aws_sdk_sqs::Client,
+    http: &reqwest::Client,
+    queue_url: &str,
+    arn: &str,
+    invoke: &str,
+    batch_size: i32,
+) {
     loop {
         let received = sqs
             .receive_message()
-            .queue_url(&args.queue_url)
-            .max_number_of_messages(10)
+            .queue_url(queue_url)
+            .max_number_of_messages(batch_size)
             .wait_time_seconds(1)
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
@@ -72,44 +99,47 @@ async fn main() -> Result<(), String> {
                 continue;
             }
         };
-        stream::iter(messages)
-            .for_each_concurrent(args.concurrency.max(1), |message| {
-                deliver(&sqs, &http, &args.queue_url, &arn, &invoke, message)
-            })
-            .await;
+        if !messages.is_empty() {
+            deliver(sqs, http, queue_url, arn, invoke, messages).await;
+        }
     }
 }
 
-/// Invokes the function with `message` and deletes the message if it succeeded.
+/// Invokes the function with `messages` and deletes the ones it did not report failed.
 async fn deliver(
     sqs: &aws_sdk_sqs::Client,
     http: &reqwest::Client,
     queue_url: &str,
     arn: &str,
     invoke: &str,
-    message: Message,
+    messages: Vec<Message>,
 ) {
-    let id = message.message_id.clone().unwrap_or_default();
     let region = arn.split(':').nth(3).unwrap_or("us-east-1");
-    let receives = message
-        .attributes
-        .as_ref()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|message| {
+            let receives = message
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .cloned()
+                .unwrap_or_else(|| "1".into());
+            json!({
+                "messageId": message.message_id,
+                "receiptHandle": message.receipt_handle,
+                "body": message.body,
+                "attributes": {"ApproximateReceiveCount": receives},
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": region,
+            })
         })
-        .cloned()
-        .unwrap_or_else(|| "1".into());
-    let event = json!({"Records": [{
-        "messageId": id,
-        "receiptHandle": message.receipt_handle,
-        "body": message.body,
-        "attributes": {"ApproximateReceiveCount": receives},
-        "messageAttributes": {},
-        "md5OfBody": message.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": region,
-    }]});
+        .collect();
+    let event = json!({ "Records": records });
     let answer = match http.post(invoke).json(&event).send().await {
         Ok(response) if response.status().is_success() => response.json::<Value>().await.ok(),
         Ok(response) => {
@@ -124,25 +154,38 @@ async fn deliver(
             None
         }
     };
-    let succeeded = answer.is_some_and(|answer| {
-        answer.get("errorType").is_none()
-            && answer["batchItemFailures"]
-                .as_array()
-                .is_none_or(|failures| failures.is_empty())
-    });
-    if !succeeded {
-        eprintln!("signoff-queue-runner: message {id} failed (receive {receives}); it comes back after its visibility timeout");
-        return;
-    }
-    if let Some(handle) = message.receipt_handle {
-        if let Err(err) = sqs
-            .delete_message()
-            .queue_url(queue_url)
-            .receipt_handle(handle)
-            .send()
-            .await
-        {
-            eprintln!("signoff-queue-runner: DeleteMessage failed: {err:?}");
+    // An invocation error fails the whole batch; otherwise only the reported messages.
+    let failed: Vec<String> = match &answer {
+        Some(answer) if answer.get("errorType").is_none() => answer["batchItemFailures"]
+            .as_array()
+            .map(|failures| {
+                failures
+                    .iter()
+                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => messages
+            .iter()
+            .filter_map(|m| m.message_id.clone())
+            .collect(),
+    };
+    for message in messages {
+        let id = message.message_id.clone().unwrap_or_default();
+        if failed.contains(&id) {
+            eprintln!("signoff-queue-runner: message {id} failed; it comes back after its visibility timeout");
+            continue;
+        }
+        if let Some(handle) = message.receipt_handle {
+            if let Err(err) = sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+            {
+                eprintln!("signoff-queue-runner: DeleteMessage failed: {err:?}");
+            }
         }
     }
 }

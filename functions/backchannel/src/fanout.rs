@@ -1,0 +1,146 @@
+//! The fanout: Lambda's DynamoDB Streams event source hands it the table's changes (the
+//! template's filter passes only session and user items); each logout among them
+//! ([`Logout::from_change`]) becomes one delivery per client that registered a
+//! back-channel logout URI, queued at once. Nothing here waits for a receiver.
+//!
+//! Records are handled in order. A record whose deliveries cannot be queued (store or
+//! queue trouble) is reported by its sequence number (`ReportBatchItemFailures`): Lambda
+//! retries the batch from it, so no logout is skipped; a logout queued twice that way makes
+//! the same deliveries, which the delivery sends once ([`crate::deliver`]).
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use lambda_http::lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use signoff_queue::logouts::LogoutDelivery;
+use signoff_queue::{BatchResponse, ItemFailure, Queue, QueueError};
+use signoff_store::audiences::Logout;
+use signoff_store::backchannel::ClientLogout;
+use signoff_store::{Store, StoreError};
+
+use crate::settings::FanoutSettings;
+
+/// The part of Lambda's DynamoDB Streams event the fanout reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamRecord {
+    #[serde(default)]
+    pub dynamodb: StreamChange,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamChange {
+    #[serde(rename = "Keys", default)]
+    pub keys: Value,
+    #[serde(rename = "OldImage")]
+    pub old_image: Option<Value>,
+    #[serde(rename = "NewImage")]
+    pub new_image: Option<Value>,
+    #[serde(rename = "SequenceNumber", default)]
+    pub sequence_number: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Clients whose registrations are read at once for one logout.
+const CLIENT_READS: usize = 8;
+
+/// Handles one batch of stream records. Never an invocation error: the first record that
+/// fails is reported, and Lambda retries from it.
+pub async fn handle(
+    store: &Store,
+    deliveries: &Queue,
+    settings: &FanoutSettings,
+    event: LambdaEvent<StreamEvent>,
+) -> Result<BatchResponse, std::convert::Infallible> {
+    let (mut logouts, mut queued) = (0u64, 0u64);
+    let mut response = BatchResponse::default();
+    for record in event.payload.records {
+        let change = &record.dynamodb;
+        let Some(logout) = Logout::from_change(
+            &change.keys,
+            change.old_image.as_ref(),
+            change.new_image.as_ref(),
+        ) else {
+            continue;
+        };
+        if logout.tenant() != settings.tenant {
+            // Logout tokens are signed as the deployment's one issuer: another tenant's
+            // relying parties would not accept them (docs/back-channel-logout.md).
+            tracing::debug!(tenant = %logout.tenant(), "logout of another tenant; not delivered");
+            continue;
+        }
+        logouts += 1;
+        match fan_out(store, deliveries, &logout).await {
+            Ok(count) => {
+                queued += count as u64;
+                tracing::info!(
+                    tenant = %logout.tenant(),
+                    kind = kind(&logout),
+                    deliveries = count,
+                    "logout fanned out"
+                );
+            }
+            Err(failure) => {
+                tracing::error!(
+                    tenant = %logout.tenant(),
+                    kind = kind(&logout),
+                    error = %failure,
+                    sequence_number = %change.sequence_number,
+                    "logout not fanned out; the stream retries from it"
+                );
+                response.batch_item_failures.push(ItemFailure {
+                    item_identifier: change.sequence_number.clone(),
+                });
+                break;
+            }
+        }
+    }
+    let counts = [
+        ("Logouts", logouts),
+        ("LogoutDeliveriesQueued", queued),
+        ("FanoutFailures", response.batch_item_failures.len() as u64),
+    ];
+    signoff_edge::metrics::print_counts(&counts);
+    Ok(response)
+}
+
+fn kind(logout: &Logout) -> &'static str {
+    match logout {
+        Logout::Session { .. } => "session",
+        Logout::User { .. } => "user",
+    }
+}
+
+/// Queues one delivery per client of `logout` that registered a logout URI.
+async fn fan_out(store: &Store, deliveries: &Queue, logout: &Logout) -> Result<usize, Failure> {
+    let tenant = logout.tenant();
+    let clients = match logout {
+        Logout::Session { clients, .. } => clients.clone(),
+        Logout::User { subject, .. } => store.user_clients(tenant, subject).await?,
+    };
+    let registered: Vec<String> = stream::iter(clients)
+        .map(|client| async move {
+            let logout = store.client_logout(tenant, &client).await?;
+            Ok::<_, StoreError>(matches!(logout, ClientLogout::Registered(_)).then_some(client))
+        })
+        .buffered(CLIENT_READS)
+        .try_filter_map(|client| async move { Ok(client) })
+        .try_collect()
+        .await?;
+    let queued = LogoutDelivery::for_clients(logout, &registered);
+    let bodies: Vec<String> = queued.iter().map(LogoutDelivery::body).collect();
+    deliveries.send_bodies(&bodies).await?;
+    Ok(queued.len())
+}

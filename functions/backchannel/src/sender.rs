@@ -1,0 +1,224 @@
+//! POSTing logout tokens to receivers (OpenID Connect Back-Channel Logout 1.0 section 2.5:
+//! `application/x-www-form-urlencoded`, `logout_token=...`), never anywhere a client's
+//! URI should not lead:
+//!
+//! - the name is resolved by [`CheckedResolver`], which keeps public addresses only, so
+//!   the address checked is the address connected to (a name that resolves to a private
+//!   address is refused, whenever it was registered);
+//! - an IP literal is checked before the request, since no resolution happens for it;
+//! - `localhost` and loopback literals, which only `signoff-admin set-backchannel-logout
+//!   --allow-loopback` stores, may reach loopback addresses and nothing else;
+//! - redirects are not followed (a 3xx is an answer, not delivered);
+//! - HTTPS trusts the system's roots (`SSL_CERT_FILE` and `SSL_CERT_DIR` apply), on the
+//!   hyper, hyper-rustls and aws-lc the AWS SDK already links.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use signoff_store::backchannel::{is_public_address, BackchannelLogout};
+use signoff_store::config::ConfigError;
+
+/// An address the receiver's URI may not lead to.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves to no address a logout may be sent to (only public ones)")]
+pub struct NotAllowed {
+    host: String,
+}
+
+/// Why a POST did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The URI leads somewhere no logout goes: not worth retrying.
+    #[error(transparent)]
+    NotAllowed(NotAllowed),
+    /// The URI does not parse (it did when it was stored).
+    #[error("the logout URI is not a URL")]
+    BadUri,
+    /// Connecting, TLS, a timeout or a broken answer: worth retrying.
+    #[error("{0}")]
+    Network(String),
+}
+
+/// Which addresses a resolution may return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Allowed {
+    Public,
+    Loopback,
+}
+
+impl Allowed {
+    fn admits(self, ip: IpAddr) -> bool {
+        match self {
+            Allowed::Public => is_public_address(ip),
+            Allowed::Loopback => ip.is_loopback(),
+        }
+    }
+}
+
+/// Resolves names through the system resolver and keeps only the addresses the receiver
+/// may be reached at.
+#[derive(Clone, Copy, Debug)]
+struct CheckedResolver {
+    allowed: Allowed,
+}
+
+type Resolved = Result<std::vec::IntoIter<SocketAddr>, Box<dyn std::error::Error + Send + Sync>>;
+
+impl tower_service::Service<Name> for CheckedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Resolved> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allowed = self.allowed;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| allowed.admits(address.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(NotAllowed { host }) as Self::Error);
+            }
+            Ok(found.into_iter())
+        })
+    }
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
+
+/// The two HTTP clients (public receivers, and this machine's), built once at init.
+pub struct Sender {
+    public: HttpClient,
+    loopback: HttpClient,
+    timeout: Duration,
+}
+
+impl Sender {
+    /// Clients whose every POST ends after `timeout`.
+    pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
+        let tls = tls_config()?;
+        let client = |allowed| {
+            let mut http = HttpConnector::new_with_resolver(CheckedResolver { allowed });
+            http.enforce_http(false);
+            http.set_connect_timeout(Some(timeout.min(Duration::from_secs(5))));
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http);
+            Client::builder(TokioExecutor::new()).build(connector)
+        };
+        Ok(Self {
+            public: client(Allowed::Public),
+            loopback: client(Allowed::Loopback),
+            timeout,
+        })
+    }
+
+    /// POSTs `token` to the client's logout URI; the HTTP status it answered.
+    pub async fn post(&self, logout: &BackchannelLogout, token: &str) -> Result<u16, SendError> {
+        let url = url::Url::parse(logout.uri()).map_err(|_| SendError::BadUri)?;
+        let allowed = if logout.names_loopback() {
+            Allowed::Loopback
+        } else {
+            Allowed::Public
+        };
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(SendError::BadUri),
+        };
+        if let Some(ip) = literal {
+            if !allowed.admits(ip) {
+                return Err(SendError::NotAllowed(NotAllowed {
+                    host: ip.to_string(),
+                }));
+            }
+        }
+        let client = match allowed {
+            Allowed::Public => &self.public,
+            Allowed::Loopback => &self.loopback,
+        };
+        // A logout token is base64url and dots: nothing to escape in a form value.
+        let request = hyper::Request::post(url.as_str())
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(hyper::header::USER_AGENT, "Signoff back-channel logout")
+            .body(Full::new(Bytes::from(format!("logout_token={token}"))))
+            .map_err(|_| SendError::BadUri)?;
+        let exchange = async {
+            let response = client.request(request).await.map_err(classify)?;
+            let status = response.status().as_u16();
+            // Read (and drop) the answer, so that the connection can be used again.
+            let _ = response.into_body().collect().await;
+            Ok(status)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Network(format!(
+                    "no answer within {} ms",
+                    self.timeout.as_millis()
+                )))
+            })
+    }
+}
+
+/// A refused resolution inside the client's error, or a network failure with its causes.
+fn classify(err: hyper_util::client::legacy::Error) -> SendError {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<NotAllowed>() {
+            return SendError::NotAllowed(NotAllowed {
+                host: refused.host.clone(),
+            });
+        }
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SendError::Network(text)
+}
+
+/// TLS 1.2 and 1.3 on aws-lc, trusting the system's root certificates.
+fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(ConfigError::Missing {
+            name: "SSL_CERT_FILE",
+            hint: "no trusted root certificates found on this system for HTTPS to logout receivers",
+        });
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::Invalid {
+            name: "SSL_CERT_FILE",
+            value: e.to_string(),
+            reason: "TLS cannot be set up",
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

@@ -1,0 +1,185 @@
+//! Back-channel logout deliveries: one SQS message per logout and client, so that each
+//! receiver is retried on its own and one slow or dead receiver never holds back another.
+//! The fanout (the table's stream) queues them; the delivery function sends each, queues
+//! it again with a delay after a failure worth retrying, and moves it to the undelivered
+//! queue when it gives up, whence `signoff-admin redeliver` sends it again.
+//!
+//! A message names the logout, never a token: the delivery mints a fresh logout token for
+//! every attempt, since a token is good for two minutes only.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use signoff_store::audiences::Logout;
+
+use crate::{Queue, QueueError};
+
+/// The deliveries queue's URL (`template.yaml` sets it).
+pub const LOGOUT_QUEUE_URL_VAR: &str = "SIGNOFF_LOGOUT_QUEUE_URL";
+/// The undelivered queue's URL.
+pub const UNDELIVERED_QUEUE_URL_VAR: &str = "SIGNOFF_UNDELIVERED_QUEUE_URL";
+
+/// One logout to tell one client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogoutDelivery {
+    pub tenant: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// When the logout happened (epoch seconds).
+    pub logged_out_at: i64,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Where the retry period starts (epoch milliseconds): the logout, or an operator's
+    /// redelivery. Retries end a fixed time after it.
+    pub since_ms: i64,
+    /// Not to be attempted before (epoch milliseconds): a backoff longer than the 15
+    /// minutes SQS can delay a message travels as several delays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_ms: Option<i64>,
+    /// Why the last attempt failed (what an operator reads on the undelivered queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+}
+
+impl LogoutDelivery {
+    /// One delivery of `logout` per client in `clients`. The same logout always makes the
+    /// same deliveries, so that a stream batch handled twice queues nothing new (see
+    /// [`LogoutDelivery::attempt_identity`]).
+    pub fn for_clients(logout: &Logout, clients: &[String]) -> Vec<Self> {
+        let (tenant, subject, session_id, at) = match logout {
+            Logout::Session {
+                tenant,
+                session_id,
+                subject,
+                at,
+                ..
+            } => (tenant, subject.clone(), Some(session_id.clone()), *at),
+            Logout::User {
+                tenant,
+                subject,
+                at,
+            } => (tenant, Some(subject.clone()), None, *at),
+        };
+        clients
+            .iter()
+            .map(|client_id| Self {
+                tenant: tenant.clone(),
+                client_id: client_id.clone(),
+                subject: subject.clone(),
+                session_id: session_id.clone(),
+                logged_out_at: at,
+                attempts: 0,
+                since_ms: at * 1000,
+                not_before_ms: None,
+                last_failure: None,
+            })
+            .collect()
+    }
+
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("a logout delivery always serializes")
+    }
+
+    /// What names this attempt, and no other: the logout, the client, where the retry
+    /// period started and the attempt number. Its sender claims it once
+    /// ([`signoff_store::Store::claim_delivery`]).
+    pub fn attempt_identity(&self) -> String {
+        serde_json::json!([
+            self.client_id,
+            self.subject,
+            self.session_id,
+            self.logged_out_at,
+            self.since_ms,
+            self.attempts,
+        ])
+        .to_string()
+    }
+
+    /// The same logout, as new: for an operator's redelivery, which gets a full retry
+    /// period again.
+    pub fn restarted(self, now_ms: i64) -> Self {
+        Self {
+            attempts: 0,
+            since_ms: now_ms,
+            not_before_ms: None,
+            last_failure: None,
+            ..self
+        }
+    }
+}
+
+/// The two queues of back-channel logout delivery.
+#[derive(Clone, Debug)]
+pub struct LogoutQueues {
+    pub deliveries: Queue,
+    pub undelivered: Queue,
+}
+
+impl LogoutQueues {
+    /// Queues `delivery` again, to be received after `delay` (at most SQS's 15 minutes; a
+    /// longer wait is the message's `not_before_ms`).
+    pub async fn retry(
+        &self,
+        delivery: &LogoutDelivery,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        self.deliveries.send_body(delivery.body(), delay).await
+    }
+
+    /// Keeps `delivery` where an operator sees it.
+    pub async fn give_up(&self, delivery: &LogoutDelivery) -> Result<(), QueueError> {
+        self.undelivered
+            .send_body(delivery.body(), Duration::ZERO)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_logout_names_the_session_and_a_user_logout_the_user() {
+        let session = Logout::Session {
+            tenant: "t".into(),
+            session_id: "s1".into(),
+            subject: Some("u".into()),
+            clients: vec!["a".into(), "b".into()],
+            at: 10,
+        };
+        let deliveries = LogoutDelivery::for_clients(&session, &["a".into(), "b".into()]);
+        // The same logout again (a stream batch retried) makes the same attempts.
+        assert_eq!(
+            deliveries[0].attempt_identity(),
+            LogoutDelivery::for_clients(&session, &["a".into()])[0].attempt_identity()
+        );
+        assert_ne!(
+            deliveries[0].attempt_identity(),
+            deliveries[1].attempt_identity()
+        );
+        assert_eq!(deliveries.len(), 2);
+        assert_eq!(deliveries[1].client_id, "b");
+        assert_eq!(deliveries[1].session_id.as_deref(), Some("s1"));
+        assert_eq!(deliveries[1].subject.as_deref(), Some("u"));
+        let user = Logout::User {
+            tenant: "t".into(),
+            subject: "u".into(),
+            at: 10,
+        };
+        let delivery = &LogoutDelivery::for_clients(&user, &["a".into()])[0];
+        assert_eq!(delivery.session_id, None);
+        let back: LogoutDelivery = serde_json::from_str(&delivery.body()).unwrap();
+        assert_eq!(&back, delivery);
+        let mut tried = back.clone();
+        tried.attempts = 7;
+        tried.last_failure = Some("HTTP 400".into());
+        let again = tried.clone().restarted(100);
+        assert_eq!((again.since_ms, again.attempts), (100, 0));
+        assert_ne!(again.attempt_identity(), back.attempt_identity());
+    }
+}

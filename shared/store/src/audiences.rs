@@ -1,0 +1,254 @@
+//! Who hears of a logout: the clients that held a token of the session or the user that
+//! ended, as registration noted them, and the logouts the table's stream reports.
+//!
+//! - **A session's clients** are a string set on the session's item (`clients`, with the
+//!   session's `subject`), added by the registration transaction's session update, which
+//!   is written anyway: no extra write.
+//! - **A user's clients** are a string set on the user's audience item
+//!   (`audience#<tenant>#<user>`), added by one UpdateItem per user per registration call,
+//!   issued alongside the registration's own write. It lives `session_marker_ttl` from
+//!   the user's latest registration, as long as the logout-all marker that would need it.
+//!   Written before or with the token, so a logout-all that follows any registration
+//!   finds its client; the fanout never depends on index reads or on records that the
+//!   logout itself deletes.
+//!
+//! [`Logout::from_change`] reads a stream record's images: a session item whose
+//! `ended_at` appears (its first end: ends keep their first time, so a repeated logout is
+//! no new event), or a user marker whose `revoked_at` moves forward. TTL and housekeeping
+//! deletions are REMOVE records, which carry no new image and are never logouts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use crate::error::{classify, StoreError};
+use crate::item_key;
+use crate::model::{TokenRecord, SESSION_KIND};
+use crate::sessions::{ENDED_AT, SESSION_CLIENTS, SESSION_SUBJECT};
+use crate::table::attr;
+use crate::Store;
+
+const AUDIENCE_KIND: &str = "audience";
+const AUDIENCE_CLIENTS: &str = "clients";
+/// The user marker's kind and time (see [`crate::revocation`]).
+const USER_KIND: &str = "user";
+const REVOKED_AT: &str = "revoked_at";
+
+/// A logout the stream reports: who ended, and when (epoch seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Logout {
+    /// A session ended: each of its clients hears of it with `sid` (and `sub` when known).
+    Session {
+        tenant: String,
+        session_id: String,
+        subject: Option<String>,
+        clients: Vec<String>,
+        at: i64,
+    },
+    /// A user was logged out everywhere: each client of the user hears of it with `sub`
+    /// alone, which OpenID Connect Back-Channel Logout 1.0 section 2.4 defines as all of
+    /// the user's sessions at that client.
+    User {
+        tenant: String,
+        subject: String,
+        at: i64,
+    },
+}
+
+impl Logout {
+    /// The logout a stream record reports, from its `Keys`, `OldImage` and `NewImage` in
+    /// DynamoDB JSON (as Lambda's DynamoDB Streams event carries them); `None` for every
+    /// other change.
+    pub fn from_change(keys: &Value, old: Option<&Value>, new: Option<&Value>) -> Option<Logout> {
+        let new = new?;
+        let parts = item_key::decompose(keys.get(attr::PK)?.get("S")?.as_str()?)?;
+        let string =
+            |image: &Value, name: &str| image.get(name)?.get("S")?.as_str().map(str::to_owned);
+        let number = |image: Option<&Value>, name: &str| -> Option<i64> {
+            image?.get(name)?.get("N")?.as_str()?.parse().ok()
+        };
+        let kind = string(new, attr::KIND);
+        match (parts.as_slice(), kind.as_deref()) {
+            ([prefix, tenant, session_id], Some(SESSION_KIND)) if prefix == "session" => {
+                let at = number(Some(new), ENDED_AT)?;
+                if number(old, ENDED_AT) == Some(at) {
+                    return None;
+                }
+                let clients = new
+                    .get(SESSION_CLIENTS)
+                    .and_then(|v| v.get("SS"))
+                    .and_then(Value::as_array)
+                    .map(|clients| {
+                        clients
+                            .iter()
+                            .filter_map(|c| c.as_str().map(str::to_owned))
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(Logout::Session {
+                    tenant: tenant.clone(),
+                    session_id: session_id.clone(),
+                    subject: string(new, SESSION_SUBJECT),
+                    clients,
+                    at,
+                })
+            }
+            ([prefix, tenant, user], Some(USER_KIND)) if prefix == "user" => {
+                let at = number(Some(new), REVOKED_AT)?;
+                if number(old, REVOKED_AT).is_some_and(|before| before >= at) {
+                    return None;
+                }
+                Some(Logout::User {
+                    tenant: tenant.clone(),
+                    subject: user.clone(),
+                    at,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn tenant(&self) -> &str {
+        match self {
+            Logout::Session { tenant, .. } | Logout::User { tenant, .. } => tenant,
+        }
+    }
+}
+
+impl Store {
+    /// Notes, for every user of `records`, the clients their tokens were issued to: one
+    /// UpdateItem per user (see the module documentation).
+    pub(crate) async fn note_audiences(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
+        // Owned, so that the futures below borrow nothing but the store.
+        let mut audiences: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for record in records {
+            if let Some(subject) = record.subject.as_deref() {
+                audiences
+                    .entry(item_key::audience_pk(&record.tenant, subject))
+                    .or_default()
+                    .insert(record.client_id.clone());
+            }
+        }
+        let expires_at =
+            crate::now_epoch_seconds() + self.config().session_marker_ttl.as_secs() as i64;
+        stream::iter(audiences)
+            .map(|(pk, clients)| async move {
+                self.client()
+                    .update_item()
+                    .table_name(self.table_name())
+                    .update_expression(
+                        "SET #kind = :kind, #exp = :exp, #bucket = :bucket ADD #clients :clients",
+                    )
+                    .expression_attribute_names("#kind", attr::KIND)
+                    .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                    .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
+                    .expression_attribute_names("#clients", AUDIENCE_CLIENTS)
+                    .expression_attribute_values(":kind", AttributeValue::S(AUDIENCE_KIND.into()))
+                    .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+                    .expression_attribute_values(
+                        ":bucket",
+                        AttributeValue::S(item_key::item_expiry_bucket(&pk, expires_at)),
+                    )
+                    .expression_attribute_values(
+                        ":clients",
+                        AttributeValue::Ss(clients.into_iter().collect()),
+                    )
+                    .key(attr::PK, AttributeValue::S(pk))
+                    .send()
+                    .await
+                    .map_err(|e| classify("UpdateItem", e))
+                    .map(drop)
+            })
+            .buffer_unordered(self.config().bulk.concurrency.max(1))
+            .try_collect()
+            .await
+    }
+
+    /// The clients that held a token of `user` of `tenant` within the marker lifetime
+    /// (one strongly consistent GetItem), sorted.
+    pub async fn user_clients(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError> {
+        let item = self
+            .get_item(item_key::audience_pk(tenant, user), true)
+            .await?;
+        let mut clients: Vec<String> = item
+            .and_then(|mut item| item.remove(AUDIENCE_CLIENTS))
+            .and_then(|clients| clients.as_ss().ok().cloned())
+            .unwrap_or_default();
+        clients.sort();
+        Ok(clients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session_keys() -> Value {
+        json!({"pk": {"S": item_key::session_pk("t1", "s#1")}})
+    }
+
+    #[test]
+    fn a_session_ends_once_with_its_clients_and_user() {
+        let old = json!({"kind": {"S": "session"}, "clients": {"SS": ["b", "a"]}});
+        let new = json!({"kind": {"S": "session"}, "clients": {"SS": ["b", "a"]},
+            "subject": {"S": "u1"}, "ended_at": {"N": "100"}});
+        assert_eq!(
+            Logout::from_change(&session_keys(), Some(&old), Some(&new)),
+            Some(Logout::Session {
+                tenant: "t1".into(),
+                session_id: "s#1".into(),
+                subject: Some("u1".into()),
+                clients: vec!["a".into(), "b".into()],
+                at: 100,
+            })
+        );
+        // A logout of the ended session again keeps the first end: no new event.
+        assert_eq!(
+            Logout::from_change(&session_keys(), Some(&new), Some(&new)),
+            None
+        );
+        // Registration's updates, and deletions, are not logouts.
+        assert_eq!(
+            Logout::from_change(&session_keys(), Some(&old), Some(&old)),
+            None
+        );
+        assert_eq!(Logout::from_change(&session_keys(), Some(&new), None), None);
+    }
+
+    #[test]
+    fn a_user_logout_counts_when_its_mark_moves_forward() {
+        let keys = json!({"pk": {"S": item_key::user_pk("t1", "alice")}});
+        let at = |t: i64| json!({"kind": {"S": "user"}, "revoked_at": {"N": t.to_string()}});
+        let expected = Some(Logout::User {
+            tenant: "t1".into(),
+            subject: "alice".into(),
+            at: 200,
+        });
+        assert_eq!(Logout::from_change(&keys, None, Some(&at(200))), expected);
+        assert_eq!(
+            Logout::from_change(&keys, Some(&at(100)), Some(&at(200))),
+            expected
+        );
+        assert_eq!(
+            Logout::from_change(&keys, Some(&at(200)), Some(&at(200))),
+            None
+        );
+    }
+
+    #[test]
+    fn other_items_are_no_logouts() {
+        let new = json!({"kind": {"S": "grant"}, "revoked_at": {"N": "5"}});
+        let keys = json!({"pk": {"S": item_key::grant_pk("t1", "g")}});
+        assert_eq!(Logout::from_change(&keys, None, Some(&new)), None);
+        // A kind that does not match its key is no logout either.
+        let keys = json!({"pk": {"S": item_key::user_pk("t1", "alice")}});
+        let new = json!({"kind": {"S": "audience"}, "revoked_at": {"N": "5"}});
+        assert_eq!(Logout::from_change(&keys, None, Some(&new)), None);
+        assert_eq!(Logout::from_change(&json!({}), None, Some(&new)), None);
+    }
+}

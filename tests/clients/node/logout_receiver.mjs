@@ -1,0 +1,75 @@
+// Back-channel logout receivers for the end-to-end tests: one HTTP server playing any
+// number of relying parties, each at POST /rp/<client_id>/logout, as section 2.5 of
+// OpenID Connect Back-Channel Logout 1.0 describes the request (a form with
+// logout_token). Every token is validated as section 2.6 asks (logout_token_check.mjs,
+// on the independent jose library) and recorded; the answer is what the test set for
+// that client:
+//   PUT /control/<client_id>  {"status": 200 | 204 | 400 | 503 | ..., "delay_ms": N}
+//   GET /received             every request so far: {client_id, at_ms, answered,
+//                             answered_at_ms, accepted, reason?, sub?, sid?, jti?}
+// A relying party answers 200 with Cache-Control: no-store unless told otherwise.
+//
+// argv[2]: {"jwks_uri": the OP's JWKS URL, "issuer": its iss, "port"?: where to listen
+// (any free port if absent), "log"?: print each request's record as a JSON line (the
+// demo receiver scripts/dev runs)}. Prints {"port": N} once listening on 127.0.0.1.
+import http from 'node:http';
+import { makeChecker } from './logout_token_check.mjs';
+
+const config = JSON.parse(process.argv[2]);
+const check = makeChecker(config);
+const behaviour = new Map();
+const received = [];
+
+function body(request) {
+  return new Promise((resolve) => {
+    let text = '';
+    request.on('data', (chunk) => { text += chunk; });
+    request.on('end', () => resolve(text));
+  });
+}
+
+const server = http.createServer(async (request, response) => {
+  const url = new URL(request.url, 'http://receiver');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (request.method === 'GET' && url.pathname === '/received') {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(received));
+    return;
+  }
+  if (request.method === 'PUT' && parts[0] === 'control' && parts.length === 2) {
+    behaviour.set(parts[1], JSON.parse(await body(request)));
+    response.writeHead(204);
+    response.end();
+    return;
+  }
+  if (request.method === 'POST' && parts[0] === 'rp' && parts[2] === 'logout') {
+    const client_id = parts[1];
+    const at_ms = Date.now();
+    const type = request.headers['content-type'] ?? '';
+    const form = new URLSearchParams(await body(request));
+    const token = form.get('logout_token');
+    const result = type.startsWith('application/x-www-form-urlencoded') && token
+      ? await check(token, client_id)
+      : { accepted: false, reason: `not a logout form (${type})` };
+    const { status = 200, delay_ms = 0 } = behaviour.get(client_id) ?? {};
+    const entry = { client_id, at_ms, answered: status, ...result };
+    received.push(entry);
+    if (delay_ms > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delay_ms));
+    }
+    entry.answered_at_ms = Date.now();
+    if (config.log) {
+      process.stdout.write(`${JSON.stringify(entry)}\n`);
+    }
+    // Section 2.8: a refused token gets 400 with an error body.
+    response.writeHead(status, { 'Cache-Control': 'no-store', 'Content-Type': 'application/json' });
+    response.end(status === 400 ? JSON.stringify({ error: 'invalid_request' }) : '');
+    return;
+  }
+  response.writeHead(404);
+  response.end();
+});
+
+server.listen(config.port ?? 0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+});

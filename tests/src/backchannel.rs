@@ -1,0 +1,304 @@
+//! The back-channel logout path for the tests, with the real parts `scripts/dev` runs:
+//! the function binaries behind the local gateway, the table's stream read through the
+//! real SDK by `signoff-stream-runner` (Lambda's DynamoDB Streams event source),
+//! moto's SQS server holding the deliveries and undelivered queues, fed to the delivery
+//! function by `signoff-queue-runner`, and receivers (`tests/clients/node/
+//! logout_receiver.mjs`) that validate every logout token with an independent JOSE
+//! library.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{json, Value};
+use tokio::io::AsyncBufReadExt;
+
+use crate::db::TestDb;
+use crate::gateway::{router_table, Gateway};
+use crate::kms::TestKms;
+use crate::paths::{binaries_dir, workspace};
+
+/// The issuer the delivery signs as.
+pub const ISSUER: &str = "https://as.example";
+/// The signing key's alias in the test KMS.
+pub const KEY_ALIAS: &str = "alias/backchannel";
+
+/// Receivers of back-channel logouts: one Node server playing every relying party.
+pub struct Receivers {
+    base: String,
+    http: reqwest::Client,
+    _process: tokio::process::Child,
+}
+
+impl Receivers {
+    /// Receivers that validate tokens against the keys `jwks_uri` publishes, as `issuer`'s.
+    pub async fn start(jwks_uri: &str, issuer: &str) -> Self {
+        let dir = workspace().join("tests/clients/node");
+        assert!(
+            dir.join("node_modules").is_dir(),
+            "tests/clients/node/node_modules is missing: run the suite with scripts/test, which installs the Node clients"
+        );
+        let mut process = tokio::process::Command::new("node")
+            .arg(dir.join("logout_receiver.mjs"))
+            .arg(json!({"jwks_uri": jwks_uri, "issuer": issuer}).to_string())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the logout receiver");
+        let stdout = process.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("the receiver starts")
+        .expect("its port is printed");
+        let port = serde_json::from_str::<Value>(&line).expect("a JSON line")["port"]
+            .as_u64()
+            .expect("a port");
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            _process: process,
+        }
+    }
+
+    /// Where `client_id`'s relying party hears of logouts.
+    pub fn uri(&self, client_id: &str) -> String {
+        format!("{}/rp/{client_id}/logout", self.base)
+    }
+
+    /// Makes `client_id`'s relying party answer `status` after `delay`.
+    pub async fn answer(&self, client_id: &str, status: u16, delay: Duration) {
+        self.http
+            .put(format!("{}/control/{client_id}", self.base))
+            .json(&json!({"status": status, "delay_ms": delay.as_millis() as u64}))
+            .send()
+            .await
+            .expect("the receiver takes control");
+    }
+
+    /// Every POST received so far, in order.
+    pub async fn received(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/received", self.base))
+            .send()
+            .await
+            .expect("the receiver answers")
+            .json()
+            .await
+            .expect("a JSON list")
+    }
+
+    /// The POSTs received to `client_id`.
+    pub async fn received_by(&self, client_id: &str) -> Vec<Value> {
+        self.received()
+            .await
+            .into_iter()
+            .filter(|r| r["client_id"] == client_id)
+            .collect()
+    }
+
+    /// Waits (up to `within`) until `done` holds for what was received; returns it.
+    pub async fn wait_until(
+        &self,
+        within: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let received = self.received().await;
+            if done(&received) {
+                return received;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not received in {within:?}: {received:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The whole delivery path against `db`, signing for `tenant`.
+pub struct LogoutPath {
+    pub gateway: Gateway,
+    pub receivers: Receivers,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sqs_endpoint: String,
+    pub deliveries_url: String,
+    pub undelivered_url: String,
+    _runners: Vec<tokio::process::Child>,
+}
+
+impl LogoutPath {
+    /// Starts every part; retries come after 0.5 to 2 s (not 30 s to 2 h), for
+    /// `retry_for`.
+    pub async fn start(db: &TestDb, kms: &TestKms, tenant: &str, retry_for: Duration) -> Self {
+        kms.create_key(aws_sdk_kms::types::KeySpec::EccNistP256, KEY_ALIAS)
+            .await;
+        // SQS on the same moto server as KMS.
+        let sqs_endpoint = kms.endpoint.clone();
+        let sqs = aws_sdk_sqs::Client::new(&crate::queue::local_sdk(&sqs_endpoint).await);
+        let undelivered_url = create_queue(&sqs, "signoff-logouts-undelivered", &[]).await;
+        let undelivered_arn = queue_arn(&sqs, &undelivered_url).await;
+        let redrive =
+            json!({"deadLetterTargetArn": undelivered_arn, "maxReceiveCount": 5}).to_string();
+        let deliveries_url = create_queue(
+            &sqs,
+            "signoff-logouts",
+            &[
+                // Longer than any invocation takes (the slow receiver holds its batch for
+                // 10 s), as the template's is six times the function's timeout: a batch's
+                // delivered messages are deleted when the invocation ends.
+                (QueueAttributeName::VisibilityTimeout, "30"),
+                (QueueAttributeName::RedrivePolicy, &redrive),
+            ],
+        )
+        .await;
+        let retry_for = retry_for.as_secs().to_string();
+        let mut env = db.function_env();
+        env.extend(
+            [
+                ("SIGNOFF_REVOCATION_TENANT", tenant),
+                ("SIGNOFF_ISSUER", ISSUER),
+                ("SIGNOFF_SIGNING_KEY_ID", KEY_ALIAS),
+                ("AWS_ENDPOINT_URL_KMS", &kms.endpoint),
+                ("AWS_ENDPOINT_URL_SQS", &sqs_endpoint),
+                ("SIGNOFF_LOGOUT_QUEUE_URL", &deliveries_url),
+                ("SIGNOFF_UNDELIVERED_QUEUE_URL", &undelivered_url),
+                ("SIGNOFF_LOGOUT_RETRY_BASE_MS", "500"),
+                ("SIGNOFF_LOGOUT_RETRY_MAX_MS", "2000"),
+                ("SIGNOFF_LOGOUT_RETRY_FOR_SECONDS", &retry_for),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        // Four sandboxes each, as many as the queue runner's concurrent invocations: a
+        // delivery held by a slow receiver holds back no other, as on Lambda.
+        let gateway = Gateway::start_with_sandboxes(
+            router_table().to_vec(),
+            &["logout-fanout", "logout-deliver"],
+            4,
+            &binaries_dir(),
+            &env,
+        )
+        .await
+        .expect("the function binaries start (cargo build --workspace --bins)");
+        let invoke_url = gateway.invoke_url();
+        let stream_runner = spawn(
+            "signoff-stream-runner",
+            &[
+                "--table",
+                db.store.table_name(),
+                "--function",
+                "logout-fanout",
+                "--invoke-url",
+                &invoke_url,
+                "--filter-pk-prefix",
+                "session#",
+                "--filter-pk-prefix",
+                "user#",
+            ],
+            &db.function_env(),
+        );
+        let queue_runner = spawn(
+            "signoff-queue-runner",
+            &[
+                "--queue-url",
+                &deliveries_url,
+                "--function",
+                "logout-deliver",
+                "--invoke-url",
+                &invoke_url,
+                "--batch-size",
+                "10",
+            ],
+            &[
+                ("AWS_ENDPOINT_URL_SQS".into(), sqs_endpoint.clone()),
+                ("AWS_REGION".into(), "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+            ],
+        );
+        let receivers = Receivers::start(
+            &format!("{}/.well-known/jwks.json", gateway.base_url()),
+            ISSUER,
+        )
+        .await;
+        Self {
+            gateway,
+            receivers,
+            sqs,
+            sqs_endpoint,
+            deliveries_url,
+            undelivered_url,
+            _runners: vec![stream_runner, queue_runner],
+        }
+    }
+
+    /// Messages waiting, in flight or delayed in `url`, as SQS approximates them.
+    pub async fn depth(&self, url: &str) -> u64 {
+        crate::queue::queue_depth(&self.sqs, url).await
+    }
+
+    /// The environment `signoff-admin redeliver` needs.
+    pub fn admin_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_SQS".into(), self.sqs_endpoint.clone()),
+            (
+                "SIGNOFF_LOGOUT_QUEUE_URL".into(),
+                self.deliveries_url.clone(),
+            ),
+            (
+                "SIGNOFF_UNDELIVERED_QUEUE_URL".into(),
+                self.undelivered_url.clone(),
+            ),
+        ]
+    }
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, &str)],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (name, value) in attributes {
+        request = request.attributes(name.clone(), *value);
+    }
+    request
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("queue url")
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("queue arn")
+}
+
+fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> tokio::process::Child {
+    let path = binaries_dir().join(binary);
+    tokio::process::Command::new(&path)
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} (run `cargo build --workspace --bins` first): {e}",
+                path.display()
+            )
+        })
+}

@@ -1,0 +1,329 @@
+//! Back-channel logout delivery end to end (docs/back-channel-logout.md), with the parts
+//! `scripts/dev` runs: a logout through the real endpoint, the table's stream read by
+//! `signoff-stream-runner` into the `logout-fanout` binary, moto's SQS queue fed by
+//! `signoff-queue-runner` to the `logout-deliver` binary, and relying parties
+//! (`tests/clients/node/logout_receiver.mjs`) that validate every token with the `jose`
+//! library exactly as OpenID Connect Back-Channel Logout 1.0 section 2.6 asks.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use signoff_store::backchannel::{BackchannelLogout, Reach};
+use signoff_store::model::{TokenRecord, TokenType};
+use signoff_tests::admin::run_admin;
+use signoff_tests::backchannel::LogoutPath;
+use signoff_tests::db::TestDb;
+use signoff_tests::kms::TestKms;
+use signoff_tests::seed;
+
+const SERVICE: &str = "5001";
+/// Long enough for a debug build on a busy 2-core machine; deliveries take well under a
+/// second when nothing fails.
+const WITHIN: Duration = Duration::from_secs(60);
+
+async fn listen(db: &TestDb, path: &LogoutPath, client: &str) {
+    let logout = BackchannelLogout::new(&path.receivers.uri(client), false, Reach::Loopback)
+        .expect("a loopback URI, allowed");
+    db.store
+        .set_backchannel_logout(SERVICE, client, Some(&logout))
+        .await
+        .expect("the URI is stored");
+}
+
+fn token(value: &str, client: &str, subject: &str, session: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        subject: Some(subject.into()),
+        session_id: session.map(str::to_owned),
+        ..seed::token(SERVICE, value, TokenType::Access, client)
+    }
+}
+
+async fn call(path: &LogoutPath, service_token: &str, api: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/{SERVICE}/{api}", path.gateway.base_url()))
+        .bearer_auth(service_token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert!(
+        response.status().is_success(),
+        "{api}: {}",
+        response.status()
+    );
+    response.json().await.expect("a JSON answer")
+}
+
+/// Waits until every queued delivery has been handled.
+async fn settle(path: &LogoutPath) {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while path.depth(&path.deliveries_url).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "deliveries pending");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn accepted<'a>(received: &'a [Value], client: &str) -> Vec<&'a Value> {
+    received
+        .iter()
+        .filter(|r| r["client_id"] == client && r["accepted"] == true)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_logout_and_a_logout_all_reach_every_client_that_held_a_token() {
+    let db = TestDb::start().await;
+    let kms = TestKms::start().await;
+    let service_token = seed::tenant(&db.store, SERVICE, None).await;
+    for client in ["web", "mobile", "legacy", "bystander"] {
+        seed::client(&db.store, SERVICE, client, true).await;
+    }
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    // legacy registered no logout URI; bystander did, but never held alice's tokens.
+    for client in ["web", "mobile", "bystander"] {
+        listen(&db, &path, client).await;
+    }
+    seed::register(
+        &db.store,
+        vec![
+            token("s1-web", "web", "alice", Some("s-1")),
+            token("s1-mobile", "mobile", "alice", Some("s-1")),
+            token("s1-legacy", "legacy", "alice", Some("s-1")),
+            token("s2-web", "web", "alice", Some("s-2")),
+            token("bob-web", "bystander", "bob", Some("s-3")),
+        ],
+    )
+    .await;
+
+    // One session ends: its clients hear of that session, with sid and sub.
+    let answer = call(
+        &path,
+        &service_token,
+        "nativesso/logout",
+        json!({"sessionId": "s-1"}),
+    )
+    .await;
+    assert_eq!(answer["count"], 3, "{answer}");
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            accepted(r, "web").len() == 1 && accepted(r, "mobile").len() == 1
+        })
+        .await;
+    for client in ["web", "mobile"] {
+        let token = accepted(&received, client)[0];
+        assert_eq!(
+            (&token["sid"], &token["sub"]),
+            (&json!("s-1"), &json!("alice"))
+        );
+    }
+    settle(&path).await;
+    let received = path.receivers.received().await;
+    assert_eq!(received.len(), 2, "only web and mobile: {received:#?}");
+    assert!(received.iter().all(|r| r["accepted"] == true));
+
+    // alice is logged out everywhere: each client that ever held one of her tokens hears
+    // of it with sub alone (all her sessions there), bob's client does not.
+    let answer = call(
+        &path,
+        &service_token,
+        "auth/token/revoke",
+        json!({"subject": "alice"}),
+    )
+    .await;
+    assert_eq!(answer["resultCode"], "A312001", "{answer}");
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            accepted(r, "web").len() == 2 && accepted(r, "mobile").len() == 2
+        })
+        .await;
+    for client in ["web", "mobile"] {
+        let token = accepted(&received, client)[1];
+        assert_eq!(token["sub"], "alice");
+        assert!(token.get("sid").is_none_or(Value::is_null), "{token}");
+    }
+    settle(&path).await;
+    let received = path.receivers.received().await;
+    assert_eq!(received.len(), 4, "{received:#?}");
+    assert!(path.receivers.received_by("bystander").await.is_empty());
+    assert_eq!(path.depth(&path.undelivered_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_down_refusing_or_slow_each_get_what_is_theirs_and_hold_back_no_other() {
+    let db = TestDb::start().await;
+    let kms = TestKms::start().await;
+    let service_token = seed::tenant(&db.store, SERVICE, None).await;
+    let clients = ["down", "refusing", "slow", "fast", "also-fast"];
+    for client in clients {
+        seed::client(&db.store, SERVICE, client, true).await;
+    }
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    for client in clients {
+        listen(&db, &path, client).await;
+    }
+    path.receivers.answer("down", 503, Duration::ZERO).await;
+    path.receivers.answer("refusing", 400, Duration::ZERO).await;
+    path.receivers
+        .answer("slow", 200, Duration::from_secs(10))
+        .await;
+    seed::register(
+        &db.store,
+        clients
+            .iter()
+            .map(|client| token(&format!("t-{client}"), client, "carol", Some("s-9")))
+            .collect(),
+    )
+    .await;
+    call(
+        &path,
+        &service_token,
+        "nativesso/logout",
+        json!({"sessionId": "s-9"}),
+    )
+    .await;
+
+    // The slow receiver takes 10 s to answer; the others have theirs before it does.
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            ["fast", "also-fast"]
+                .iter()
+                .all(|c| accepted(r, c).len() == 1)
+                && r.iter().any(|e| e["client_id"] == "slow")
+        })
+        .await;
+    let slow = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            r.iter()
+                .any(|e| e["client_id"] == "slow" && e["answered_at_ms"].is_number())
+        })
+        .await;
+    let slow_answered = slow
+        .iter()
+        .find(|e| e["client_id"] == "slow")
+        .and_then(|e| e["answered_at_ms"].as_u64())
+        .unwrap();
+    for client in ["fast", "also-fast"] {
+        let at = accepted(&received, client)[0]["at_ms"].as_u64().unwrap();
+        assert!(
+            at < slow_answered,
+            "{client} received at {at}, after the slow receiver answered at {slow_answered}"
+        );
+    }
+
+    // The receiver that is down gets retried with a fresh token each time; once it is
+    // back, it has the logout, once.
+    path.receivers
+        .wait_until(WITHIN, |r| {
+            r.iter().filter(|e| e["client_id"] == "down").count() >= 2
+        })
+        .await;
+    path.receivers.answer("down", 200, Duration::ZERO).await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            r.iter()
+                .any(|e| e["client_id"] == "down" && e["answered"] == 200)
+        })
+        .await;
+    let attempts = accepted(&received, "down");
+    assert!(attempts.len() >= 3, "{attempts:#?}");
+    let mut ids: Vec<&str> = attempts
+        .iter()
+        .map(|e| e["jti"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), attempts.len(), "a fresh token per attempt");
+
+    // The refusing receiver was asked once: a 400 is not retried, and waits for an
+    // operator on the undelivered queue.
+    settle(&path).await;
+    let received = path.receivers.received().await;
+    let delivered = |client: &str| {
+        received
+            .iter()
+            .filter(|e| e["client_id"] == client && e["answered"] == 200)
+            .count()
+    };
+    assert_eq!(path.receivers.received_by("refusing").await.len(), 1);
+    for client in ["down", "slow", "fast", "also-fast"] {
+        assert_eq!(delivered(client), 1, "{client}: {received:#?}");
+    }
+    assert_eq!(path.depth(&path.undelivered_url).await, 1);
+
+    // Fixed, the operator redelivers it with one command.
+    path.receivers.answer("refusing", 204, Duration::ZERO).await;
+    let run = run_admin(&db, &["redeliver"], &path.admin_env()).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("redelivered client refusing of tenant 5001")
+            && run.stdout.contains("HTTP 400, not retried")
+            && run.stdout.contains("1 redelivered, 0 left"),
+        "{}",
+        run.stdout
+    );
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            r.iter()
+                .any(|e| e["client_id"] == "refusing" && e["answered"] == 204)
+        })
+        .await;
+    assert!(accepted(&received, "refusing").len() == 2);
+    settle(&path).await;
+    assert_eq!(path.depth(&path.undelivered_url).await, 0);
+}
+
+#[tokio::test]
+async fn a_delivery_attempt_is_claimed_once_and_a_lapsed_claim_again() {
+    let db = TestDb::start().await;
+    let hold = Duration::from_secs(120);
+    assert!(db
+        .store
+        .claim_delivery(SERVICE, "attempt-1", hold)
+        .await
+        .unwrap());
+    // A second receipt of the same message, while the first sends, and after it finished.
+    assert!(!db
+        .store
+        .claim_delivery(SERVICE, "attempt-1", hold)
+        .await
+        .unwrap());
+    db.store
+        .finish_delivery(SERVICE, "attempt-1")
+        .await
+        .unwrap();
+    assert!(!db
+        .store
+        .claim_delivery(SERVICE, "attempt-1", hold)
+        .await
+        .unwrap());
+    // Another tenant's attempt of the same identity is its own.
+    assert!(db
+        .store
+        .claim_delivery("5002", "attempt-1", hold)
+        .await
+        .unwrap());
+    // A sender that never finished (a crash): its claim lapses, and the attempt is sent.
+    assert!(db
+        .store
+        .claim_delivery(SERVICE, "attempt-2", Duration::ZERO)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(db
+        .store
+        .claim_delivery(SERVICE, "attempt-2", hold)
+        .await
+        .unwrap());
+    assert!(!db
+        .store
+        .claim_delivery(SERVICE, "attempt-2", hold)
+        .await
+        .unwrap());
+}
