@@ -48,7 +48,7 @@ fn epoch_ms() -> u64 {
 #[tokio::main]
 async fn main() {
     let sessions = count_from_env("SIGNOFF_BENCH_LOGOUT_SESSIONS", 1_000);
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let kms = TestKms::start().await;
     let service_token = seed::tenant(&db.store, TENANT, None).await;
     for client in CLIENTS {

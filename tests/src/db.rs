@@ -42,9 +42,16 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A fresh database holding an empty Signoff table.
+    /// A fresh database holding an empty Signoff table, without its stream (the
+    /// emulators make every write several times slower recording one).
     pub async fn start() -> Self {
         Self::start_with(|_| {}, None).await
+    }
+
+    /// [`TestDb::start`], the table with its stream, as deployed: for the tests that read
+    /// it (back-channel logout delivery).
+    pub async fn start_with_stream() -> Self {
+        Self::start_configured(|_| {}, None, signoff_store::table::Stream::On).await
     }
 
     /// Like [`TestDb::start`], with the store's configuration adjusted by `tune` and,
@@ -52,6 +59,14 @@ impl TestDb {
     pub async fn start_with(
         tune: impl FnOnce(&mut Config),
         faults: Option<SharedInterceptor>,
+    ) -> Self {
+        Self::start_configured(tune, faults, signoff_store::table::Stream::Off).await
+    }
+
+    async fn start_configured(
+        tune: impl FnOnce(&mut Config),
+        faults: Option<SharedInterceptor>,
+        stream: signoff_store::table::Stream,
     ) -> Self {
         let (endpoint, stop, table) = match external_endpoint() {
             Some(endpoint) => (endpoint, None, unique_table_name()),
@@ -66,7 +81,7 @@ impl TestDb {
             builder.push_interceptor(faults);
         }
         let client = Client::from_conf(builder.build());
-        signoff_store::table::create_table(&client, &table)
+        signoff_store::table::create_table_with(&client, &table, stream)
             .await
             .expect("the test table can be created");
         let mut config = Config::for_table(table);

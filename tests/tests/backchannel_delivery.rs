@@ -72,7 +72,7 @@ fn accepted<'a>(received: &'a [Value], client: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_logout_and_a_logout_all_reach_every_client_that_held_a_token() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let kms = TestKms::start().await;
     let service_token = seed::tenant(&db.store, SERVICE, None).await;
     for client in ["web", "mobile", "legacy", "bystander"] {
@@ -152,7 +152,7 @@ async fn a_session_logout_and_a_logout_all_reach_every_client_that_held_a_token(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receivers_down_refusing_or_slow_each_get_what_is_theirs_and_hold_back_no_other() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let kms = TestKms::start().await;
     let service_token = seed::tenant(&db.store, SERVICE, None).await;
     let clients = ["down", "refusing", "slow", "fast", "also-fast"];

@@ -247,7 +247,7 @@ fn sequence_order(seq: &str) -> (usize, &str) {
 
 #[tokio::test]
 async fn delivers_inserts_modifies_and_removes_in_order_filtered_on_pk_and_retries() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let client = db.store.client();
     let table = db.store.table_name().to_owned();
     let arn = stream_arn(client, &table).await;
@@ -398,7 +398,7 @@ async fn delivers_inserts_modifies_and_removes_in_order_filtered_on_pk_and_retri
 
 #[tokio::test]
 async fn resends_a_batch_from_the_earliest_record_the_function_reports_failed() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let client = db.store.client();
     let table = db.store.table_name().to_owned();
     // Written before the runner starts, so that its first read gets all three.
@@ -437,7 +437,7 @@ async fn resends_a_batch_from_the_earliest_record_the_function_reports_failed() 
 
 #[tokio::test]
 async fn skips_a_batch_that_still_fails_after_the_last_retry() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let client = db.store.client();
     let table = db.store.table_name().to_owned();
     put_pk(client, &table, "session#poison").await;
@@ -480,7 +480,7 @@ async fn skips_a_batch_that_still_fails_after_the_last_retry() {
 
 #[tokio::test]
 async fn starting_at_latest_leaves_out_what_was_written_before() {
-    let db = TestDb::start().await;
+    let db = TestDb::start_with_stream().await;
     let client = db.store.client();
     let table = db.store.table_name().to_owned();
     put_pk(client, &table, "session#before").await;

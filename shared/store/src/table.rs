@@ -235,23 +235,45 @@ pub fn cloudformation_properties() -> Value {
     })
 }
 
-/// Creates the table (on-demand), waits until it is active and turns TTL on. Returns
-/// `false` if it already existed; an existing table is left as it is.
+/// Creates the table (on-demand) as the template declares it, with its stream, waits until
+/// it is active and turns TTL on. Returns `false` if it already existed; an existing table
+/// is left as it is.
 pub async fn create_table(client: &Client, table_name: &str) -> Result<bool, StoreError> {
+    create_table_with(client, table_name, Stream::On).await
+}
+
+/// Whether the table has its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    On,
+    /// For tests that never read it: the local emulators record every write's images, which
+    /// makes writes several times slower there (in DynamoDB a stream costs the write path
+    /// nothing).
+    Off,
+}
+
+/// [`create_table`], with or without the stream.
+pub async fn create_table_with(
+    client: &Client,
+    table_name: &str,
+    stream: Stream,
+) -> Result<bool, StoreError> {
     let mut request = client
         .create_table()
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(attr::PK, None)));
+    if stream == Stream::On {
         // The stream carries every marker to the back-channel logout fanout: the old image
         // tells a new end or revocation from a rewrite of an old one.
-        .stream_specification(
+        request = request.stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()
                 .expect("stream specification has its required fields"),
-        )
-        .set_key_schema(Some(key_schema(attr::PK, None)));
+        );
+    }
     for (name, ty) in key_attributes() {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
