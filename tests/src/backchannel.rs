@@ -170,6 +170,8 @@ impl LogoutPath {
                 ("SIGNOFF_LOGOUT_RETRY_BASE_MS", "500"),
                 ("SIGNOFF_LOGOUT_RETRY_MAX_MS", "2000"),
                 ("SIGNOFF_LOGOUT_RETRY_FOR_SECONDS", &retry_for),
+                // The receivers run on this machine.
+                ("SIGNOFF_LOGOUT_ALLOW_LOOPBACK", "true"),
             ]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),

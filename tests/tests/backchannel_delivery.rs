@@ -255,6 +255,16 @@ async fn receivers_down_refusing_or_slow_each_get_what_is_theirs_and_hold_back_n
     }
     assert_eq!(path.depth(&path.undelivered_url).await, 1);
 
+    // The operator looks first: listing changes nothing, and leaves it to redeliver at once.
+    let run = run_admin(&db, &["redeliver", "--list"], &path.admin_env()).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("waiting client refusing of tenant 5001")
+            && run.stdout.contains("0 redelivered, 1 left"),
+        "{}",
+        run.stdout
+    );
     // Fixed, the operator redelivers it with one command.
     path.receivers.answer("refusing", 204, Duration::ZERO).await;
     let run = run_admin(&db, &["redeliver"], &path.admin_env()).await;

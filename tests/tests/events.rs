@@ -74,7 +74,7 @@ async fn run_fanout(db: &TestDb, kms: &signoff_tests::kms::TestKms, event: serde
         .unwrap();
     assert_eq!(received.len(), 1, "{received:?}");
     let delivery: signoff_queue::logouts::LogoutDelivery =
-        serde_json::from_str(&received[0].1).unwrap();
+        serde_json::from_str(&received[0].body).unwrap();
     assert_eq!(
         (
             delivery.client_id.as_str(),

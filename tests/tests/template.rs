@@ -792,6 +792,12 @@ fn logout_delivery_runs_from_the_stream_and_a_queue_whose_undelivered_raise_an_a
         true
     );
     assert_eq!(
+        patterns[1]["dynamodb"]["NewImage"]["revoked_at"]["N"][0]["exists"],
+        true
+    );
+    // Retried for as long as the stream keeps the records.
+    assert_eq!(stream["Properties"]["MaximumRetryAttempts"], -1);
+    assert_eq!(
         reference(&stream["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]),
         "GetAtt LogoutFanoutFailureQueue.Arn"
     );

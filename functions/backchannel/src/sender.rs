@@ -7,7 +7,10 @@
 //!   address is refused, whenever it was registered);
 //! - an IP literal is checked before the request, since no resolution happens for it;
 //! - `localhost` and loopback literals, which only `signoff-admin set-backchannel-logout
-//!   --allow-loopback` stores, may reach loopback addresses and nothing else;
+//!   --allow-loopback` stores, may reach loopback addresses and nothing else, and only
+//!   where `SIGNOFF_LOGOUT_ALLOW_LOOPBACK` is set (local runs; the template never sets it:
+//!   in Lambda, loopback is the Runtime API);
+//! - public receivers over https only;
 //! - redirects are not followed (a 3xx is an answer, not delivered);
 //! - HTTPS trusts the system's roots (`SSL_CERT_FILE` and `SSL_CERT_DIR` apply), on the
 //!   hyper, hyper-rustls and aws-lc the AWS SDK already links.
@@ -20,7 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -102,31 +105,39 @@ impl tower_service::Service<Name> for CheckedResolver {
 
 type HttpClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
 
+/// The most of a receiver's answer read (section 2.8 answers carry at most a short error).
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
 /// The two HTTP clients (public receivers, and this machine's), built once at init.
 pub struct Sender {
     public: HttpClient,
-    loopback: HttpClient,
+    loopback: Option<HttpClient>,
     timeout: Duration,
 }
 
 impl Sender {
-    /// Clients whose every POST ends after `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
+    /// Clients whose every POST ends after `timeout`; loopback receivers are reached only
+    /// if `allow_loopback` (local runs: in Lambda, loopback is the Runtime API).
+    pub fn new(timeout: Duration, allow_loopback: bool) -> Result<Self, ConfigError> {
         let tls = tls_config()?;
         let client = |allowed| {
             let mut http = HttpConnector::new_with_resolver(CheckedResolver { allowed });
             http.enforce_http(false);
             http.set_connect_timeout(Some(timeout.min(Duration::from_secs(5))));
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls.clone())
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http);
+            let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.clone());
+            // Public receivers are reached over https only, whatever a stored URI says;
+            // this machine's (local runs) over http too.
+            let connector = match allowed {
+                Allowed::Public => builder.https_only(),
+                Allowed::Loopback => builder.https_or_http(),
+            }
+            .enable_http1()
+            .wrap_connector(http);
             Client::builder(TokioExecutor::new()).build(connector)
         };
         Ok(Self {
             public: client(Allowed::Public),
-            loopback: client(Allowed::Loopback),
+            loopback: allow_loopback.then(|| client(Allowed::Loopback)),
             timeout,
         })
     }
@@ -152,9 +163,14 @@ impl Sender {
                 }));
             }
         }
-        let client = match allowed {
-            Allowed::Public => &self.public,
-            Allowed::Loopback => &self.loopback,
+        let client = match (allowed, &self.loopback) {
+            (Allowed::Public, _) => &self.public,
+            (Allowed::Loopback, Some(loopback)) => loopback,
+            (Allowed::Loopback, None) => {
+                return Err(SendError::NotAllowed(NotAllowed {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                }))
+            }
         };
         // A logout token is base64url and dots: nothing to escape in a form value.
         let request = hyper::Request::post(url.as_str())
@@ -168,8 +184,12 @@ impl Sender {
         let exchange = async {
             let response = client.request(request).await.map_err(classify)?;
             let status = response.status().as_u16();
-            // Read (and drop) the answer, so that the connection can be used again.
-            let _ = response.into_body().collect().await;
+            // Read a short answer, so that the connection can be used again; a longer
+            // one is dropped unread (never buffered whole: a receiver must not be able to
+            // exhaust the function's memory).
+            let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await;
             Ok(status)
         };
         tokio::time::timeout(self.timeout, exchange)
@@ -221,4 +241,47 @@ fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
         })?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signoff_store::backchannel::Reach;
+
+    #[tokio::test]
+    async fn loopback_receivers_are_refused_unless_allowed_and_literals_are_checked() {
+        let local =
+            BackchannelLogout::new("http://127.0.0.1:9/logout", false, Reach::Loopback).unwrap();
+        let deployed = Sender::new(Duration::from_secs(1), false).unwrap();
+        assert!(matches!(
+            deployed.post(&local, "t").await,
+            Err(SendError::NotAllowed(_))
+        ));
+        // Allowed, it connects (nothing listens on port 9: a network error, retried).
+        let local_run = Sender::new(Duration::from_secs(1), true).unwrap();
+        assert!(matches!(
+            local_run.post(&local, "t").await,
+            Err(SendError::Network(_))
+        ));
+        // A name is judged by where it resolves: localhost resolves to loopback only, which
+        // a public receiver may not reach, and a loopback one may.
+        use std::str::FromStr;
+        use tower_service::Service;
+        let name = || Name::from_str("localhost").unwrap();
+        let refused = CheckedResolver {
+            allowed: Allowed::Public,
+        }
+        .call(name())
+        .await
+        .expect_err("loopback only");
+        assert!(refused.downcast_ref::<NotAllowed>().is_some(), "{refused}");
+        let found: Vec<SocketAddr> = CheckedResolver {
+            allowed: Allowed::Loopback,
+        }
+        .call(name())
+        .await
+        .unwrap()
+        .collect();
+        assert!(!found.is_empty() && found.iter().all(|a| a.ip().is_loopback()));
+    }
 }

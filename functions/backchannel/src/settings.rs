@@ -12,6 +12,7 @@ pub const RETRY_MAX_MS_VAR: &str = "SIGNOFF_LOGOUT_RETRY_MAX_MS";
 pub const RETRY_FOR_SECONDS_VAR: &str = "SIGNOFF_LOGOUT_RETRY_FOR_SECONDS";
 pub const TIMEOUT_MS_VAR: &str = "SIGNOFF_LOGOUT_TIMEOUT_MS";
 pub const PER_RECEIVER_VAR: &str = "SIGNOFF_LOGOUT_PER_RECEIVER";
+pub const ALLOW_LOOPBACK_VAR: &str = "SIGNOFF_LOGOUT_ALLOW_LOOPBACK";
 
 fn required(
     get: &impl Fn(&str) -> Option<String>,
@@ -93,6 +94,9 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// POSTs in flight to one client at once per invocation (`SIGNOFF_LOGOUT_PER_RECEIVER`).
     pub per_receiver: usize,
+    /// Whether receivers registered on this machine (`--allow-loopback`) are reached
+    /// (`SIGNOFF_LOGOUT_ALLOW_LOOPBACK=true`): local runs only.
+    pub allow_loopback: bool,
 }
 
 impl DeliverySettings {
@@ -136,6 +140,17 @@ impl DeliverySettings {
             },
             timeout: millis(TIMEOUT_MS_VAR, 15_000, 1_000..=60_000)?,
             per_receiver: parse_in_range(get, PER_RECEIVER_VAR, 4, 1..=10)? as usize,
+            allow_loopback: match get(ALLOW_LOOPBACK_VAR).as_deref().map(str::trim) {
+                None | Some("") | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: ALLOW_LOOPBACK_VAR,
+                        value: other.to_owned(),
+                        reason: "true or false",
+                    })
+                }
+            },
         })
     }
 }

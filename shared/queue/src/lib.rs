@@ -207,9 +207,9 @@ impl Queue {
         Ok(())
     }
 
-    /// Receives up to 10 messages, waiting up to `wait` for the first: (receipt handle,
-    /// body) pairs. For the admin tool's redelivery; functions get theirs from Lambda.
-    pub async fn receive(&self, wait: Duration) -> Result<Vec<(String, String)>, QueueError> {
+    /// Receives up to 10 messages, waiting up to `wait` for the first. For the admin
+    /// tool; functions get theirs from Lambda.
+    pub async fn receive(&self, wait: Duration) -> Result<Vec<Received>, QueueError> {
         let output = self
             .client
             .receive_message()
@@ -223,8 +223,27 @@ impl Queue {
             .messages
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|m| Some((m.receipt_handle?, m.body.unwrap_or_default())))
+            .filter_map(|m| {
+                Some(Received {
+                    id: m.message_id?,
+                    receipt_handle: m.receipt_handle?,
+                    body: m.body.unwrap_or_default(),
+                })
+            })
             .collect())
+    }
+
+    /// Makes a received message visible again at once (it was looked at, not handled).
+    pub async fn release(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| classify("ChangeMessageVisibility", e))?;
+        Ok(())
     }
 
     /// Deletes a received message.
@@ -238,6 +257,14 @@ impl Queue {
             .map_err(|e| classify("DeleteMessage", e))?;
         Ok(())
     }
+}
+
+/// A message received from a queue.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub id: String,
+    pub receipt_handle: String,
+    pub body: String,
 }
 
 /// The longest delay SQS puts on a message.

@@ -155,17 +155,39 @@ fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
         || ip.is_documentation()
         // 100.64.0.0/10, shared address space (RFC 6598); 0.0.0.0/8.
         || (a == 100 && (64..128).contains(&b))
-        || a == 0)
+        || a == 0
+        // 192.0.0.0/24 (IETF protocol assignments), 198.18.0.0/15 (benchmarking),
+        // 240.0.0.0/4 (reserved).
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240)
 }
 
 fn is_public_v6(ip: std::net::Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
+    let embedded = |high: u16, low: u16| {
+        std::net::Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8)
+    };
+    // Forms that carry an IPv4 address, which must be public itself: NAT64
+    // (64:ff9b::/96, RFC 6052; DNS64 synthesises it from a private A record too) and
+    // 6to4 (2002::/16, RFC 3056).
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(segments[6], segments[7]));
+    }
+    if first == 0x2002 {
+        return is_public_v4(embedded(segments[1], segments[2]));
+    }
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local.
+        // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local (deprecated).
         || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80)
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        // 64:ff9b:1::/48, local-use NAT64 (RFC 8215); ::/96, IPv4-compatible (deprecated).
+        || segments[..3] == [0x64, 0xff9b, 1]
+        || segments[..6] == [0, 0, 0, 0, 0, 0])
 }
 
 /// What a tenant's client says about back-channel logout.
@@ -245,6 +267,9 @@ mod tests {
             "HTTPS://App.Example/bcl",
             "https://93.184.216.34/bcl",
             "https://[2606:2800:220:1::1]/bcl",
+            // NAT64 and 6to4 forms of a public address.
+            "https://[64:ff9b::5db8:d822]/bcl",
+            "https://[2002:5db8:d822::1]/bcl",
         ] {
             assert!(
                 BackchannelLogout::new(good, false, Reach::Public).is_ok(),
@@ -295,6 +320,15 @@ mod tests {
             "https://[fe80::1]/bcl",
             "https://[::ffff:169.254.169.254]/bcl",
             "https://[::]/bcl",
+            // NAT64 and 6to4 forms of private addresses, and other reserved ranges.
+            "https://[64:ff9b::a9fe:a9fe]/bcl",
+            "https://[64:ff9b:1::1]/bcl",
+            "https://[2002:a00:1::1]/bcl",
+            "https://[::a00:1]/bcl",
+            "https://[fec0::1]/bcl",
+            "https://198.18.0.1/bcl",
+            "https://192.0.0.8/bcl",
+            "https://240.0.0.1/bcl",
             "javascript:alert(1)",
             "file:///etc/passwd",
         ] {

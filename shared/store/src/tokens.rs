@@ -364,7 +364,7 @@ impl Store {
                 .table_name(self.table_name())
                 .update_expression(format!(
                     "SET #kind = :kind, #last = :now, #exp = :exp, #bucket = :bucket{} REMOVE #ended ADD #clients :clients",
-                    if subject.is_some() { ", #subject = if_not_exists(#subject, :subject)" } else { "" }
+                    if subject.is_some() { ", #subject = :subject" } else { "" }
                 ))
                 .expression_attribute_names("#clients", SESSION_CLIENTS)
                 .expression_attribute_values(":clients", AttributeValue::Ss(clients.into_iter().collect()))

@@ -708,19 +708,27 @@ async fn run(cli: Cli) -> Result<(), String> {
             let undelivered = signoff_queue::Queue::new(&sdk, undelivered_queue_url);
             let deliveries = logout_queue_url.map(|url| signoff_queue::Queue::new(&sdk, url));
             let (mut moved, mut kept) = (0u64, 0u64);
-            // A message received and kept stays invisible for the queue's visibility
-            // timeout, so receiving until nothing comes shows each message once.
+            // Each message once: a kept one is remembered (and made visible again at the
+            // end, for the next run), and the run ends when nothing new comes, even if a
+            // long run outlasts the queue's visibility timeout.
+            let mut seen = std::collections::HashSet::new();
+            let mut left = Vec::new();
             loop {
                 let received = undelivered
                     .receive(std::time::Duration::from_secs(1))
                     .await
                     .map_err(|e| fail(&e))?;
-                if received.is_empty() {
+                let fresh: Vec<_> = received
+                    .into_iter()
+                    .filter(|m| seen.insert(m.id.clone()))
+                    .collect();
+                if fresh.is_empty() {
                     break;
                 }
-                for (handle, body) in received {
-                    let delivery =
-                        serde_json::from_str::<signoff_queue::logouts::LogoutDelivery>(&body);
+                for message in fresh {
+                    let delivery = serde_json::from_str::<signoff_queue::logouts::LogoutDelivery>(
+                        &message.body,
+                    );
                     let chosen = match &delivery {
                         Ok(d) => client_id.as_ref().is_none_or(|c| *c == d.client_id),
                         Err(_) => false,
@@ -754,12 +762,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                                 .send_body(again.body(), std::time::Duration::ZERO)
                                 .await
                                 .map_err(|e| fail(&e))?;
-                            undelivered.delete(&handle).await.map_err(|e| fail(&e))?;
+                            undelivered
+                                .delete(&message.receipt_handle)
+                                .await
+                                .map_err(|e| fail(&e))?;
                             moved += 1;
                         }
-                        _ => kept += 1,
+                        _ => {
+                            kept += 1;
+                            left.push(message.receipt_handle);
+                        }
                     }
                 }
+            }
+            for handle in &left {
+                undelivered.release(handle).await.map_err(|e| fail(&e))?;
             }
             println!("{moved} redelivered, {kept} left on the undelivered queue");
         }

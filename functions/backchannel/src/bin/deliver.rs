@@ -10,7 +10,8 @@ async fn main() -> Result<(), Error> {
     let sdk = signoff_store::config::function_sdk_config().await?;
     let settings = signoff_backchannel::settings::DeliverySettings::from_env(&sdk)?;
     let store = signoff_store::config::store_with_sdk(&sdk)?;
-    let sender = signoff_backchannel::sender::Sender::new(settings.timeout)?;
+    let sender =
+        signoff_backchannel::sender::Sender::new(settings.timeout, settings.allow_loopback)?;
     let queues = LogoutQueues {
         deliveries: Queue::new(&sdk, settings.deliveries_url.clone()),
         undelivered: Queue::new(&sdk, settings.undelivered_url.clone()),
