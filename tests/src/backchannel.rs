@@ -141,7 +141,7 @@ impl LogoutPath {
         let sqs_endpoint = kms.endpoint.clone();
         let sqs = aws_sdk_sqs::Client::new(&crate::queue::local_sdk(&sqs_endpoint).await);
         let undelivered_url = create_queue(&sqs, "signoff-logouts-undelivered", &[]).await;
-        let undelivered_arn = queue_arn(&sqs, &undelivered_url).await;
+        let undelivered_arn = crate::queue::queue_arn(&sqs, &undelivered_url).await;
         let redrive =
             json!({"deadLetterTargetArn": undelivered_arn, "maxReceiveCount": 5}).to_string();
         let deliveries_url = create_queue(
@@ -275,18 +275,6 @@ async fn create_queue(
         .expect("CreateQueue")
         .queue_url
         .expect("queue url")
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("queue arn")
 }
 
 fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> tokio::process::Child {

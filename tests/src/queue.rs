@@ -3,7 +3,7 @@
 //! stand-in for Lambda's event source mapping (`signoff-queue-runner`, the binary
 //! `scripts/dev` runs) feeding a gateway's function through its Invoke API.
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::kms::start_moto;
@@ -23,20 +23,7 @@ impl TestQueue {
     /// to the dead-letter queue after `max_receives` receives.
     pub async fn start(visibility_seconds: u32, max_receives: u32) -> Self {
         let (server, endpoint) = start_moto().await;
-        let client = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::new()
-                .behavior_version(BehaviorVersion::latest())
-                .endpoint_url(&endpoint)
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "signoff-tests",
-                ))
-                .build(),
-        );
+        let client = aws_sdk_sqs::Client::new(&local_sdk(&endpoint).await);
         let dead_letter_url = client
             .create_queue()
             .queue_name("signoff-purge-dlq")
@@ -45,16 +32,7 @@ impl TestQueue {
             .expect("CreateQueue (dead letters)")
             .queue_url
             .expect("queue url");
-        let dead_letter_arn = client
-            .get_queue_attributes()
-            .queue_url(&dead_letter_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .expect("queue arn");
+        let dead_letter_arn = queue_arn(&client, &dead_letter_url).await;
         let queue_url = client
             .create_queue()
             .queue_name("signoff-purge")
@@ -201,4 +179,18 @@ pub async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> u64 {
         .attributes
         .unwrap_or_default();
     attrs.values().filter_map(|v| v.parse::<u64>().ok()).sum()
+}
+
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("queue arn")
 }
