@@ -568,8 +568,10 @@ async fn without_a_settle_pass_index_lag_lets_tokens_survive() {
 
 #[tokio::test]
 async fn index_lag_does_not_let_a_token_registered_before_a_logout_survive_it() {
-    // The settle window outlasts the lag: the second read sees everything.
-    let (settle, lag) = (Duration::from_millis(200), Duration::from_millis(60));
+    // The settle window outlasts the lag: the second read sees everything. It is counted
+    // from the registration's stamp, taken before its write is sent, so it leaves room for
+    // a slow write (DynamoDB Local on a busy CI machine took more than 140 ms).
+    let (settle, lag) = (Duration::from_millis(600), Duration::from_millis(60));
     assert_eq!(
         tokens_left_after_logouts_under_index_lag(settle, lag).await,
         0
