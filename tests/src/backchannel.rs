@@ -15,7 +15,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::db::TestDb;
 use crate::gateway::{router_table, Gateway};
 use crate::kms::TestKms;
-use crate::paths::{binaries_dir, workspace};
+use crate::paths::{binaries_dir, spawn_binary, workspace};
 
 /// The issuer the delivery signs as.
 pub const ISSUER: &str = "https://as.example";
@@ -188,7 +188,7 @@ impl LogoutPath {
         .await
         .expect("the function binaries start (cargo build --workspace --bins)");
         let invoke_url = gateway.invoke_url();
-        let stream_runner = spawn(
+        let stream_runner = spawn_binary(
             "signoff-stream-runner",
             &[
                 "--table",
@@ -204,7 +204,7 @@ impl LogoutPath {
             ],
             &db.function_env(),
         );
-        let queue_runner = spawn(
+        let queue_runner = spawn_binary(
             "signoff-queue-runner",
             &[
                 "--queue-url",
@@ -275,20 +275,4 @@ async fn create_queue(
         .expect("CreateQueue")
         .queue_url
         .expect("queue url")
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> tokio::process::Child {
-    let path = binaries_dir().join(binary);
-    tokio::process::Command::new(&path)
-        .args(args)
-        .envs(env.iter().cloned())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {} (run `cargo build --workspace --bins` first): {e}",
-                path.display()
-            )
-        })
 }

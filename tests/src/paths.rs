@@ -78,3 +78,25 @@ async fn run_client(
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
 }
+
+/// Starts the workspace binary `binary` (a local stand-in such as a queue or stream
+/// runner) with `args` and `env`, its output discarded; it stops when the handle drops.
+pub fn spawn_binary(
+    binary: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> tokio::process::Child {
+    let path = binaries_dir().join(binary);
+    tokio::process::Command::new(&path)
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} (run `cargo build --workspace --bins` first): {e}",
+                path.display()
+            )
+        })
+}

@@ -122,29 +122,23 @@ impl TestQueue {
     /// Starts `signoff-queue-runner` feeding `function` through `invoke_url`; it stops
     /// when the handle is dropped.
     pub fn run(&self, function: &str, invoke_url: &str) -> tokio::process::Child {
-        let runner = binaries_dir().join("signoff-queue-runner");
-        tokio::process::Command::new(&runner)
-            .args([
+        crate::paths::spawn_binary(
+            "signoff-queue-runner",
+            &[
                 "--queue-url",
                 &self.queue_url,
                 "--function",
                 function,
                 "--invoke-url",
                 invoke_url,
-            ])
-            .env("AWS_ENDPOINT_URL_SQS", &self.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} (run `cargo build --workspace --bins` first): {e}",
-                    runner.display()
-                )
-            })
+            ],
+            &[
+                ("AWS_ENDPOINT_URL_SQS".into(), self.endpoint.clone()),
+                ("AWS_REGION".into(), "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+            ],
+        )
     }
 }
 
