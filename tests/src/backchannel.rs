@@ -21,6 +21,8 @@ use crate::paths::{binaries_dir, spawn_binary, workspace};
 pub const ISSUER: &str = "https://as.example";
 /// The signing key's alias in the test KMS.
 pub const KEY_ALIAS: &str = "alias/backchannel";
+/// The alias of the key that seals SSF receivers' authorization headers.
+pub const SECRETS_KEY_ALIAS: &str = "alias/receiver-secrets";
 
 /// Receivers of back-channel logouts: one Node server playing every relying party.
 pub struct Receivers {
@@ -73,6 +75,28 @@ impl Receivers {
         self.http
             .put(format!("{}/control/{client_id}", self.base))
             .json(&json!({"status": status, "delay_ms": delay.as_millis() as u64}))
+            .send()
+            .await
+            .expect("the receiver takes control");
+    }
+
+    /// Where SSF receiver `receiver_id` takes pushed SETs.
+    pub fn ssf_uri(&self, receiver_id: &str) -> String {
+        format!("{}/ssf/{receiver_id}", self.base)
+    }
+
+    /// Makes SSF receiver `receiver_id` expect `audience` and `authorization`, and answer
+    /// `status` (`None`: 202 to a valid SET, 400 to any other).
+    pub async fn expect_sets(
+        &self,
+        receiver_id: &str,
+        audience: &str,
+        authorization: Option<&str>,
+        status: Option<u16>,
+    ) {
+        self.http
+            .put(format!("{}/control/ssf:{receiver_id}", self.base))
+            .json(&json!({"audience": audience, "authorization": authorization, "status": status}))
             .send()
             .await
             .expect("the receiver takes control");
@@ -137,6 +161,7 @@ impl LogoutPath {
     pub async fn start(db: &TestDb, kms: &TestKms, tenant: &str, retry_for: Duration) -> Self {
         kms.create_key(aws_sdk_kms::types::KeySpec::EccNistP256, KEY_ALIAS)
             .await;
+        kms.create_secrets_key(SECRETS_KEY_ALIAS).await;
         // SQS on the same moto server as KMS.
         let sqs_endpoint = kms.endpoint.clone();
         let sqs = aws_sdk_sqs::Client::new(&crate::queue::local_sdk(&sqs_endpoint).await);
@@ -167,6 +192,8 @@ impl LogoutPath {
                 ("AWS_ENDPOINT_URL_SQS", &sqs_endpoint),
                 ("SIGNOFF_LOGOUT_QUEUE_URL", &deliveries_url),
                 ("SIGNOFF_UNDELIVERED_QUEUE_URL", &undelivered_url),
+                ("SIGNOFF_SECRETS_KEY_ID", SECRETS_KEY_ALIAS),
+                ("SIGNOFF_PUBLIC_BASE_URL", "https://signoff.example"),
                 ("SIGNOFF_LOGOUT_RETRY_BASE_MS", "500"),
                 ("SIGNOFF_LOGOUT_RETRY_MAX_MS", "2000"),
                 ("SIGNOFF_LOGOUT_RETRY_FOR_SECONDS", &retry_for),
@@ -244,10 +271,12 @@ impl LogoutPath {
         crate::queue::queue_depth(&self.sqs, url).await
     }
 
-    /// The environment `signoff-admin redeliver` needs.
+    /// The environment `signoff-admin redeliver`, `ssf-receiver` and `ssf-verify` need.
     pub fn admin_env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SQS".into(), self.sqs_endpoint.clone()),
+            ("AWS_ENDPOINT_URL_KMS".into(), self.sqs_endpoint.clone()),
+            ("SIGNOFF_SECRETS_KEY_ID".into(), SECRETS_KEY_ALIAS.into()),
             (
                 "SIGNOFF_LOGOUT_QUEUE_URL".into(),
                 self.deliveries_url.clone(),

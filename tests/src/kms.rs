@@ -41,11 +41,27 @@ impl TestKms {
 
     /// Creates a signing key of `spec` under `alias` (`alias/...`); returns its key id.
     pub async fn create_key(&self, spec: KeySpec, alias: &str) -> String {
+        self.create_key_for(spec, KeyUsageType::SignVerify, alias)
+            .await
+    }
+
+    /// Creates a symmetric encryption key under `alias`, as template.yaml's
+    /// ReceiverSecretsKey; returns its key id.
+    pub async fn create_secrets_key(&self, alias: &str) -> String {
+        self.create_key_for(
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+            alias,
+        )
+        .await
+    }
+
+    async fn create_key_for(&self, spec: KeySpec, usage: KeyUsageType, alias: &str) -> String {
         let key_id = self
             .client
             .create_key()
             .key_spec(spec)
-            .key_usage(KeyUsageType::SignVerify)
+            .key_usage(usage)
             .description("Signoff test key")
             .send()
             .await

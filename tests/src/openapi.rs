@@ -782,6 +782,7 @@ pub const INTROSPECTION: Vendor = Vendor {
         ("POST", "/oauth2/introspect"),
         ("POST", "/nidp/oauth/v1/nam/introspect"),
         ("GET", "/.well-known/jwks.json"),
+        ("GET", "/.well-known/ssf-configuration"),
         ("GET", "/signoff/v1/tenants/{tenantId}/statuslists/{listId}"),
     ],
 };

@@ -272,7 +272,9 @@ async fn receivers_down_refusing_or_slow_each_get_what_is_theirs_and_hold_back_n
     assert!(
         run.stdout
             .contains("redelivered client refusing of tenant 5001")
-            && run.stdout.contains("HTTP 400, not retried")
+            && run
+                .stdout
+                .contains("HTTP 400 (invalid_request), not retried")
             && run.stdout.contains("1 redelivered, 0 left"),
         "{}",
         run.stdout
@@ -336,4 +338,311 @@ async fn a_delivery_attempt_is_claimed_once_and_a_lapsed_claim_again() {
         .claim_delivery(SERVICE, "attempt-2", hold)
         .await
         .unwrap());
+}
+
+/// The Shared Signals receivers an operator configured, as `signoff-admin ssf-receiver`
+/// configures them.
+async fn configure_ssf_receiver(
+    db: &TestDb,
+    path: &LogoutPath,
+    id: &str,
+    audience: &str,
+    authorization: Option<&str>,
+) {
+    let endpoint = path.receivers.ssf_uri(id);
+    let mut env = path.admin_env();
+    if let Some(authorization) = authorization {
+        env.push(("SIGNOFF_SSF_AUTHORIZATION".into(), authorization.into()));
+    }
+    let run = run_admin(
+        db,
+        &[
+            "ssf-receiver",
+            "--tenant",
+            SERVICE,
+            "--id",
+            id,
+            "--endpoint",
+            &endpoint,
+            "--audience",
+            audience,
+            "--allow-loopback",
+        ],
+        &env,
+    )
+    .await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains(&format!("SSF receiver {id} of tenant {SERVICE}")),
+        "{}",
+        run.stdout
+    );
+}
+
+fn sets<'a>(received: &'a [Value], receiver: &str) -> Vec<&'a Value> {
+    received
+        .iter()
+        .filter(|r| r["receiver_id"] == receiver)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() {
+    let db = TestDb::start_with_stream().await;
+    let kms = TestKms::start().await;
+    let service_token = seed::tenant(&db.store, SERVICE, None).await;
+    seed::client(&db.store, SERVICE, "web", true).await;
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    const SECRET: &str = "Bearer ssf-push-credential-not-stored-in-clear";
+    configure_ssf_receiver(&db, &path, "siem", "https://siem.example", Some(SECRET)).await;
+    path.receivers
+        .expect_sets("siem", "https://siem.example", Some(SECRET), None)
+        .await;
+    // A receiver configured with the wrong audience: it refuses every SET (400,
+    // invalid_audience), which is not retried.
+    configure_ssf_receiver(&db, &path, "misconfigured", "https://wrong.example", None).await;
+    path.receivers
+        .expect_sets("misconfigured", "https://right.example", None, None)
+        .await;
+    // The authorization header is stored sealed: not in the clear anywhere in the item.
+    let raw = format!(
+        "{:?}",
+        db.store
+            .client()
+            .scan()
+            .table_name(db.store.table_name())
+            .send()
+            .await
+            .unwrap()
+            .items()
+    );
+    assert!(raw.contains("siem.example") && !raw.contains("ssf-push-credential"));
+
+    // The transmitter's metadata names the issuer, the keys and push delivery.
+    let metadata: Value = reqwest::get(format!(
+        "{}/.well-known/ssf-configuration",
+        path.gateway.base_url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        metadata,
+        json!({
+            "spec_version": "1_0",
+            "issuer": signoff_tests::backchannel::ISSUER,
+            "jwks_uri": "https://signoff.example/.well-known/jwks.json",
+            "delivery_methods_supported": ["urn:ietf:rfc:8935"],
+        })
+    );
+
+    seed::register(
+        &db.store,
+        vec![
+            token("s1-web", "web", "alice", Some("s-1")),
+            token("s2-web", "web", "alice", Some("s-2")),
+        ],
+    )
+    .await;
+    // One session ends: session-revoked naming alice, the session and the tenant.
+    call(
+        &path,
+        &service_token,
+        "nativesso/logout",
+        json!({"sessionId": "s-1"}),
+    )
+    .await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| !sets(r, "siem").is_empty())
+        .await;
+    let set = sets(&received, "siem")[0];
+    assert_eq!(set["accepted"], true, "{set}");
+    assert_eq!(set["answered"], 202);
+    assert_eq!(
+        (&set["event"], &set["user"], &set["session"], &set["tenant"]),
+        (
+            &json!("session-revoked"),
+            &json!("alice"),
+            &json!("s-1"),
+            &json!(SERVICE)
+        )
+    );
+    // alice logged out everywhere: session-revoked with no session.
+    call(
+        &path,
+        &service_token,
+        "auth/token/revoke",
+        json!({"subject": "alice"}),
+    )
+    .await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| sets(r, "siem").len() == 2)
+        .await;
+    let set = sets(&received, "siem")[1];
+    assert_eq!(set["accepted"], true, "{set}");
+    assert_eq!(
+        (&set["user"], &set["session"]),
+        (&json!("alice"), &Value::Null)
+    );
+
+    // The operator checks the stream: a verification event with the state it chose.
+    let run = run_admin(
+        &db,
+        &[
+            "ssf-verify",
+            "--tenant",
+            SERVICE,
+            "--id",
+            "siem",
+            "--state",
+            "check-42",
+        ],
+        &path.admin_env(),
+    )
+    .await;
+    assert!(run.ok, "{}", run.stderr);
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| sets(r, "siem").len() == 3)
+        .await;
+    let set = sets(&received, "siem")[2];
+    assert_eq!(
+        (
+            &set["accepted"],
+            &set["event"],
+            &set["stream"],
+            &set["state"]
+        ),
+        (
+            &json!(true),
+            &json!("verification"),
+            &json!("siem"),
+            &json!("check-42")
+        ),
+        "{set}"
+    );
+
+    // The misconfigured receiver refused both SETs once each: kept undelivered with the
+    // error it named, for the operator.
+    settle(&path).await;
+    let received = path.receivers.received().await;
+    let refused = sets(&received, "misconfigured");
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(refused.iter().all(|r| r["answered"] == 400));
+    assert_eq!(path.depth(&path.undelivered_url).await, 2);
+    let run = run_admin(&db, &["redeliver", "--list"], &path.admin_env()).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("waiting SSF receiver misconfigured of tenant 5001")
+            && run.stdout.contains("HTTP 400 (invalid_audience")
+            && run.stdout.contains("not retried"),
+        "{}",
+        run.stdout
+    );
+    // No client had a logout URI: the receivers were the only ones told.
+    assert!(received.iter().all(|r| r["client_id"].is_null()));
+}
+
+#[tokio::test]
+async fn ssf_receivers_are_kept_per_tenant_replaced_by_id_removed_and_bounded() {
+    use signoff_jose::security_event::SESSION_REVOKED_EVENT;
+    use signoff_store::credentials::ProvisionError;
+    use signoff_store::ssf::{SsfReceiver, MAX_RECEIVERS};
+    let db = TestDb::start().await;
+    seed::tenant(&db.store, SERVICE, None).await;
+    let events = [SESSION_REVOKED_EVENT.to_owned()];
+    let receiver = |id: &str, audience: &str| {
+        SsfReceiver::new(
+            id,
+            &format!("https://{id}.example/events"),
+            Reach::Public,
+            audience,
+            &events,
+            None,
+        )
+        .unwrap()
+    };
+    assert!(matches!(
+        db.store
+            .put_ssf_receiver("no-such-tenant", &receiver("a", "x"))
+            .await,
+        Err(ProvisionError::NoSuchTenant(_))
+    ));
+    // Two operators adding receivers at once: both land (the first write makes the item).
+    let (first, second) = (receiver("a", "aud-a"), receiver("b", "aud-b"));
+    let (a, b) = tokio::join!(
+        db.store.put_ssf_receiver(SERVICE, &first),
+        db.store.put_ssf_receiver(SERVICE, &second),
+    );
+    a.unwrap();
+    b.unwrap();
+    // Replaced by id.
+    db.store
+        .put_ssf_receiver(SERVICE, &receiver("a", "aud-a2"))
+        .await
+        .unwrap();
+    let stored = db.store.ssf_receivers(SERVICE).await.unwrap();
+    let audiences: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|r| (r.id.as_str(), r.audience.as_str()))
+        .collect();
+    assert_eq!(audiences, [("a", "aud-a2"), ("b", "aud-b")]);
+    assert!(stored[0].wants(SESSION_REVOKED_EVENT));
+    assert!(db.store.ssf_receivers("other").await.unwrap().is_empty());
+    assert!(db.store.remove_ssf_receiver(SERVICE, "b").await.unwrap());
+    assert!(!db.store.remove_ssf_receiver(SERVICE, "b").await.unwrap());
+    assert!(!db.store.remove_ssf_receiver("other", "b").await.unwrap());
+    assert_eq!(db.store.ssf_receiver(SERVICE, "b").await.unwrap(), None);
+    // Bounded: every logout of the tenant queues one delivery per receiver.
+    for n in 1..MAX_RECEIVERS {
+        db.store
+            .put_ssf_receiver(SERVICE, &receiver(&format!("r{n}"), "x"))
+            .await
+            .unwrap();
+    }
+    let refused = db
+        .store
+        .put_ssf_receiver(SERVICE, &receiver("one-too-many", "x"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("at most 20"), "{refused}");
+    // Replacing one of the twenty is still allowed.
+    db.store
+        .put_ssf_receiver(SERVICE, &receiver("a", "aud-a3"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_sealed_authorization_header_opens_only_for_its_receiver() {
+    use signoff_store::ssf::authorization_context;
+    let kms = TestKms::start().await;
+    kms.create_secrets_key("alias/secrets").await;
+    let secrets = signoff_kms::SecretBox::new(kms.client.clone(), "alias/secrets".into());
+    let sealed = secrets
+        .seal("Bearer abc", &authorization_context("t1", "siem"))
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("Bearer abc"));
+    assert_eq!(
+        secrets
+            .open(&sealed, &authorization_context("t1", "siem"))
+            .await
+            .unwrap(),
+        "Bearer abc"
+    );
+    // Copied onto another receiver or tenant, it does not open, and retrying will not help.
+    for (tenant, receiver) in [("t1", "other"), ("t2", "siem")] {
+        let err = secrets
+            .open(&sealed, &authorization_context(tenant, receiver))
+            .await
+            .unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+    }
 }

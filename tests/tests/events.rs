@@ -400,6 +400,21 @@ async fn every_event_runs_through_its_handler() {
                 assert_eq!(status, 200, "{body}");
                 assert_eq!(body["keys"][0]["kty"], "EC", "{body}");
             }
+            "ssf-configuration.json" => {
+                // The keys' URL is built from the configured base or, as here, the API's.
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["spec_version"], "1_0", "{body}");
+                assert_eq!(
+                    body["delivery_methods_supported"],
+                    serde_json::json!(["urn:ietf:rfc:8935"])
+                );
+                assert!(
+                    body["jwks_uri"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("/.well-known/jwks.json")),
+                    "{body}"
+                );
+            }
             other => panic!("{other}: say in this test what the event should do"),
         }
         covered.push(route_key.to_owned());

@@ -22,6 +22,7 @@ const TENANT: &str = "as";
 const RFC7662: &str = "/oauth2/introspect";
 const NETIQ: &str = "/nidp/oauth/v1/nam/introspect";
 const JWKS: &str = "/.well-known/jwks.json";
+const SSF_CONFIGURATION: &str = "/.well-known/ssf-configuration";
 const JWT: (&str, &str) = ("accept", "application/token-introspection+jwt");
 
 async fn introspection(rec: &mut Recorder) {
@@ -184,6 +185,11 @@ async fn introspection(rec: &mut Recorder) {
     rec.expect(&signing, request("GET", JWKS, &[], ""), 200)
         .await;
     rec.expect(&api, request("GET", JWKS, &[], ""), 404).await;
+    // The Shared Signals transmitter metadata: published with a key, none without.
+    rec.expect(&signing, request("GET", SSF_CONFIGURATION, &[], ""), 200)
+        .await;
+    rec.expect(&api, request("GET", SSF_CONFIGURATION, &[], ""), 404)
+        .await;
     let mut missing = Api::new(
         &db.store,
         revocation_config(TENANT, DeviceRevocationAuth::Client, ""),

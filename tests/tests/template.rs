@@ -741,10 +741,13 @@ async fn the_logout_delivery_roles_allow_every_dynamodb_call_their_code_makes() 
     let clients = db.store.user_clients("100", "alice").await.unwrap();
     assert_eq!(clients, ["web"]);
     db.store.client_logout("100", "web").await.unwrap();
+    // The tenant's Shared Signals receivers.
+    db.store.ssf_receivers("100").await.unwrap();
     assert_role_covers(&template, "logout-fanout", &recorder).await;
     // The delivery: the client's logout URI, read again for each attempt; the attempt
     // claimed, then finished.
     db.store.client_logout("100", "web").await.unwrap();
+    db.store.ssf_receiver("100", "siem").await.unwrap();
     let hold = std::time::Duration::from_secs(120);
     assert!(db.store.claim_delivery("100", "a-1", hold).await.unwrap());
     db.store.finish_delivery("100", "a-1").await.unwrap();
@@ -860,6 +863,41 @@ fn logout_delivery_runs_from_the_stream_and_a_queue_whose_undelivered_raise_an_a
             .unwrap_or_else(|| panic!("no alarm on {watched}"));
         assert_eq!(alarm["Properties"]["Threshold"], 1, "{name}");
     }
+}
+
+#[test]
+fn only_the_logout_delivery_opens_receivers_sealed_authorization_headers() {
+    let template = template();
+    let resources = &template["Resources"];
+    let key = &resources["ReceiverSecretsKey"]["Properties"];
+    assert_eq!(key["KeySpec"], "SYMMETRIC_DEFAULT");
+    assert_eq!(key["EnableKeyRotation"], true);
+    let statements = key["KeyPolicy"]["Statement"].as_array().unwrap();
+    let decrypting: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"].to_string().contains("kms:Decrypt")
+                || s["Action"].to_string().contains("kms:*")
+        })
+        .collect();
+    assert_eq!(decrypting.len(), 1, "{decrypting:#?}");
+    assert_eq!(
+        reference(&decrypting[0]["Principal"]["AWS"]),
+        "GetAtt LogoutDeliverFunctionRole.Arn"
+    );
+    assert_eq!(
+        decrypting[0]["Condition"]["StringEquals"]["kms:EncryptionContext:signoff:purpose"],
+        "ssf-receiver-authorization"
+    );
+    let deliver = &resources["LogoutDeliverFunction"]["Properties"];
+    assert_eq!(
+        reference(&deliver["Environment"]["Variables"]["SIGNOFF_SECRETS_KEY_ID"]),
+        "GetAtt ReceiverSecretsKey.Arn"
+    );
+    assert_eq!(
+        reference(&template["Outputs"]["ReceiverSecretsKeyId"]["Value"]),
+        "GetAtt ReceiverSecretsKey.Arn"
+    );
 }
 
 // ---- Alarms and the dashboard ----

@@ -26,15 +26,19 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use lambda_http::lambda_runtime::LambdaEvent;
 use signoff_jose::logout_token::LogoutToken;
+use signoff_jose::security_event::{
+    SecurityEvent, SECURITY_EVENT_MEDIA_TYPE, SESSION_REVOKED_EVENT,
+};
 use signoff_jose::SignError;
-use signoff_queue::logouts::{LogoutDelivery, LogoutQueues};
+use signoff_queue::logouts::{LogoutDelivery, LogoutQueues, Recipient};
 use signoff_queue::{BatchResponse, ItemFailure, QueueError, SqsEvent, SqsRecord};
-use signoff_store::backchannel::ClientLogout;
+use signoff_store::backchannel::{BackchannelLogout, ClientLogout, ReceiverUri};
+use signoff_store::ssf::{authorization_context, SsfReceiver};
 use signoff_store::{now_epoch_millis, Store, StoreError};
 use tokio::sync::Semaphore;
 
-use crate::sender::{SendError, Sender};
-use crate::settings::DeliverySettings;
+use crate::sender::{Answer, Push, SendError, Sender};
+use crate::settings::{DeliverySettings, SECRETS_KEY_VAR};
 
 /// Messages of one batch attempted at once (SQS batches hold at most 10).
 const BATCH_CONCURRENCY: usize = 10;
@@ -54,6 +58,8 @@ enum Failure {
     Signing(#[from] SignError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("opening the receiver's authorization header failed: {0}")]
+    Secrets(signoff_kms::KmsError),
 }
 
 /// What became of one delivery.
@@ -109,7 +115,7 @@ pub async fn handle(
         .map(|record| {
             let receiver = serde_json::from_str::<LogoutDelivery>(&record.body)
                 .ok()
-                .map(|d| signoff_store::item_key::compose(&[&d.tenant, &d.client_id]))
+                .map(|d| d.recipient_key())
                 .map(|key| {
                     receivers
                         .entry(key)
@@ -174,14 +180,7 @@ async fn attempt(
         queues.retry(&delivery, wait).await?;
         return Ok(Outcome::Waiting);
     }
-    let tokens = &settings.tokens;
-    if delivery.tenant != tokens.tenant {
-        return Ok(Outcome::Dropped);
-    }
-    let ClientLogout::Registered(logout) = store
-        .client_logout(&delivery.tenant, &delivery.client_id)
-        .await?
-    else {
+    let Some(target) = target(store, settings, &delivery).await? else {
         return Ok(Outcome::Dropped);
     };
     // Claimed once: a message received twice, or queued twice by a retried stream batch,
@@ -194,9 +193,131 @@ async fn attempt(
         return Ok(Outcome::Duplicate);
     }
     let tenant = delivery.tenant.clone();
-    let outcome = send(queues, sender, settings, delivery, &logout).await?;
+    let outcome = send(queues, sender, settings, delivery, &target).await?;
     store.finish_delivery(&tenant, &identity).await?;
     Ok(outcome)
+}
+
+/// Where a delivery goes, read again at each attempt (it may have changed or gone).
+enum Target {
+    /// A client's back-channel logout URI.
+    Client(BackchannelLogout),
+    /// A Shared Signals receiver.
+    Ssf(SsfReceiver),
+}
+
+impl Target {
+    fn uri(&self) -> &ReceiverUri {
+        match self {
+            Target::Client(logout) => logout.receiver(),
+            Target::Ssf(receiver) => &receiver.endpoint,
+        }
+    }
+}
+
+/// The delivery's target, or `None` if it is to be dropped: a client without a logout URI
+/// (or of another tenant than the one whose issuer signs), a receiver removed, or one that
+/// no longer asks for the event.
+async fn target(
+    store: &Store,
+    settings: &DeliverySettings,
+    delivery: &LogoutDelivery,
+) -> Result<Option<Target>, Failure> {
+    Ok(match delivery.recipient() {
+        Recipient::Client(client) => {
+            if delivery.tenant != settings.tokens.tenant {
+                return Ok(None);
+            }
+            match store.client_logout(&delivery.tenant, client).await? {
+                ClientLogout::Registered(logout) => Some(Target::Client(logout)),
+                _ => None,
+            }
+        }
+        Recipient::SsfReceiver(id) => store
+            .ssf_receiver(&delivery.tenant, id)
+            .await?
+            .filter(|r| delivery.verification.is_some() || r.wants(SESSION_REVOKED_EVENT))
+            .map(Target::Ssf),
+    })
+}
+
+/// What is sent to `target` for `delivery` at `now`: a fresh logout token or SET, or why
+/// nothing can be (kept undelivered for the operator).
+async fn push_for(
+    settings: &DeliverySettings,
+    delivery: &LogoutDelivery,
+    target: &Target,
+    now: i64,
+) -> Result<Result<Push, String>, Failure> {
+    let tokens = &settings.tokens;
+    let signer = || async {
+        tokens
+            .keys
+            .signer()
+            .await
+            .map_err(|e| Failure::Signing(e.into()))
+    };
+    match target {
+        Target::Client(_) => {
+            let Ok(token) = LogoutToken::new(
+                &tokens.issuer,
+                &delivery.client_id,
+                delivery.subject.as_deref(),
+                delivery.session_id.as_deref(),
+            ) else {
+                return Ok(Err("names neither a subject nor a session".into()));
+            };
+            let token = token.sign(signer().await?, now).await?;
+            Ok(Ok(Push::logout_token(&token)))
+        }
+        Target::Ssf(receiver) => {
+            let event = match &delivery.verification {
+                Some(verification) => SecurityEvent::verification(
+                    &tokens.issuer,
+                    &receiver.audience,
+                    &receiver.id,
+                    verification.state.as_deref(),
+                ),
+                None => match SecurityEvent::session_revoked(
+                    &tokens.issuer,
+                    &receiver.audience,
+                    &delivery.tenant,
+                    delivery.subject.as_deref(),
+                    delivery.session_id.as_deref(),
+                    delivery.logged_out_at,
+                ) {
+                    Ok(event) => event,
+                    Err(_) => return Ok(Err("names neither a subject nor a session".into())),
+                },
+            };
+            let authorization = match (&receiver.authorization, &settings.secrets) {
+                (None, _) => None,
+                (Some(sealed), Some(secrets)) => {
+                    let context = authorization_context(&delivery.tenant, &receiver.id);
+                    match secrets.open(sealed, &context).await {
+                        Ok(authorization) => Some(authorization),
+                        Err(err) if err.is_retryable() => return Err(Failure::Secrets(err)),
+                        Err(err) => {
+                            return Ok(Err(format!(
+                                "the receiver's authorization header does not open: {err}"
+                            )))
+                        }
+                    }
+                }
+                (Some(_), None) => {
+                    return Ok(Err(format!(
+                        "the receiver has an authorization header and {SECRETS_KEY_VAR} is not set"
+                    )))
+                }
+            };
+            let set = event.sign(signer().await?, now).await?;
+            Ok(Ok(Push {
+                content_type: SECURITY_EVENT_MEDIA_TYPE,
+                authorization,
+                body: set,
+            }))
+        }
+    }
 }
 
 /// Sends the claimed attempt, and queues what follows from its answer.
@@ -205,38 +326,34 @@ async fn send(
     sender: &Sender,
     settings: &DeliverySettings,
     mut delivery: LogoutDelivery,
-    logout: &signoff_store::backchannel::BackchannelLogout,
+    target: &Target,
 ) -> Result<Outcome, Failure> {
-    let tokens = &settings.tokens;
-    let Ok(token) = LogoutToken::new(
-        &tokens.issuer,
-        &delivery.client_id,
-        delivery.subject.as_deref(),
-        delivery.session_id.as_deref(),
-    ) else {
-        return Ok(give_up(
-            queues,
-            delivery,
-            "names neither a subject nor a session".into(),
-        )
-        .await?);
+    let push = match push_for(
+        settings,
+        &delivery,
+        target,
+        signoff_store::now_epoch_seconds(),
+    )
+    .await?
+    {
+        Ok(push) => push,
+        Err(reason) => return Ok(give_up(queues, delivery, reason).await?),
     };
-    let signer = tokens
-        .keys
-        .signer()
-        .await
-        .map_err(|e| Failure::Signing(e.into()))?;
-    let token = token
-        .sign(signer, signoff_store::now_epoch_seconds())
-        .await?;
     delivery.attempts += 1;
-    let reason = match sender.post(logout, &token).await {
-        Ok(status) if (200..300).contains(&status) => {
-            return Ok(Outcome::Delivered { status });
+    let answered = |answer: &Answer, note: &str| match &answer.error {
+        Some(error) => format!("HTTP {} ({error}){note}", answer.status),
+        None => format!("HTTP {}{note}", answer.status),
+    };
+    let reason = match sender.post(target.uri(), push).await {
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            return Ok(Outcome::Delivered {
+                status: answer.status,
+            });
         }
-        Ok(status) if status == 429 || status >= 500 => format!("HTTP {status}"),
-        Ok(status) => {
-            return Ok(give_up(queues, delivery, format!("HTTP {status}, not retried")).await?)
+        Ok(answer) if answer.status == 429 || answer.status >= 500 => answered(&answer, ""),
+        Ok(answer) => {
+            let reason = answered(&answer, ", not retried");
+            return Ok(give_up(queues, delivery, reason).await?);
         }
         Err(SendError::Network(reason)) => reason,
         Err(refused) => return Ok(give_up(queues, delivery, refused.to_string()).await?),
@@ -275,7 +392,7 @@ fn log(record: &SqsRecord, outcome: &Result<Outcome, Failure>) {
     let delivery = serde_json::from_str::<LogoutDelivery>(&record.body).ok();
     let (tenant, client, attempts) = delivery
         .as_ref()
-        .map(|d| (d.tenant.as_str(), d.client_id.as_str(), d.attempts))
+        .map(|d| (d.tenant.as_str(), d.recipient_name(), d.attempts))
         .unwrap_or_default();
     let id = &record.message_id;
     match outcome {
@@ -295,7 +412,7 @@ fn log(record: &SqsRecord, outcome: &Result<Outcome, Failure>) {
             tracing::info!(message_id = %id, %tenant, %client, "logout attempt already sent or being sent; skipped")
         }
         Ok(Outcome::Dropped) => {
-            tracing::warn!(message_id = %id, %tenant, %client, "logout dropped: the client has no back-channel logout URI")
+            tracing::warn!(message_id = %id, %tenant, %client, "logout dropped: the client has no back-channel logout URI, or the receiver no longer wants it")
         }
         Err(failure) => {
             tracing::error!(message_id = %id, %tenant, %client, error = %failure, "logout delivery failed; SQS delivers it again")

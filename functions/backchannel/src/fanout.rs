@@ -1,7 +1,8 @@
 //! The fanout: Lambda's DynamoDB Streams event source hands it the table's changes (the
 //! template's filter passes only session and user items); each logout among them
 //! ([`Logout::from_change`]) becomes one delivery per client that registered a
-//! back-channel logout URI, queued at once. Nothing here waits for a receiver.
+//! back-channel logout URI and one per Shared Signals receiver of the tenant that asked
+//! for `session-revoked`, queued at once. Nothing here waits for a receiver.
 //!
 //! Records are handled in order. A record whose deliveries cannot be queued (store or
 //! queue trouble) is reported by its sequence number (`ReportBatchItemFailures`): Lambda
@@ -12,6 +13,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
+use signoff_jose::security_event::SESSION_REVOKED_EVENT;
 use signoff_queue::logouts::LogoutDelivery;
 use signoff_queue::{BatchResponse, ItemFailure, Queue, QueueError};
 use signoff_store::audiences::Logout;
@@ -75,14 +77,12 @@ pub async fn handle(
         ) else {
             continue;
         };
-        if logout.tenant() != settings.tenant {
-            // Logout tokens are signed as the deployment's one issuer: another tenant's
-            // relying parties would not accept them (docs/back-channel-logout.md).
-            tracing::debug!(tenant = %logout.tenant(), "logout of another tenant; not delivered");
-            continue;
-        }
         logouts += 1;
-        match fan_out(store, deliveries, &logout).await {
+        // Logout tokens are signed as the deployment's one issuer: another tenant's relying
+        // parties would not accept them (docs/back-channel-logout.md). SETs name their
+        // tenant in `sub_id`, so every tenant's SSF receivers are told.
+        let tell_clients = logout.tenant() == settings.tenant;
+        match fan_out(store, deliveries, &logout, tell_clients).await {
             Ok(count) => {
                 queued += count as u64;
                 tracing::info!(
@@ -123,8 +123,34 @@ fn kind(logout: &Logout) -> &'static str {
     }
 }
 
-/// Queues one delivery per client of `logout` that registered a logout URI.
-async fn fan_out(store: &Store, deliveries: &Queue, logout: &Logout) -> Result<usize, Failure> {
+/// Queues one delivery per client of `logout` that registered a logout URI (if
+/// `tell_clients`), and one per SSF receiver of its tenant that asked for
+/// `session-revoked`.
+async fn fan_out(
+    store: &Store,
+    deliveries: &Queue,
+    logout: &Logout,
+    tell_clients: bool,
+) -> Result<usize, Failure> {
+    let tenant = logout.tenant();
+    let ssf_receivers: Vec<String> = store
+        .ssf_receivers(tenant)
+        .await?
+        .into_iter()
+        .filter(|r| r.wants(SESSION_REVOKED_EVENT))
+        .map(|r| r.id)
+        .collect();
+    let mut queued = LogoutDelivery::for_ssf_receivers(logout, &ssf_receivers);
+    if tell_clients {
+        queued.extend(client_deliveries(store, logout).await?);
+    }
+    let bodies: Vec<String> = queued.iter().map(LogoutDelivery::body).collect();
+    deliveries.send_bodies(&bodies).await?;
+    Ok(queued.len())
+}
+
+/// One delivery per client of `logout` that registered a logout URI.
+async fn client_deliveries(store: &Store, logout: &Logout) -> Result<Vec<LogoutDelivery>, Failure> {
     let tenant = logout.tenant();
     let clients = match logout {
         Logout::Session { clients, .. } => clients.clone(),
@@ -139,8 +165,5 @@ async fn fan_out(store: &Store, deliveries: &Queue, logout: &Logout) -> Result<u
         .try_filter_map(|client| async move { Ok(client) })
         .try_collect()
         .await?;
-    let queued = LogoutDelivery::for_clients(logout, &registered);
-    let bodies: Vec<String> = queued.iter().map(LogoutDelivery::body).collect();
-    deliveries.send_bodies(&bodies).await?;
-    Ok(queued.len())
+    Ok(LogoutDelivery::for_clients(logout, &registered))
 }

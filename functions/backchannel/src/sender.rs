@@ -1,6 +1,7 @@
-//! POSTing logout tokens to receivers (OpenID Connect Back-Channel Logout 1.0 section 2.5:
-//! `application/x-www-form-urlencoded`, `logout_token=...`), never anywhere a client's
-//! URI should not lead:
+//! POSTing to receivers (logout tokens as OpenID Connect Back-Channel Logout 1.0 section
+//! 2.5 says: `application/x-www-form-urlencoded`, `logout_token=...`; SETs as RFC 8935
+//! section 2 says: `application/secevent+jwt`), never anywhere a receiver's URI should not
+//! lead:
 //!
 //! - the name is resolved by [`CheckedResolver`], which keeps public addresses only, so
 //!   the address checked is the address connected to (a name that resolves to a private
@@ -29,12 +30,12 @@ use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use signoff_store::backchannel::{is_public_address, BackchannelLogout};
+use signoff_store::backchannel::{is_public_address, ReceiverUri};
 use signoff_store::config::ConfigError;
 
 /// An address the receiver's URI may not lead to.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to no address a logout may be sent to (only public ones)")]
+#[error("{host} resolves to no address Signoff may send to (only public ones)")]
 pub struct NotAllowed {
     host: String,
 }
@@ -46,8 +47,11 @@ pub enum SendError {
     #[error(transparent)]
     NotAllowed(NotAllowed),
     /// The URI does not parse (it did when it was stored).
-    #[error("the logout URI is not a URL")]
+    #[error("the receiver's URI is not a URL")]
     BadUri,
+    /// The stored authorization header is not a header value (control characters).
+    #[error("the receiver's authorization header is not a valid header value")]
+    BadAuthorization,
     /// Connecting, TLS, a timeout or a broken answer: worth retrying.
     #[error("{0}")]
     Network(String),
@@ -108,6 +112,58 @@ type HttpClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<By
 /// The most of a receiver's answer read (section 2.8 answers carry at most a short error).
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
+/// What is POSTed.
+#[derive(Clone, Debug)]
+pub struct Push {
+    pub content_type: &'static str,
+    /// Sent as `Authorization` (an SSF receiver's); never logged.
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+impl Push {
+    /// A logout token, as section 2.5 posts it.
+    pub fn logout_token(token: &str) -> Self {
+        // A logout token is base64url and dots: nothing to escape in a form value.
+        Self {
+            content_type: "application/x-www-form-urlencoded",
+            authorization: None,
+            body: format!("logout_token={token}"),
+        }
+    }
+}
+
+/// A receiver's answer: its status, and the error it named, if its body was JSON with
+/// one (RFC 8935 section 2.3 `err` and `description`; section 2.8 of the logout spec
+/// `error` and `error_description`), for the operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub error: Option<String>,
+}
+
+/// The most of a receiver's error text kept (it is logged and kept on the undelivered
+/// queue).
+const MAX_ERROR_CHARS: usize = 200;
+
+fn named_error(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = |names: [&str; 2]| names.iter().find_map(|n| value.get(*n)?.as_str());
+    let code = text(["err", "error"])?;
+    let description = text(["description", "error_description"]);
+    let named = match description {
+        Some(description) => format!("{code}: {description}"),
+        None => code.to_owned(),
+    };
+    Some(
+        named
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_ERROR_CHARS)
+            .collect(),
+    )
+}
+
 /// The two HTTP clients (public receivers, and this machine's), built once at init.
 pub struct Sender {
     public: HttpClient,
@@ -142,10 +198,10 @@ impl Sender {
         })
     }
 
-    /// POSTs `token` to the client's logout URI; the HTTP status it answered.
-    pub async fn post(&self, logout: &BackchannelLogout, token: &str) -> Result<u16, SendError> {
-        let url = url::Url::parse(logout.uri()).map_err(|_| SendError::BadUri)?;
-        let allowed = if logout.names_loopback() {
+    /// POSTs `push` to `receiver`; the answer it gave.
+    pub async fn post(&self, receiver: &ReceiverUri, push: Push) -> Result<Answer, SendError> {
+        let url = url::Url::parse(receiver.as_str()).map_err(|_| SendError::BadUri)?;
+        let allowed = if receiver.names_loopback() {
             Allowed::Loopback
         } else {
             Allowed::Public
@@ -172,25 +228,32 @@ impl Sender {
                 }))
             }
         };
-        // A logout token is base64url and dots: nothing to escape in a form value.
-        let request = hyper::Request::post(url.as_str())
-            .header(
-                hyper::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(hyper::header::USER_AGENT, "Signoff back-channel logout")
-            .body(Full::new(Bytes::from(format!("logout_token={token}"))))
+        let mut request = hyper::Request::post(url.as_str())
+            .header(hyper::header::CONTENT_TYPE, push.content_type)
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(hyper::header::USER_AGENT, "Signoff");
+        if let Some(authorization) = push.authorization {
+            let mut value = hyper::header::HeaderValue::from_str(&authorization)
+                .map_err(|_| SendError::BadAuthorization)?;
+            value.set_sensitive(true);
+            request = request.header(hyper::header::AUTHORIZATION, value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(push.body)))
             .map_err(|_| SendError::BadUri)?;
         let exchange = async {
             let response = client.request(request).await.map_err(classify)?;
             let status = response.status().as_u16();
-            // Read a short answer, so that the connection can be used again; a longer
-            // one is dropped unread (never buffered whole: a receiver must not be able to
-            // exhaust the function's memory).
-            let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            // Read a short answer, so that the connection can be used again and an error
+            // it names reaches the operator; a longer one is dropped unread (never
+            // buffered whole: a receiver must not be able to exhaust the function's memory).
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
-                .await;
-            Ok(status)
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let error = (status >= 300).then(|| named_error(&body)).flatten();
+            Ok(Answer { status, error })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
@@ -248,19 +311,36 @@ mod tests {
     use super::*;
     use signoff_store::backchannel::Reach;
 
+    #[test]
+    fn a_named_error_is_read_in_either_spec_shape_and_kept_short() {
+        assert_eq!(
+            named_error(br#"{"err":"invalid_audience","description":"not us"}"#).as_deref(),
+            Some("invalid_audience: not us")
+        );
+        assert_eq!(
+            named_error(br#"{"error":"invalid_request"}"#).as_deref(),
+            Some("invalid_request")
+        );
+        assert_eq!(named_error(b"<html>"), None);
+        let long = format!(r#"{{"err":"x","description":"{}\n"}}"#, "a".repeat(500));
+        let named = named_error(long.as_bytes()).unwrap();
+        assert_eq!(named.chars().count(), MAX_ERROR_CHARS);
+        assert!(!named.contains('\n'));
+    }
+
     #[tokio::test]
     async fn loopback_receivers_are_refused_unless_allowed_and_literals_are_checked() {
-        let local =
-            BackchannelLogout::new("http://127.0.0.1:9/logout", false, Reach::Loopback).unwrap();
+        let local = ReceiverUri::new("http://127.0.0.1:9/logout", "uri", Reach::Loopback).unwrap();
+        let push = || Push::logout_token("t");
         let deployed = Sender::new(Duration::from_secs(1), false).unwrap();
         assert!(matches!(
-            deployed.post(&local, "t").await,
+            deployed.post(&local, push()).await,
             Err(SendError::NotAllowed(_))
         ));
         // Allowed, it connects (nothing listens on port 9: a network error, retried).
         let local_run = Sender::new(Duration::from_secs(1), true).unwrap();
         assert!(matches!(
-            local_run.post(&local, "t").await,
+            local_run.post(&local, push()).await,
             Err(SendError::Network(_))
         ));
         // A name is judged by where it resolves: localhost resolves to loopback only, which

@@ -13,6 +13,9 @@ pub const RETRY_FOR_SECONDS_VAR: &str = "SIGNOFF_LOGOUT_RETRY_FOR_SECONDS";
 pub const TIMEOUT_MS_VAR: &str = "SIGNOFF_LOGOUT_TIMEOUT_MS";
 pub const PER_RECEIVER_VAR: &str = "SIGNOFF_LOGOUT_PER_RECEIVER";
 pub const ALLOW_LOOPBACK_VAR: &str = "SIGNOFF_LOGOUT_ALLOW_LOOPBACK";
+/// The symmetric KMS key that seals SSF receivers' authorization headers
+/// (`signoff-admin ssf-receiver --authorization`); unset: receivers get no header.
+pub const SECRETS_KEY_VAR: &str = "SIGNOFF_SECRETS_KEY_ID";
 
 fn required(
     get: &impl Fn(&str) -> Option<String>,
@@ -97,6 +100,8 @@ pub struct DeliverySettings {
     /// Whether receivers registered on this machine (`--allow-loopback`) are reached
     /// (`SIGNOFF_LOGOUT_ALLOW_LOOPBACK=true`): local runs only.
     pub allow_loopback: bool,
+    /// Opens SSF receivers' authorization headers (`SIGNOFF_SECRETS_KEY_ID`).
+    pub secrets: Option<signoff_kms::SecretBox>,
 }
 
 impl DeliverySettings {
@@ -140,6 +145,10 @@ impl DeliverySettings {
             },
             timeout: millis(TIMEOUT_MS_VAR, 15_000, 1_000..=60_000)?,
             per_receiver: parse_in_range(get, PER_RECEIVER_VAR, 4, 1..=10)? as usize,
+            secrets: get(SECRETS_KEY_VAR)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(|key| signoff_kms::SecretBox::new(aws_sdk_kms::Client::new(sdk), key)),
             allow_loopback: match get(ALLOW_LOOPBACK_VAR).as_deref().map(str::trim) {
                 None | Some("") | Some("false") => false,
                 Some("true") => true,

@@ -31,6 +31,7 @@ use signoff_edge::metrics::Meter;
 use signoff_edge::oauth::{
     self, ClientCredentials, CredentialsError, Form, FormError, MissingContentType, OAuthErrorBody,
 };
+use signoff_edge::request;
 use signoff_edge::response::{self, respond, ErrorReply};
 use signoff_edge::route::{route, Route, Routed};
 use signoff_edge::runtime::MalformedEvent;
@@ -50,6 +51,10 @@ pub const RFC7662_ROUTE: &str = "/oauth2/introspect";
 pub const NETIQ_ROUTE: &str = "/nidp/oauth/v1/nam/introspect";
 /// Where Signoff publishes its signing keys.
 pub const JWKS_ROUTE: &str = "/.well-known/jwks.json";
+/// Where Signoff publishes its Shared Signals transmitter metadata (SSF 1.0 section 7.2).
+pub const SSF_CONFIGURATION_ROUTE: &str = "/.well-known/ssf-configuration";
+/// RFC 8935 push, the one delivery method Signoff transmits by.
+pub const SSF_PUSH_DELIVERY: &str = "urn:ietf:rfc:8935";
 /// How long a resource server may cache the key set. A rotation must publish a new key
 /// at least this long before it signs with it (docs/introspection.md, "Signing keys").
 pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
@@ -68,6 +73,7 @@ pub enum Endpoint {
     Rfc7662,
     NetIq,
     Jwks,
+    SsfConfiguration,
     /// Authlete's `/auth/introspection` and `/auth/introspection/standard`.
     Authlete(authlete::Api),
     /// A tenant's Token Status List.
@@ -79,6 +85,11 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::new(Method::POST, RFC7662_ROUTE, Endpoint::Rfc7662),
     Route::new(Method::POST, NETIQ_ROUTE, Endpoint::NetIq),
     Route::new(Method::GET, JWKS_ROUTE, Endpoint::Jwks),
+    Route::new(
+        Method::GET,
+        SSF_CONFIGURATION_ROUTE,
+        Endpoint::SsfConfiguration,
+    ),
     Route::new(
         Method::POST,
         authlete::INTROSPECTION_ROUTE,
@@ -124,6 +135,10 @@ pub enum IntrospectError {
     /// The key set was asked for and this deployment has no signing key.
     #[error("no signing key is configured")]
     NoKeys,
+    /// Metadata was asked for and neither SIGNOFF_PUBLIC_BASE_URL nor API Gateway names
+    /// the URL this deployment is reached at.
+    #[error("no public base URL is known")]
+    NoPublicUrl,
     /// No such status list: not a list the tenant has, or this deployment serves none.
     #[error("no such status list")]
     NoStatusList,
@@ -237,6 +252,11 @@ impl IntrospectError {
                 "invalid_request",
                 "this deployment signs nothing, so it publishes no keys",
             ),
+            IntrospectError::NoPublicUrl => (
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "this deployment does not know its public URL (SIGNOFF_PUBLIC_BASE_URL)",
+            ),
             IntrospectError::NoStatusList => (
                 StatusCode::NOT_FOUND,
                 "invalid_request",
@@ -346,6 +366,10 @@ pub async fn handle(
             ..
         } => jwks(keys).await,
         Routed::Found {
+            endpoint: Endpoint::SsfConfiguration,
+            ..
+        } => ssf_configuration(settings, keys, &request),
+        Routed::Found {
             endpoint: Endpoint::StatusList,
             params,
         } => {
@@ -407,6 +431,32 @@ fn respond_authlete(
         meter,
         outcome,
     )
+}
+
+/// The Shared Signals transmitter metadata (SSF 1.0 section 7.1): the issuer of the SETs
+/// the back-channel delivery pushes, the keys that verify them, and push as the delivery
+/// method. Streams are configured by an operator (`signoff-admin ssf-receiver`), so no
+/// management endpoints are named. Without a signing key nothing is transmitted: 404.
+fn ssf_configuration(
+    settings: &Settings,
+    keys: Option<&KeySet>,
+    request: &Request,
+) -> Result<Response<Body>, IntrospectError> {
+    keys.ok_or(IntrospectError::NoKeys)?;
+    let base = request::public_base_url(settings.status_lists.public_base_url.as_deref(), request)
+        .ok_or(IntrospectError::NoPublicUrl)?;
+    let document = json!({
+        "spec_version": "1_0",
+        "issuer": settings.issuer,
+        "jwks_uri": format!("{base}{JWKS_ROUTE}"),
+        "delivery_methods_supported": [SSF_PUSH_DELIVERY],
+    });
+    let mut response = response::json_response(StatusCode::OK, &document);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_CACHE_CONTROL),
+    );
+    Ok(response)
 }
 
 /// The published key set (RFC 7517 5), fetched from KMS on first use.

@@ -17,8 +17,7 @@
 //! (docs/global-token-revocation.md lists them).
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, StatusCode};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use signoff_edge::oauth::OAuthErrorBody;
 use signoff_edge::request::{self, AuthError, BodyError};
@@ -287,22 +286,9 @@ impl SubjectId {
     }
 }
 
-/// The public base URL: the configured one, else the one API Gateway was called at
-/// (its domain name and, unless `$default`, its stage), which a client cannot choose.
+/// The public base URL ([`request::public_base_url`]).
 pub fn public_base_url(settings: &Settings, request: &Request) -> Option<String> {
-    if let Some(base) = &settings.public_base_url {
-        return Some(base.clone());
-    }
-    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
-        return None;
-    };
-    let domain = context.domain_name.as_deref().filter(|d| !d.is_empty())?;
-    match context.stage.as_deref() {
-        Some(stage) if !stage.is_empty() && stage != "$default" => {
-            Some(format!("https://{domain}/{stage}"))
-        }
-        _ => Some(format!("https://{domain}")),
-    }
+    request::public_base_url(settings.public_base_url.as_deref(), request)
 }
 
 /// Carries out one Global Token Revocation request; returns the token records deleted

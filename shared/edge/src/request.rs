@@ -3,11 +3,32 @@
 //! vendor's error shape in one place.
 
 use lambda_http::http::header;
-use lambda_http::{Body, Request};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
 use signoff_store::credentials::Authorization;
 use signoff_store::{Store, StoreError};
+
+/// The public base URL of what this deployment serves: `configured`
+/// (`SIGNOFF_PUBLIC_BASE_URL`), else the one API Gateway was called at (its domain name
+/// and, unless `$default`, its stage), which a client cannot choose. `None` where neither
+/// is known (a local run without the variable).
+pub fn public_base_url(configured: Option<&str>, request: &Request) -> Option<String> {
+    if let Some(base) = configured {
+        return Some(base.to_owned());
+    }
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return None;
+    };
+    let domain = context.domain_name.as_deref().filter(|d| !d.is_empty())?;
+    match context.stage.as_deref() {
+        Some(stage) if !stage.is_empty() && stage != "$default" => {
+            Some(format!("https://{domain}/{stage}"))
+        }
+        _ => Some(format!("https://{domain}")),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {

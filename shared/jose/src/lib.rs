@@ -46,6 +46,7 @@ mod assertion;
 mod jwk;
 pub mod logout_token;
 mod pem;
+pub mod security_event;
 mod sign;
 pub mod status_list;
 mod verify;

@@ -288,3 +288,60 @@ impl JwsSigner for KmsSigner {
         Ok(ecdsa_der_to_jws(&der)?.to_vec())
     }
 }
+
+/// Secrets Signoff must send on but never store in the clear (an SSF receiver's
+/// authorization header), sealed by a symmetric KMS key (`SYMMETRIC_DEFAULT`): the table
+/// holds only KMS's ciphertext, and only a role granted `kms:Decrypt` on the key reads
+/// the value. Each secret is bound to where it belongs by the encryption context (KMS
+/// authenticates it with the ciphertext), so a ciphertext copied onto another item does
+/// not open.
+#[derive(Clone, Debug)]
+pub struct SecretBox {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl SecretBox {
+    pub fn new(client: aws_sdk_kms::Client, key_id: String) -> Self {
+        Self { client, key_id }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Encrypts `secret` (at most 4,096 bytes, KMS's limit) bound to `context`.
+    pub async fn seal(&self, secret: &str, context: &[(&str, &str)]) -> Result<Vec<u8>, KmsError> {
+        let mut request = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(Blob::new(secret.as_bytes()));
+        for (name, value) in context {
+            request = request.encryption_context(*name, *value);
+        }
+        let out = request.send().await.map_err(|e| classify("Encrypt", e))?;
+        Ok(out
+            .ciphertext_blob
+            .map(Blob::into_inner)
+            .unwrap_or_default())
+    }
+
+    /// Decrypts what [`SecretBox::seal`] made with the same `context`.
+    pub async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<String, KmsError> {
+        let mut request = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(sealed));
+        for (name, value) in context {
+            request = request.encryption_context(*name, *value);
+        }
+        let out = request.send().await.map_err(|e| classify("Decrypt", e))?;
+        let plaintext = out.plaintext.map(Blob::into_inner).unwrap_or_default();
+        String::from_utf8(plaintext).map_err(|_| KmsError::UnusableKey {
+            key_id: self.key_id.clone(),
+            reason: "the sealed secret is not text".into(),
+        })
+    }
+}

@@ -19,12 +19,22 @@ pub const LOGOUT_QUEUE_URL_VAR: &str = "SIGNOFF_LOGOUT_QUEUE_URL";
 /// The undelivered queue's URL.
 pub const UNDELIVERED_QUEUE_URL_VAR: &str = "SIGNOFF_UNDELIVERED_QUEUE_URL";
 
-/// One logout to tell one client.
+/// One logout to tell one recipient: a client (a logout token to its back-channel logout
+/// URI) or a Shared Signals receiver (a `session-revoked` SET, or a verification event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogoutDelivery {
     pub tenant: String,
+    /// The client told; empty for an SSF receiver.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_id: String,
+    /// The SSF receiver (stream) told, instead of a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssf_receiver: Option<String>,
+    /// An SSF verification event rather than a logout (SSF 1.0 section 8.1.4), with the
+    /// `state` to echo if the operator gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +54,20 @@ pub struct LogoutDelivery {
     /// Why the last attempt failed (what an operator reads on the undelivered queue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<String>,
+}
+
+/// What an SSF verification event carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// Who a delivery is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipient<'a> {
+    Client(&'a str),
+    SsfReceiver(&'a str),
 }
 
 impl LogoutDelivery {
@@ -70,6 +94,8 @@ impl LogoutDelivery {
             .map(|client_id| Self {
                 tenant: tenant.clone(),
                 client_id: client_id.clone(),
+                ssf_receiver: None,
+                verification: None,
                 subject: subject.clone(),
                 session_id: session_id.clone(),
                 logged_out_at: at,
@@ -81,6 +107,62 @@ impl LogoutDelivery {
             .collect()
     }
 
+    /// One delivery of `logout` per SSF receiver in `receivers`.
+    pub fn for_ssf_receivers(logout: &Logout, receivers: &[String]) -> Vec<Self> {
+        let mut deliveries = Self::for_clients(logout, receivers);
+        for delivery in &mut deliveries {
+            delivery.ssf_receiver = Some(std::mem::take(&mut delivery.client_id));
+        }
+        deliveries
+    }
+
+    /// An SSF verification event for `receiver` of `tenant`, asked for at `now_ms`.
+    pub fn verification(tenant: &str, receiver: &str, state: Option<&str>, now_ms: i64) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            client_id: String::new(),
+            ssf_receiver: Some(receiver.to_owned()),
+            verification: Some(Verification {
+                state: state.map(str::to_owned),
+            }),
+            subject: None,
+            session_id: None,
+            logged_out_at: now_ms / 1000,
+            attempts: 0,
+            since_ms: now_ms,
+            not_before_ms: None,
+            last_failure: None,
+        }
+    }
+
+    pub fn recipient(&self) -> Recipient<'_> {
+        match &self.ssf_receiver {
+            Some(receiver) => Recipient::SsfReceiver(receiver),
+            None => Recipient::Client(&self.client_id),
+        }
+    }
+
+    /// Names the recipient within the deployment: what deliveries to the same receiver
+    /// share (their bound on requests in flight).
+    pub fn recipient_key(&self) -> String {
+        match self.recipient() {
+            Recipient::Client(client) => {
+                signoff_store::item_key::compose(&["client", &self.tenant, client])
+            }
+            Recipient::SsfReceiver(receiver) => {
+                signoff_store::item_key::compose(&["ssf", &self.tenant, receiver])
+            }
+        }
+    }
+
+    /// The recipient, for logs and the admin tool: the client id, or `ssf:<receiver>`.
+    pub fn recipient_name(&self) -> String {
+        match self.recipient() {
+            Recipient::Client(client) => client.to_owned(),
+            Recipient::SsfReceiver(receiver) => format!("ssf:{receiver}"),
+        }
+    }
+
     pub fn body(&self) -> String {
         serde_json::to_string(self).expect("a logout delivery always serializes")
     }
@@ -89,15 +171,21 @@ impl LogoutDelivery {
     /// period started and the attempt number. Its sender claims it once
     /// ([`signoff_store::Store::claim_delivery`]).
     pub fn attempt_identity(&self) -> String {
-        serde_json::json!([
+        let mut parts = serde_json::json!([
             self.client_id,
             self.subject,
             self.session_id,
             self.logged_out_at,
             self.since_ms,
             self.attempts,
-        ])
-        .to_string()
+        ]);
+        // Appended, not inserted: a client delivery keeps the identity it always had.
+        if let Some(receiver) = &self.ssf_receiver {
+            let parts = parts.as_array_mut().expect("an array");
+            parts.push(receiver.as_str().into());
+            parts.push(serde_json::json!(self.verification));
+        }
+        parts.to_string()
     }
 
     /// The same logout, as new: for an operator's redelivery, which gets a full retry

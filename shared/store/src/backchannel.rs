@@ -43,17 +43,16 @@ pub enum Reach {
     Loopback,
 }
 
-/// A client's back-channel logout registration, its URI checked.
+/// A receiver's URI (a client's logout URI, an SSF receiver's push endpoint), checked
+/// against a [`Reach`] as the module documentation says, stored as the URL parser writes
+/// it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackchannelLogout {
-    uri: String,
-    session_required: bool,
-}
+pub struct ReceiverUri(String);
 
-impl BackchannelLogout {
-    /// A registration, with `uri` checked against `reach` (see the module documentation).
-    pub fn new(uri: &str, session_required: bool, reach: Reach) -> Result<Self, FieldError> {
-        let invalid = |reason: &str| FieldError::new("backchannelLogoutUri", reason);
+impl ReceiverUri {
+    /// `uri` checked against `reach`; a refusal names `field`.
+    pub fn new(uri: &str, field: &'static str, reach: Reach) -> Result<Self, FieldError> {
+        let invalid = |reason: &str| FieldError::new(field, reason);
         if uri.len() > MAX_URI_BYTES {
             return Err(invalid(&format!("must be at most {MAX_URI_BYTES} bytes")));
         }
@@ -92,33 +91,27 @@ impl BackchannelLogout {
             ));
         }
         if parsed.fragment().is_some() {
-            return Err(invalid(
-                "must not have a fragment (OpenID Connect Back-Channel Logout 1.0, section 2.2)",
-            ));
+            return Err(invalid("must not have a fragment"));
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(invalid("must not carry a user name or password"));
         }
-        Ok(Self {
-            uri: parsed.as_str().to_owned(),
-            session_required,
-        })
+        Ok(Self(parsed.as_str().to_owned()))
     }
 
-    /// Where logout tokens are POSTed, as the URL parser writes it.
-    pub fn uri(&self) -> &str {
-        &self.uri
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
-    /// Whether the client needs `sid` in every logout token (section 2.2).
-    pub fn session_required(&self) -> bool {
-        self.session_required
+    /// A URI read back from the table, checked when it was stored.
+    pub(crate) fn stored(uri: String) -> Self {
+        Self(uri)
     }
 
     /// Whether the URI names this machine (`localhost` or a loopback address), which only
     /// [`Reach::Loopback`] admits: delivery may then connect to loopback addresses.
     pub fn names_loopback(&self) -> bool {
-        match url::Url::parse(&self.uri)
+        match url::Url::parse(&self.0)
             .ok()
             .as_ref()
             .and_then(url::Url::host)
@@ -128,6 +121,39 @@ impl BackchannelLogout {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
         }
+    }
+}
+
+/// A client's back-channel logout registration, its URI checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackchannelLogout {
+    uri: ReceiverUri,
+    session_required: bool,
+}
+
+impl BackchannelLogout {
+    /// A registration, with `uri` checked against `reach` (see the module documentation;
+    /// section 2.2 forbids a fragment).
+    pub fn new(uri: &str, session_required: bool, reach: Reach) -> Result<Self, FieldError> {
+        Ok(Self {
+            uri: ReceiverUri::new(uri, "backchannelLogoutUri", reach)?,
+            session_required,
+        })
+    }
+
+    /// Where logout tokens are POSTed, as the URL parser writes it.
+    pub fn uri(&self) -> &str {
+        self.uri.as_str()
+    }
+
+    /// The same, checked.
+    pub fn receiver(&self) -> &ReceiverUri {
+        &self.uri
+    }
+
+    /// Whether the client needs `sid` in every logout token (section 2.2).
+    pub fn session_required(&self) -> bool {
+        self.session_required
     }
 }
 
@@ -216,7 +242,7 @@ impl Store {
             Ok(match logout {
                 Some(logout) => update
                     .update_expression("SET #uri = :uri, #required = :required")
-                    .expression_attribute_values(":uri", AttributeValue::S(logout.uri.clone()))
+                    .expression_attribute_values(":uri", AttributeValue::S(logout.uri().to_owned()))
                     .expression_attribute_values(
                         ":required",
                         AttributeValue::Bool(logout.session_required),
@@ -249,7 +275,7 @@ impl Store {
         let session_required =
             matches!(item.get(SESSION_REQUIRED), Some(AttributeValue::Bool(true)));
         Ok(ClientLogout::Registered(BackchannelLogout {
-            uri: uri.clone(),
+            uri: ReceiverUri(uri.clone()),
             session_required,
         }))
     }

@@ -23,14 +23,15 @@
 //! | [`purge`] | `create_purge`, `purge_job`, `estimate_purge`, `purge_shard_page`, `purge_progress`, `track_background_purge`, `finish_background_purge` | the background purge of what a cutoff ended, shard by shard, and the running purges status lists judge by |
 //! | [`credentials`] | `create_tenant`, `get_tenant`, `issue_credential`, `store_credential`, `register_client`, `client_registered`, `authenticate_client`, `set_introspection_access`, `revoke_credential`, `authorize` | hashed API credentials and clients |
 //! | [`deliveries`] | `claim_delivery`, `finish_delivery` | each back-channel logout delivery attempt sent once, whatever the queues repeat |
-//! | [`backchannel`] | `set_backchannel_logout`, `client_logout` | clients' back-channel logout URIs (OpenID Connect Back-Channel Logout 1.0 client metadata) |
+//! | [`backchannel`] | `set_backchannel_logout`, `client_logout` | clients' back-channel logout URIs (OpenID Connect Back-Channel Logout 1.0 client metadata); receiver URIs checked ([`backchannel::ReceiverUri`]) |
+//! | [`ssf`] | `put_ssf_receiver`, `remove_ssf_receiver`, `ssf_receivers`, `ssf_receiver` | tenants' Shared Signals receivers (push streams), their authorization headers sealed |
 //! | [`project_keys`] | `project_keys`, `add_project_keys`, `remove_project_key` | each project's public keys (JWK rules: `signoff-jose`) |
 //! | [`trusted_parties`] | `put_trusted_party`, `trusted_party`, `remove_trusted_party`, `use_assertion`, `release_assertion` | who may call Global Token Revocation, and its `jti` replay check |
 //! | [`housekeeping`] | `sweep_expired`, `housekeeping_cursor` | the scheduled sweep |
 //! | [`demo`] (feature `demo`) | | the local demo data |
 //!
 //! Modules depend downwards only: `error`, `item_key`, `table` < `model` < `bulk` <
-//! `sessions` < `audiences` < `tokens`, `revocation`, `credentials` < `backchannel`, `deliveries`, `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
+//! `sessions` < `audiences` < `tokens`, `revocation`, `credentials` < `backchannel` < `ssf`; `deliveries`, `listing`, `status_lists`, `cutoffs`, `project_keys`, `trusted_parties`, `housekeeping`, `demo`
 //! < `purge`.
 
 pub mod audiences;
@@ -51,6 +52,7 @@ pub mod project_keys;
 pub mod purge;
 pub mod revocation;
 pub mod sessions;
+pub mod ssf;
 pub mod status_lists;
 pub mod table;
 pub mod tokens;

@@ -9,14 +9,25 @@
 //                             answered_at_ms, accepted, reason?, sub?, sid?, jti?}
 // A relying party answers 200 with Cache-Control: no-store unless told otherwise.
 //
+// It also plays Shared Signals receivers, each at POST /ssf/<receiver_id>, as RFC 8935
+// section 2 describes the push (Content-Type application/secevent+jwt, the SET as the
+// body). Every SET is validated (makeSetChecker) against the audience and the
+// Authorization header the test set:
+//   PUT /control/ssf:<receiver_id>  {"status": 202 | 400 | 503 | ..., "audience": "...",
+//                                    "authorization": "Bearer ..."}
+// and recorded in /received as {receiver_id, at_ms, answered, accepted, reason?, event,
+// user?, session?, tenant?, stream?, state?, jti}. A valid SET gets 202; an invalid one
+// 400 with RFC 8935 section 2.3's {"err", "description"}, unless told otherwise.
+//
 // argv[2]: {"jwks_uri": the OP's JWKS URL, "issuer": its iss, "port"?: where to listen
 // (any free port if absent), "log"?: print each request's record as a JSON line (the
 // demo receiver scripts/dev runs)}. Prints {"port": N} once listening on 127.0.0.1.
 import http from 'node:http';
-import { makeChecker } from './logout_token_check.mjs';
+import { makeChecker, makeSetChecker } from './logout_token_check.mjs';
 
 const config = JSON.parse(process.argv[2]);
 const check = makeChecker(config);
+const checkSet = makeSetChecker(config);
 const behaviour = new Map();
 const received = [];
 
@@ -64,6 +75,38 @@ const server = http.createServer(async (request, response) => {
     // Section 2.8: a refused token gets 400 with an error body.
     response.writeHead(status, { 'Cache-Control': 'no-store', 'Content-Type': 'application/json' });
     response.end(status === 400 ? JSON.stringify({ error: 'invalid_request' }) : '');
+    return;
+  }
+  if (request.method === 'POST' && parts[0] === 'ssf' && parts.length === 2) {
+    const receiver_id = parts[1];
+    const at_ms = Date.now();
+    const control = behaviour.get(`ssf:${receiver_id}`) ?? {};
+    const type = request.headers['content-type'] ?? '';
+    const token = await body(request);
+    let result;
+    if (!type.startsWith('application/secevent+jwt')) {
+      result = { accepted: false, reason: `not a SET push (${type})`, err: 'invalid_request' };
+    } else if ((request.headers.authorization ?? null) !== (control.authorization ?? null)) {
+      result = { accepted: false, reason: 'wrong authorization', err: 'authentication_failed' };
+    } else {
+      result = await checkSet(token.trim(), control.audience ?? receiver_id);
+      if (!result.accepted) {
+        result.err = result.claim === 'aud' ? 'invalid_audience'
+          : result.claim === 'iss' ? 'invalid_issuer' : 'invalid_request';
+      }
+    }
+    const status = control.status ?? (result.accepted ? 202 : 400);
+    const { err, claim, ...recorded } = result;
+    const entry = { receiver_id, at_ms, answered: status, ...recorded };
+    received.push(entry);
+    entry.answered_at_ms = Date.now();
+    if (config.log) {
+      process.stdout.write(`${JSON.stringify(entry)}\n`);
+    }
+    response.writeHead(status, { 'Content-Type': 'application/json' });
+    response.end(status === 400
+      ? JSON.stringify({ err: err ?? 'invalid_request', description: result.reason ?? 'refused by the test' })
+      : '');
     return;
   }
   response.writeHead(404);

@@ -136,6 +136,54 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Configure a Shared Signals receiver of a tenant: its session ends are pushed to it
+    /// as CAEP session-revoked SETs (RFC 8935). --remove removes it, --list shows them.
+    SsfReceiver {
+        #[arg(long)]
+        tenant: String,
+        /// The receiver's id (its stream id; the verification event's subject).
+        #[arg(long, required_unless_present = "list")]
+        id: Option<String>,
+        /// Where SETs are POSTed: https (http only to a loopback host with
+        /// --allow-loopback), no fragment, no user name or password.
+        #[arg(long, required_unless_present_any = ["remove", "list"], conflicts_with_all = ["remove", "list"])]
+        endpoint: Option<String>,
+        /// `aud` of its SETs (default: the endpoint).
+        #[arg(long, conflicts_with_all = ["remove", "list"])]
+        audience: Option<String>,
+        /// The event types it wants, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = signoff_jose::security_event::SESSION_REVOKED_EVENT)]
+        events: Vec<String>,
+        /// The Authorization header it expects (e.g. "Bearer ..."): sealed with
+        /// --secrets-key-id before it is stored. Read from the environment, so that it stays
+        /// out of shell history.
+        #[arg(long, env = "SIGNOFF_SSF_AUTHORIZATION", hide_env_values = true, conflicts_with_all = ["remove", "list"])]
+        authorization: Option<String>,
+        /// template.yaml's ReceiverSecretsKeyId output: the KMS key that seals it.
+        #[arg(long, env = "SIGNOFF_SECRETS_KEY_ID")]
+        secrets_key_id: Option<String>,
+        /// Also accept a loopback host, for a receiver on the same machine (local runs).
+        #[arg(long, conflicts_with_all = ["remove", "list"])]
+        allow_loopback: bool,
+        #[arg(long, conflicts_with = "list")]
+        remove: bool,
+        #[arg(long)]
+        list: bool,
+    },
+    /// Send a Shared Signals verification event to a receiver (SSF 1.0 section 8.1.4),
+    /// through the same queue and delivery as its SETs.
+    SsfVerify {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        /// Echoed in the event, for the receiver to match.
+        #[arg(long)]
+        state: Option<String>,
+        /// template.yaml's LogoutDeliveryQueueUrl output.
+        #[arg(long, env = "SIGNOFF_LOGOUT_QUEUE_URL")]
+        logout_queue_url: String,
+    },
     /// Send the back-channel logouts that could not be delivered (the undelivered queue)
     /// again, each with a full retry period; --list only shows them.
     Redeliver {
@@ -150,8 +198,11 @@ enum Command {
         )]
         logout_queue_url: Option<String>,
         /// Only the deliveries to this client; the others stay.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "ssf_receiver")]
         client_id: Option<String>,
+        /// Only the deliveries to this Shared Signals receiver; the others stay.
+        #[arg(long)]
+        ssf_receiver: Option<String>,
         /// Show what waits, changing nothing.
         #[arg(long)]
         list: bool,
@@ -606,6 +657,118 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
+        Command::SsfReceiver {
+            tenant,
+            id,
+            endpoint,
+            audience,
+            events,
+            authorization,
+            secrets_key_id,
+            allow_loopback,
+            remove,
+            list,
+        } => {
+            use signoff_store::backchannel::Reach;
+            use signoff_store::ssf::{authorization_context, SsfReceiver};
+            let show = |r: &SsfReceiver| {
+                println!(
+                    "SSF receiver {} of tenant {tenant}: {} (aud {}), events {}{}",
+                    r.id,
+                    r.endpoint.as_str(),
+                    r.audience,
+                    r.events.join(","),
+                    if r.authorization.is_some() {
+                        ", with an authorization header"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            if list {
+                for receiver in store.ssf_receivers(&tenant).await.map_err(|e| fail(&e))? {
+                    show(&receiver);
+                }
+                return Ok(());
+            }
+            let id = id.expect("clap requires --id");
+            if remove {
+                let removed = store
+                    .remove_ssf_receiver(&tenant, &id)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                if !removed {
+                    return Err(format!("tenant {tenant} has no SSF receiver {id}"));
+                }
+                println!("SSF receiver {id} of tenant {tenant} removed");
+                return Ok(());
+            }
+            let endpoint = endpoint.expect("clap requires --endpoint");
+            let sealed = match (authorization, secrets_key_id) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(
+                        "--authorization needs --secrets-key-id (or SIGNOFF_SECRETS_KEY_ID): it is never stored in the clear"
+                            .into(),
+                    )
+                }
+                (Some(authorization), Some(key)) => {
+                    let secrets =
+                        signoff_kms::SecretBox::new(aws_sdk_kms::Client::new(&sdk), key);
+                    Some(
+                        secrets
+                            .seal(&authorization, &authorization_context(&tenant, &id))
+                            .await
+                            .map_err(|e| fail(&e))?,
+                    )
+                }
+            };
+            let reach = if allow_loopback {
+                Reach::Loopback
+            } else {
+                Reach::Public
+            };
+            let receiver = SsfReceiver::new(
+                &id,
+                &endpoint,
+                reach,
+                audience.as_deref().unwrap_or(&endpoint),
+                &events,
+                sealed,
+            )
+            .map_err(|e| fail(&e))?;
+            store
+                .put_ssf_receiver(&tenant, &receiver)
+                .await
+                .map_err(|e| fail(&e))?;
+            show(&receiver);
+        }
+        Command::SsfVerify {
+            tenant,
+            id,
+            state,
+            logout_queue_url,
+        } => {
+            if store
+                .ssf_receiver(&tenant, &id)
+                .await
+                .map_err(|e| fail(&e))?
+                .is_none()
+            {
+                return Err(format!("tenant {tenant} has no SSF receiver {id}"));
+            }
+            let delivery = signoff_queue::logouts::LogoutDelivery::verification(
+                &tenant,
+                &id,
+                state.as_deref(),
+                signoff_store::now_epoch_millis(),
+            );
+            signoff_queue::Queue::new(&sdk, logout_queue_url)
+                .send_body(delivery.body(), std::time::Duration::ZERO)
+                .await
+                .map_err(|e| fail(&e))?;
+            println!("verification event queued for SSF receiver {id} of tenant {tenant}");
+        }
         Command::CutOff {
             tenant,
             client_id,
@@ -703,6 +866,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             undelivered_queue_url,
             logout_queue_url,
             client_id,
+            ssf_receiver,
             list,
         } => {
             let undelivered = signoff_queue::Queue::new(&sdk, undelivered_queue_url);
@@ -730,12 +894,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                         &message.body,
                     );
                     let chosen = match &delivery {
-                        Ok(d) => client_id.as_ref().is_none_or(|c| *c == d.client_id),
+                        Ok(d) => match (&client_id, &ssf_receiver) {
+                            (Some(c), _) => d.ssf_receiver.is_none() && *c == d.client_id,
+                            (_, Some(r)) => d.ssf_receiver.as_ref() == Some(r),
+                            (None, None) => true,
+                        },
                         Err(_) => false,
                     };
                     match &delivery {
                         Ok(d) => println!(
-                            "{} client {} of tenant {}: {}{} attempt(s), last: {}",
+                            "{} {} of tenant {}: {}{} attempt(s), last: {}",
                             if !chosen {
                                 "kept"
                             } else if list {
@@ -743,9 +911,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                             } else {
                                 "redelivered"
                             },
-                            d.client_id,
+                            match &d.ssf_receiver {
+                                Some(receiver) => format!("SSF receiver {receiver}"),
+                                None => format!("client {}", d.client_id),
+                            },
                             d.tenant,
-                            if d.session_id.is_some() {
+                            if d.verification.is_some() {
+                                "verification, "
+                            } else if d.session_id.is_some() {
                                 "session logout, "
                             } else {
                                 "user logout, "
