@@ -228,6 +228,8 @@ impl LogoutPath {
                 "session#",
                 "--filter-pk-prefix",
                 "user#",
+                "--filter-pk-prefix",
+                "cutoff#",
             ],
             &db.function_env(),
         );

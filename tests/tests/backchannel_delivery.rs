@@ -646,3 +646,95 @@ async fn a_sealed_authorization_header_opens_only_for_its_receiver() {
         assert!(!err.is_retryable(), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cutoffs_reach_the_client_concerned_and_the_shared_signals_receivers() {
+    let db = TestDb::start_with_stream().await;
+    let kms = TestKms::start().await;
+    seed::tenant(&db.store, SERVICE, None).await;
+    for client in ["web", "mobile"] {
+        seed::client(&db.store, SERVICE, client, true).await;
+    }
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    for client in ["web", "mobile"] {
+        listen(&db, &path, client).await;
+    }
+    configure_ssf_receiver(&db, &path, "siem", "https://siem.example", None).await;
+    path.receivers
+        .expect_sets("siem", "https://siem.example", None, None)
+        .await;
+    seed::register(
+        &db.store,
+        vec![
+            token("web-1", "web", "alice", Some("s-1")),
+            token("mobile-1", "mobile", "alice", Some("s-2")),
+        ],
+    )
+    .await;
+    let cut_off = |args: &'static [&'static str]| {
+        let db = &db;
+        async move {
+            let mut all = vec!["cut-off", "--tenant", SERVICE];
+            all.extend_from_slice(args);
+            let run = run_admin(db, &all, &[]).await;
+            assert!(run.ok, "{}", run.stderr);
+        }
+    };
+
+    // alice removes web's access: web hears of it with sub alone (all her sessions there),
+    // mobile does not; the receiver hears of alice's sessions at web.
+    cut_off(&["--client-id", "web", "--subject", "alice"]).await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            accepted(r, "web").len() == 1 && sets(r, "siem").len() == 1
+        })
+        .await;
+    let token = accepted(&received, "web")[0];
+    assert_eq!(
+        (&token["sub"], &token["sid"]),
+        (&json!("alice"), &Value::Null)
+    );
+    let set = sets(&received, "siem")[0];
+    assert_eq!(set["accepted"], true, "{set}");
+    assert_eq!(
+        (
+            &set["user"],
+            &set["application"],
+            &set["session"],
+            &set["tenant"]
+        ),
+        (
+            &json!("alice"),
+            &json!("web"),
+            &Value::Null,
+            &json!(SERVICE)
+        )
+    );
+
+    // mobile is cut off: no logout token can say "every session at this client", so only
+    // the receiver hears of it; then the whole tenant, once (not once per copy).
+    cut_off(&["--client-id", "mobile"]).await;
+    cut_off(&["--whole-tenant"]).await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| sets(r, "siem").len() == 3)
+        .await;
+    let client = sets(&received, "siem")[1];
+    assert_eq!(client["accepted"], true, "{client}");
+    assert_eq!(
+        (&client["user"], &client["application"]),
+        (&Value::Null, &json!("mobile"))
+    );
+    let tenant = sets(&received, "siem")[2];
+    assert_eq!(tenant["accepted"], true, "{tenant}");
+    assert_eq!(
+        (&tenant["user"], &tenant["application"], &tenant["tenant"]),
+        (&Value::Null, &Value::Null, &json!(SERVICE))
+    );
+    settle(&path).await;
+    let received = path.receivers.received().await;
+    assert_eq!(sets(&received, "siem").len(), 3, "{received:#?}");
+    assert_eq!(path.receivers.received_by("web").await.len(), 1);
+    assert!(path.receivers.received_by("mobile").await.is_empty());
+}

@@ -27,7 +27,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_http::lambda_runtime::LambdaEvent;
 use signoff_jose::logout_token::LogoutToken;
 use signoff_jose::security_event::{
-    SecurityEvent, SECURITY_EVENT_MEDIA_TYPE, SESSION_REVOKED_EVENT,
+    RevokedSessions, SecurityEvent, SECURITY_EVENT_MEDIA_TYPE, SESSION_REVOKED_EVENT,
 };
 use signoff_jose::SignError;
 use signoff_queue::logouts::{LogoutDelivery, LogoutQueues, Recipient};
@@ -282,12 +282,16 @@ async fn push_for(
                     &tokens.issuer,
                     &receiver.audience,
                     &delivery.tenant,
-                    delivery.subject.as_deref(),
-                    delivery.session_id.as_deref(),
+                    RevokedSessions {
+                        user: delivery.subject.as_deref(),
+                        session: delivery.session_id.as_deref(),
+                        application: delivery.application.as_deref(),
+                        whole_tenant: delivery.whole_tenant,
+                    },
                     delivery.logged_out_at,
                 ) {
                     Ok(event) => event,
-                    Err(_) => return Ok(Err("names neither a subject nor a session".into())),
+                    Err(_) => return Ok(Err("names no user, session, client or tenant".into())),
                 },
             };
             let authorization = match (&receiver.authorization, &settings.secrets) {

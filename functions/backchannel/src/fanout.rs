@@ -1,5 +1,6 @@
 //! The fanout: Lambda's DynamoDB Streams event source hands it the table's changes (the
-//! template's filter passes only session and user items); each logout among them
+//! template's filter passes only session items, user markers and cutoffs); each logout
+//! among them
 //! ([`Logout::from_change`]) becomes one delivery per client that registered a
 //! back-channel logout URI and one per Shared Signals receiver of the tenant that asked
 //! for `session-revoked`, queued at once. Nothing here waits for a receiver.
@@ -87,7 +88,7 @@ pub async fn handle(
                 queued += count as u64;
                 tracing::info!(
                     tenant = %logout.tenant(),
-                    kind = kind(&logout),
+                    kind = logout.kind(),
                     deliveries = count,
                     "logout fanned out"
                 );
@@ -95,7 +96,7 @@ pub async fn handle(
             Err(failure) => {
                 tracing::error!(
                     tenant = %logout.tenant(),
-                    kind = kind(&logout),
+                    kind = logout.kind(),
                     error = %failure,
                     sequence_number = %change.sequence_number,
                     "logout not fanned out; the stream retries from it"
@@ -114,13 +115,6 @@ pub async fn handle(
     ];
     signoff_edge::metrics::print_counts(&counts);
     Ok(response)
-}
-
-fn kind(logout: &Logout) -> &'static str {
-    match logout {
-        Logout::Session { .. } => "session",
-        Logout::User { .. } => "user",
-    }
 }
 
 /// Queues one delivery per client of `logout` that registered a logout URI (if
@@ -155,6 +149,11 @@ async fn client_deliveries(store: &Store, logout: &Logout) -> Result<Vec<LogoutD
     let clients = match logout {
         Logout::Session { clients, .. } => clients.clone(),
         Logout::User { subject, .. } => store.user_clients(tenant, subject).await?,
+        // The client whose access the user removed: `sub` alone, as for a logout-all.
+        Logout::ClientUser { client_id, .. } => vec![client_id.clone()],
+        // No logout token says "every session at this client" or "of this tenant"
+        // (section 2.4 names a user or a session): Shared Signals receivers hear of these.
+        Logout::Client { .. } | Logout::Tenant { .. } => Vec::new(),
     };
     let registered: Vec<String> = stream::iter(clients)
         .map(|client| async move {

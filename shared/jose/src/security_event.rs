@@ -11,9 +11,12 @@
 //!   (SSF 1.0 section 4.1.4 allows one per SET). No `exp` (RFC 8417 section 2.2: SETs
 //!   omit it, one more thing ID Token validation rejects them for), no `sub`.
 //! - `sub_id` is a complex subject (SSF 1.0 section 3.2): `user` (format `opaque`: the
-//!   subject as the service knows it), `session` when one session ended, and `tenant`, so
-//!   a receiver serving several of Signoff's tenants tells their users apart. A
-//!   `session-revoked` without `session` means every session of the user (a logout-all).
+//!   subject as the service knows it), `session` when one session ended, `application`
+//!   (the client) when a client's tokens were cut off, and always `tenant`, so a receiver
+//!   serving several of Signoff's tenants tells their users apart. What is absent is
+//!   "every": without `session`, every session of the user (a logout-all); with
+//!   `application` alone, every session at that client; with `tenant` alone, every
+//!   session of the tenant.
 
 use serde_json::{json, Map, Value};
 
@@ -43,39 +46,51 @@ pub struct SecurityEvent<'a> {
     payload: Value,
 }
 
-/// A `session-revoked` names no user and no session.
+/// A `session-revoked` names no user, session or application, and is not tenant-wide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("a session-revoked event names a user, a session or both")]
+#[error("a session-revoked event names a user, a session, an application, or the whole tenant")]
 pub struct NoSubject;
+
+/// Whose sessions a `session-revoked` ends, within its tenant. Empty values count as
+/// absent; a tenant-wide revocation must say so (`whole_tenant`), never follow from
+/// fields left empty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RevokedSessions<'a> {
+    pub user: Option<&'a str>,
+    pub session: Option<&'a str>,
+    pub application: Option<&'a str>,
+    pub whole_tenant: bool,
+}
 
 fn opaque(id: &str) -> Value {
     json!({ "format": "opaque", "id": id })
 }
 
 impl<'a> SecurityEvent<'a> {
-    /// CAEP `session-revoked`: `session_id` of `subject` (or every session of `subject`
-    /// when there is no session) of `tenant` ended at `event_timestamp` (epoch seconds).
-    /// Empty values count as absent.
+    /// CAEP `session-revoked`: the sessions `revoked` names, of `tenant`, ended at
+    /// `event_timestamp` (epoch seconds).
     pub fn session_revoked(
         issuer: &'a str,
         audience: &'a str,
         tenant: &str,
-        subject: Option<&str>,
-        session_id: Option<&str>,
+        revoked: RevokedSessions<'_>,
         event_timestamp: i64,
     ) -> Result<Self, NoSubject> {
-        let subject = subject.filter(|s| !s.is_empty());
-        let session_id = session_id.filter(|s| !s.is_empty());
-        if subject.is_none() && session_id.is_none() {
+        let present = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
+        let members = [
+            ("user", present(revoked.user)),
+            ("session", present(revoked.session)),
+            ("application", present(revoked.application)),
+        ];
+        if members.iter().all(|(_, v)| v.is_none()) && !revoked.whole_tenant {
             return Err(NoSubject);
         }
         let mut sub_id = Map::new();
         sub_id.insert("format".into(), "complex".into());
-        if let Some(subject) = subject {
-            sub_id.insert("user".into(), opaque(subject));
-        }
-        if let Some(session_id) = session_id {
-            sub_id.insert("session".into(), opaque(session_id));
+        for (name, value) in members {
+            if let Some(value) = value {
+                sub_id.insert(name.into(), opaque(&value));
+            }
         }
         sub_id.insert("tenant".into(), opaque(tenant));
         Ok(Self {
@@ -139,16 +154,20 @@ mod tests {
 
     #[test]
     fn a_session_revoked_names_its_user_session_and_tenant_and_never_expires() {
+        let revoked = |user, session| RevokedSessions {
+            user,
+            session,
+            ..RevokedSessions::default()
+        };
         assert_eq!(
-            SecurityEvent::session_revoked("https://op", "rx", "t", Some(""), None, 1),
+            SecurityEvent::session_revoked("https://op", "rx", "t", revoked(Some(""), None), 1),
             Err(NoSubject)
         );
         let event = SecurityEvent::session_revoked(
             "https://op",
             "https://rx",
             "t1",
-            Some("alice"),
-            Some("s1"),
+            revoked(Some("alice"), Some("s1")),
             1_700,
         )
         .unwrap();
@@ -171,11 +190,46 @@ mod tests {
             json!({SESSION_REVOKED_EVENT: {"event_timestamp": 1_700}})
         );
         // Every session of a user: no session member.
-        let all = SecurityEvent::session_revoked("https://op", "rx", "t1", Some("alice"), None, 1)
-            .unwrap()
-            .claims(2);
+        let all = SecurityEvent::session_revoked(
+            "https://op",
+            "rx",
+            "t1",
+            revoked(Some("alice"), None),
+            1,
+        )
+        .unwrap()
+        .claims(2);
         assert!(all["sub_id"].get("session").is_none());
         assert_ne!(all["jti"], claims["jti"]);
+        // A client's cutoff: every session at the application; a tenant's: the tenant alone,
+        // and only when said so.
+        let client = RevokedSessions {
+            application: Some("web"),
+            ..RevokedSessions::default()
+        };
+        let claims = SecurityEvent::session_revoked("https://op", "rx", "t1", client, 1)
+            .unwrap()
+            .claims(2);
+        assert_eq!(
+            claims["sub_id"],
+            json!({"format": "complex", "application": {"format": "opaque", "id": "web"},
+                   "tenant": {"format": "opaque", "id": "t1"}})
+        );
+        let tenant = RevokedSessions {
+            whole_tenant: true,
+            ..RevokedSessions::default()
+        };
+        let claims = SecurityEvent::session_revoked("https://op", "rx", "t1", tenant, 1)
+            .unwrap()
+            .claims(2);
+        assert_eq!(
+            claims["sub_id"],
+            json!({"format": "complex", "tenant": {"format": "opaque", "id": "t1"}})
+        );
+        assert_eq!(
+            SecurityEvent::session_revoked("https://op", "rx", "t1", RevokedSessions::default(), 1),
+            Err(NoSubject)
+        );
     }
 
     #[test]

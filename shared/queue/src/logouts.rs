@@ -39,6 +39,12 @@ pub struct LogoutDelivery {
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The client whose tokens were cut off (every session there, or the subject's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// Every session of the tenant ended (its cutoff).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_tenant: bool,
     /// When the logout happened (epoch seconds).
     pub logged_out_at: i64,
     /// Attempts made so far.
@@ -75,19 +81,46 @@ impl LogoutDelivery {
     /// same deliveries, so that a stream batch handled twice queues nothing new (see
     /// [`LogoutDelivery::attempt_identity`]).
     pub fn for_clients(logout: &Logout, clients: &[String]) -> Vec<Self> {
-        let (tenant, subject, session_id, at) = match logout {
+        let none = None::<String>;
+        let (tenant, subject, session_id, application, whole_tenant, at) = match logout {
             Logout::Session {
                 tenant,
                 session_id,
                 subject,
                 at,
                 ..
-            } => (tenant, subject.clone(), Some(session_id.clone()), *at),
+            } => (
+                tenant,
+                subject.clone(),
+                Some(session_id.clone()),
+                none,
+                false,
+                *at,
+            ),
             Logout::User {
                 tenant,
                 subject,
                 at,
-            } => (tenant, Some(subject.clone()), None, *at),
+            } => (tenant, Some(subject.clone()), None, none, false, *at),
+            Logout::ClientUser {
+                tenant,
+                client_id,
+                subject,
+                at,
+            } => (
+                tenant,
+                Some(subject.clone()),
+                None,
+                Some(client_id.clone()),
+                false,
+                *at,
+            ),
+            Logout::Client {
+                tenant,
+                client_id,
+                at,
+            } => (tenant, None, None, Some(client_id.clone()), false, *at),
+            Logout::Tenant { tenant, at } => (tenant, None, None, none, true, *at),
         };
         clients
             .iter()
@@ -98,6 +131,8 @@ impl LogoutDelivery {
                 verification: None,
                 subject: subject.clone(),
                 session_id: session_id.clone(),
+                application: application.clone(),
+                whole_tenant,
                 logged_out_at: at,
                 attempts: 0,
                 since_ms: at * 1000,
@@ -127,6 +162,8 @@ impl LogoutDelivery {
             }),
             subject: None,
             session_id: None,
+            application: None,
+            whole_tenant: false,
             logged_out_at: now_ms / 1000,
             attempts: 0,
             since_ms: now_ms,
@@ -179,11 +216,15 @@ impl LogoutDelivery {
             self.since_ms,
             self.attempts,
         ]);
-        // Appended, not inserted: a client delivery keeps the identity it always had.
+        // Appended, not inserted: a delivery of a session end or a logout-all to a client
+        // keeps the identity it always had.
+        let parts_of = parts.as_array_mut().expect("an array");
         if let Some(receiver) = &self.ssf_receiver {
-            let parts = parts.as_array_mut().expect("an array");
-            parts.push(receiver.as_str().into());
-            parts.push(serde_json::json!(self.verification));
+            parts_of.push(receiver.as_str().into());
+            parts_of.push(serde_json::json!(self.verification));
+        }
+        if self.application.is_some() || self.whole_tenant {
+            parts_of.push(serde_json::json!([self.application, self.whole_tenant]));
         }
         parts.to_string()
     }

@@ -35,6 +35,8 @@ const AUDIENCE_CLIENTS: &str = "clients";
 /// The user marker's kind and time (see [`crate::revocation`]).
 const USER_KIND: &str = "user";
 const REVOKED_AT: &str = "revoked_at";
+/// A cutoff's kind (see [`crate::cutoffs`]).
+const CUTOFF_KIND: &str = "cutoff";
 
 /// A logout the stream reports: who ended, and when (epoch seconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +57,25 @@ pub enum Logout {
         subject: String,
         at: i64,
     },
+    /// Every token of a client for a user was cut off (a user removing an app's access):
+    /// that client hears of it with `sub` alone, as for a logout-all.
+    ClientUser {
+        tenant: String,
+        client_id: String,
+        subject: String,
+        at: i64,
+    },
+    /// Every token of a client was cut off: every session at that client ended. No logout
+    /// token says so (section 2.4 names a user or a session), so only Shared Signals
+    /// receivers hear of it.
+    Client {
+        tenant: String,
+        client_id: String,
+        at: i64,
+    },
+    /// Every token of the tenant was cut off (break-glass): Shared Signals receivers hear
+    /// of it.
+    Tenant { tenant: String, at: i64 },
 }
 
 impl Logout {
@@ -68,6 +89,14 @@ impl Logout {
             |image: &Value, name: &str| image.get(name)?.get("S")?.as_str().map(str::to_owned);
         let number = |image: Option<&Value>, name: &str| -> Option<i64> {
             image?.get(name)?.get("N")?.as_str()?.parse().ok()
+        };
+        // A marker's (a user's, a cutoff's) time only moves forward; a write that does not
+        // move it is no new event.
+        let moved_forward = || {
+            let at = number(Some(new), REVOKED_AT)?;
+            number(old, REVOKED_AT)
+                .is_none_or(|before| before < at)
+                .then_some(at)
         };
         let kind = string(new, attr::KIND);
         match (parts.as_slice(), kind.as_deref()) {
@@ -98,13 +127,42 @@ impl Logout {
                 })
             }
             ([prefix, tenant, user], Some(USER_KIND)) if prefix == "user" => {
-                let at = number(Some(new), REVOKED_AT)?;
-                if number(old, REVOKED_AT).is_some_and(|before| before >= at) {
-                    return None;
-                }
+                let at = moved_forward()?;
                 Some(Logout::User {
                     tenant: tenant.clone(),
                     subject: user.clone(),
+                    at,
+                })
+            }
+            // A tenant's and a client's cutoffs are written as several copies at once (see
+            // crate::cutoffs): the first copy stands for them all.
+            ([prefix, tenant, scope, copy], Some(CUTOFF_KIND))
+                if prefix == "cutoff" && scope == "tenant" && copy == "0" =>
+            {
+                let at = moved_forward()?;
+                Some(Logout::Tenant {
+                    tenant: tenant.clone(),
+                    at,
+                })
+            }
+            ([prefix, tenant, scope, client_id, copy], Some(CUTOFF_KIND))
+                if prefix == "cutoff" && scope == "client" && copy == "0" =>
+            {
+                let at = moved_forward()?;
+                Some(Logout::Client {
+                    tenant: tenant.clone(),
+                    client_id: client_id.clone(),
+                    at,
+                })
+            }
+            ([prefix, tenant, scope, client_id, subject], Some(CUTOFF_KIND))
+                if prefix == "cutoff" && scope == "client-subject" =>
+            {
+                let at = moved_forward()?;
+                Some(Logout::ClientUser {
+                    tenant: tenant.clone(),
+                    client_id: client_id.clone(),
+                    subject: subject.clone(),
                     at,
                 })
             }
@@ -114,7 +172,22 @@ impl Logout {
 
     pub fn tenant(&self) -> &str {
         match self {
-            Logout::Session { tenant, .. } | Logout::User { tenant, .. } => tenant,
+            Logout::Session { tenant, .. }
+            | Logout::User { tenant, .. }
+            | Logout::ClientUser { tenant, .. }
+            | Logout::Client { tenant, .. }
+            | Logout::Tenant { tenant, .. } => tenant,
+        }
+    }
+
+    /// What kind of logout it is, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Logout::Session { .. } => "session",
+            Logout::User { .. } => "user",
+            Logout::ClientUser { .. } => "client-user",
+            Logout::Client { .. } => "client",
+            Logout::Tenant { .. } => "tenant",
         }
     }
 }
@@ -236,6 +309,56 @@ mod tests {
         );
         assert_eq!(
             Logout::from_change(&keys, Some(&at(200)), Some(&at(200))),
+            None
+        );
+    }
+
+    #[test]
+    fn cutoffs_are_logouts_once_per_move_and_copy() {
+        let image = |at: i64| json!({"kind": {"S": "cutoff"}, "revoked_at": {"N": at.to_string()}});
+        let change = |pk: String, old: Option<Value>, at: i64| {
+            Logout::from_change(&json!({"pk": {"S": pk}}), old.as_ref(), Some(&image(at)))
+        };
+        assert_eq!(
+            change(
+                item_key::client_subject_cutoff_pk("t1", "web", "alice"),
+                None,
+                5
+            ),
+            Some(Logout::ClientUser {
+                tenant: "t1".into(),
+                client_id: "web".into(),
+                subject: "alice".into(),
+                at: 5
+            })
+        );
+        assert_eq!(
+            change(
+                item_key::client_cutoff_pk("t1", "web", 0),
+                Some(image(4)),
+                5
+            ),
+            Some(Logout::Client {
+                tenant: "t1".into(),
+                client_id: "web".into(),
+                at: 5
+            })
+        );
+        assert_eq!(
+            change(item_key::tenant_cutoff_pk("t1", 0), None, 5),
+            Some(Logout::Tenant {
+                tenant: "t1".into(),
+                at: 5
+            })
+        );
+        // The other copies of the same cutoff, and a write that does not move it: nothing.
+        assert_eq!(
+            change(item_key::client_cutoff_pk("t1", "web", 3), None, 5),
+            None
+        );
+        assert_eq!(change(item_key::tenant_cutoff_pk("t1", 15), None, 5), None);
+        assert_eq!(
+            change(item_key::tenant_cutoff_pk("t1", 0), Some(image(5)), 5),
             None
         );
     }

@@ -49,13 +49,13 @@ export function makeChecker({ jwks_uri, issuer }) {
 //   (RFC 8417 section 2.3), iss the transmitter's issuer, aud this receiver's audience,
 //   iat and jti present, no exp and no sub (RFC 8417 section 2.2; SSF uses sub_id),
 //   exactly one event (SSF 1.0 section 4.1.4), and per event:
-//   - CAEP session-revoked: a complex sub_id (RFC 9493) whose user, session and tenant
-//     members are opaque identifiers, a user or a session present, the event an object
-//     with a numeric event_timestamp;
+//   - CAEP session-revoked: a complex sub_id (RFC 9493) whose user, session, application
+//     and tenant members are opaque identifiers, the tenant always present (Signoff's
+//     SETs are per tenant), the event an object with a numeric event_timestamp;
 //   - SSF verification: an opaque sub_id (the stream), the event an object whose state,
 //     if any, is a string.
-// check(token, audience) -> {accepted, reason?, event?, user?, session?, tenant?,
-// stream?, state?, event_timestamp?, jti?}.
+// check(token, audience) -> {accepted, reason?, event?, user?, session?, application?,
+// tenant?, stream?, state?, event_timestamp?, jti?}.
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
 
@@ -98,18 +98,20 @@ export function makeSetChecker({ jwks_uri, issuer }) {
       }
       const user = opaqueId(subId.user);
       const session = opaqueId(subId.session);
+      const application = opaqueId(subId.application);
       const tenant = opaqueId(subId.tenant);
-      if ((subId.user && !user) || (subId.session && !session) || (subId.tenant && !tenant)) {
+      if ((subId.user && !user) || (subId.session && !session)
+        || (subId.application && !application)) {
         return { accepted: false, reason: 'a sub_id member is not an opaque identifier' };
       }
-      if (!user && !session) {
-        return { accepted: false, reason: 'neither user nor session' };
+      if (!tenant) {
+        return { accepted: false, reason: 'no tenant' };
       }
       if (typeof event.event_timestamp !== 'number') {
         return { accepted: false, reason: 'no event_timestamp' };
       }
       return {
-        accepted: true, event: 'session-revoked', user, session, tenant,
+        accepted: true, event: 'session-revoked', user, session, application, tenant,
         event_timestamp: event.event_timestamp, jti: payload.jti,
       };
     }
