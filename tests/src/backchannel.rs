@@ -230,6 +230,8 @@ impl LogoutPath {
                 "user#",
                 "--filter-pk-prefix",
                 "cutoff#",
+                "--filter-pk-prefix",
+                "device#",
             ],
             &db.function_env(),
         );

@@ -738,3 +738,79 @@ async fn cutoffs_reach_the_client_concerned_and_the_shared_signals_receivers() {
     assert_eq!(path.receivers.received_by("web").await.len(), 1);
     assert!(path.receivers.received_by("mobile").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_revocation_reaches_each_client_of_each_session_on_the_device() {
+    use signoff_store::model::DeviceBinding;
+    let db = TestDb::start_with_stream().await;
+    let kms = TestKms::start().await;
+    seed::tenant(&db.store, SERVICE, None).await;
+    for client in ["web", "mobile", "bystander"] {
+        seed::client(&db.store, SERVICE, client, true).await;
+    }
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    for client in ["web", "mobile", "bystander"] {
+        listen(&db, &path, client).await;
+    }
+    configure_ssf_receiver(&db, &path, "siem", "https://siem.example", None).await;
+    path.receivers
+        .expect_sets("siem", "https://siem.example", None, None)
+        .await;
+    let on_device = |value: &str, client: &str, session: &str, device: &str| TokenRecord {
+        device: Some(DeviceBinding {
+            device_id: device.into(),
+            user_store: "corp".into(),
+            user_dn: "cn=alice,o=corp".into(),
+        }),
+        ..token(value, client, "alice", Some(session))
+    };
+    seed::register(
+        &db.store,
+        vec![
+            on_device("web-1", "web", "s-1", "laptop"),
+            on_device("web-2", "web", "s-1", "laptop"),
+            on_device("mobile-1", "mobile", "s-2", "laptop"),
+            // alice's phone is not revoked.
+            on_device("phone-1", "bystander", "s-3", "phone"),
+        ],
+    )
+    .await;
+
+    let report = db
+        .store
+        .revoke_device(SERVICE, "laptop", "corp", "cn=alice,o=corp")
+        .await
+        .unwrap()
+        .expect("the laptop had tokens");
+    assert_eq!(report.deleted, 3);
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            accepted(r, "web").len() == 1
+                && accepted(r, "mobile").len() == 1
+                && sets(r, "siem").len() == 1
+        })
+        .await;
+    let sid = |client: &str| accepted(&received, client)[0]["sid"].clone();
+    assert_eq!((sid("web"), sid("mobile")), (json!("s-1"), json!("s-2")));
+    assert_eq!(accepted(&received, "web")[0]["sub"], "alice");
+    let set = sets(&received, "siem")[0];
+    assert_eq!(set["accepted"], true, "{set}");
+    assert_eq!(
+        (
+            &set["user"],
+            &set["device"],
+            &set["session"],
+            &set["tenant"]
+        ),
+        (
+            &json!("alice"),
+            &json!("laptop"),
+            &Value::Null,
+            &json!(SERVICE)
+        )
+    );
+    settle(&path).await;
+    assert!(path.receivers.received_by("bystander").await.is_empty());
+    assert_eq!(path.receivers.received().await.len(), 3);
+}

@@ -741,8 +741,12 @@ async fn the_logout_delivery_roles_allow_every_dynamodb_call_their_code_makes() 
     let clients = db.store.user_clients("100", "alice").await.unwrap();
     assert_eq!(clients, ["web"]);
     db.store.client_logout("100", "web").await.unwrap();
-    // The tenant's Shared Signals receivers.
+    // The tenant's Shared Signals receivers; a revoked device's sessions.
     db.store.ssf_receivers("100").await.unwrap();
+    db.store
+        .device_sessions("100", "d-1", "corp", "cn=alice")
+        .await
+        .unwrap();
     assert_role_covers(&template, "logout-fanout", &recorder).await;
     // The delivery: the client's logout URI, read again for each attempt; the attempt
     // claimed, then finished.
@@ -789,7 +793,7 @@ fn logout_delivery_runs_from_the_stream_and_a_queue_whose_undelivered_raise_an_a
                 .unwrap()
         })
         .collect();
-    assert_eq!(prefixes, ["session#", "user#", "cutoff#"]);
+    assert_eq!(prefixes, ["session#", "user#", "cutoff#", "device#"]);
     assert_eq!(
         patterns[0]["dynamodb"]["NewImage"]["ended_at"]["N"][0]["exists"],
         true

@@ -286,6 +286,7 @@ async fn push_for(
                         user: delivery.subject.as_deref(),
                         session: delivery.session_id.as_deref(),
                         application: delivery.application.as_deref(),
+                        device: delivery.device.as_deref(),
                         whole_tenant: delivery.whole_tenant,
                     },
                     delivery.logged_out_at,

@@ -17,7 +17,9 @@ use serde_json::Value;
 use signoff_jose::security_event::SESSION_REVOKED_EVENT;
 use signoff_queue::logouts::LogoutDelivery;
 use signoff_queue::{BatchResponse, ItemFailure, Queue, QueueError};
-use signoff_store::audiences::Logout;
+use std::collections::BTreeSet;
+
+use signoff_store::audiences::{DeviceSession, Logout};
 use signoff_store::backchannel::ClientLogout;
 use signoff_store::{Store, StoreError};
 
@@ -127,6 +129,20 @@ async fn fan_out(
     tell_clients: bool,
 ) -> Result<usize, Failure> {
     let tenant = logout.tenant();
+    // A device's revocation: the sessions its tokens were in, as registration noted them.
+    let device_sessions = match logout {
+        Logout::Device {
+            device_id,
+            user_store,
+            user_dn,
+            ..
+        } => {
+            store
+                .device_sessions(tenant, device_id, user_store, user_dn)
+                .await?
+        }
+        _ => Vec::new(),
+    };
     let ssf_receivers: Vec<String> = store
         .ssf_receivers(tenant)
         .await?
@@ -135,16 +151,33 @@ async fn fan_out(
         .map(|r| r.id)
         .collect();
     let mut queued = LogoutDelivery::for_ssf_receivers(logout, &ssf_receivers);
+    if matches!(logout, Logout::Device { .. }) {
+        // The device's user as the tenant knows them, when its tokens name one.
+        let subjects: BTreeSet<&str> = device_sessions
+            .iter()
+            .filter_map(|s| s.subject.as_deref())
+            .collect();
+        if let [subject] = subjects.into_iter().collect::<Vec<_>>()[..] {
+            for delivery in &mut queued {
+                delivery.subject = Some(subject.to_owned());
+            }
+        }
+    }
     if tell_clients {
-        queued.extend(client_deliveries(store, logout).await?);
+        queued.extend(client_deliveries(store, logout, &device_sessions).await?);
     }
     let bodies: Vec<String> = queued.iter().map(LogoutDelivery::body).collect();
     deliveries.send_bodies(&bodies).await?;
     Ok(queued.len())
 }
 
-/// One delivery per client of `logout` that registered a logout URI.
-async fn client_deliveries(store: &Store, logout: &Logout) -> Result<Vec<LogoutDelivery>, Failure> {
+/// One delivery per client of `logout` that registered a logout URI (per session of the
+/// device, for a device's revocation).
+async fn client_deliveries(
+    store: &Store,
+    logout: &Logout,
+    device_sessions: &[DeviceSession],
+) -> Result<Vec<LogoutDelivery>, Failure> {
     let tenant = logout.tenant();
     let clients = match logout {
         Logout::Session { clients, .. } => clients.clone(),
@@ -154,6 +187,12 @@ async fn client_deliveries(store: &Store, logout: &Logout) -> Result<Vec<LogoutD
         // No logout token says "every session at this client" or "of this tenant"
         // (section 2.4 names a user or a session): Shared Signals receivers hear of these.
         Logout::Client { .. } | Logout::Tenant { .. } => Vec::new(),
+        Logout::Device { .. } => device_sessions
+            .iter()
+            .map(|s| s.client_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     };
     let registered: Vec<String> = stream::iter(clients)
         .map(|client| async move {
@@ -164,5 +203,15 @@ async fn client_deliveries(store: &Store, logout: &Logout) -> Result<Vec<LogoutD
         .try_filter_map(|client| async move { Ok(client) })
         .try_collect()
         .await?;
-    Ok(LogoutDelivery::for_clients(logout, &registered))
+    Ok(match logout {
+        Logout::Device { .. } => {
+            let told: Vec<DeviceSession> = device_sessions
+                .iter()
+                .filter(|s| registered.contains(&s.client_id))
+                .cloned()
+                .collect();
+            LogoutDelivery::for_device_sessions(logout, &told)
+        }
+        _ => LogoutDelivery::for_clients(logout, &registered),
+    })
 }

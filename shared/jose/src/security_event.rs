@@ -12,7 +12,8 @@
 //!   omit it, one more thing ID Token validation rejects them for), no `sub`.
 //! - `sub_id` is a complex subject (SSF 1.0 section 3.2): `user` (format `opaque`: the
 //!   subject as the service knows it), `session` when one session ended, `application`
-//!   (the client) when a client's tokens were cut off, and always `tenant`, so a receiver
+//!   (the client) when a client's tokens were cut off, `device` when a device's were
+//!   revoked, and always `tenant`, so a receiver
 //!   serving several of Signoff's tenants tells their users apart. What is absent is
 //!   "every": without `session`, every session of the user (a logout-all); with
 //!   `application` alone, every session at that client; with `tenant` alone, every
@@ -59,6 +60,7 @@ pub struct RevokedSessions<'a> {
     pub user: Option<&'a str>,
     pub session: Option<&'a str>,
     pub application: Option<&'a str>,
+    pub device: Option<&'a str>,
     pub whole_tenant: bool,
 }
 
@@ -81,6 +83,7 @@ impl<'a> SecurityEvent<'a> {
             ("user", present(revoked.user)),
             ("session", present(revoked.session)),
             ("application", present(revoked.application)),
+            ("device", present(revoked.device)),
         ];
         if members.iter().all(|(_, v)| v.is_none()) && !revoked.whole_tenant {
             return Err(NoSubject);

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use signoff_store::audiences::Logout;
+use signoff_store::audiences::{DeviceSession, Logout};
 
 use crate::{Queue, QueueError};
 
@@ -45,6 +45,9 @@ pub struct LogoutDelivery {
     /// Every session of the tenant ended (its cutoff).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub whole_tenant: bool,
+    /// The device whose tokens were revoked (NetIQ's device binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// When the logout happened (epoch seconds).
     pub logged_out_at: i64,
     /// Attempts made so far.
@@ -121,6 +124,11 @@ impl LogoutDelivery {
                 at,
             } => (tenant, None, None, Some(client_id.clone()), false, *at),
             Logout::Tenant { tenant, at } => (tenant, None, None, none, true, *at),
+            Logout::Device { tenant, at, .. } => (tenant, None, None, none, false, *at),
+        };
+        let device = match logout {
+            Logout::Device { device_id, .. } => Some(device_id.clone()),
+            _ => None,
         };
         clients
             .iter()
@@ -133,11 +141,30 @@ impl LogoutDelivery {
                 session_id: session_id.clone(),
                 application: application.clone(),
                 whole_tenant,
+                device: device.clone(),
                 logged_out_at: at,
                 attempts: 0,
                 since_ms: at * 1000,
                 not_before_ms: None,
                 last_failure: None,
+            })
+            .collect()
+    }
+
+    /// A device revocation's deliveries to clients: one per session (or sessionless token's
+    /// subject) of `sessions`, to its client, naming that session and its subject.
+    pub fn for_device_sessions(logout: &Logout, sessions: &[DeviceSession]) -> Vec<Self> {
+        sessions
+            .iter()
+            .filter(|s| s.session_id.is_some() || s.subject.is_some())
+            .flat_map(|session| {
+                Self::for_clients(logout, std::slice::from_ref(&session.client_id))
+                    .into_iter()
+                    .map(|delivery| Self {
+                        session_id: session.session_id.clone(),
+                        subject: session.subject.clone(),
+                        ..delivery
+                    })
             })
             .collect()
     }
@@ -164,6 +191,7 @@ impl LogoutDelivery {
             session_id: None,
             application: None,
             whole_tenant: false,
+            device: None,
             logged_out_at: now_ms / 1000,
             attempts: 0,
             since_ms: now_ms,
@@ -223,8 +251,12 @@ impl LogoutDelivery {
             parts_of.push(receiver.as_str().into());
             parts_of.push(serde_json::json!(self.verification));
         }
-        if self.application.is_some() || self.whole_tenant {
-            parts_of.push(serde_json::json!([self.application, self.whole_tenant]));
+        if self.application.is_some() || self.whole_tenant || self.device.is_some() {
+            parts_of.push(serde_json::json!([
+                self.application,
+                self.whole_tenant,
+                self.device
+            ]));
         }
         parts.to_string()
     }

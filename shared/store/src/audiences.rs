@@ -12,6 +12,13 @@
 //!   finds its client; the fanout never depends on index reads or on records that the
 //!   logout itself deletes.
 //!
+//! - **A device's sessions** (NetIQ's device binding: the device and its user) are a string
+//!   set on the device's audience item (`device-audience#<tenant>#<device>#<store>#<dn>`),
+//!   each entry a client, a session and a subject as one of the device's tokens named
+//!   them, added like a user's clients (one UpdateItem per device and user per
+//!   registration call, for device-bound tokens only), for the device's revocation to
+//!   tell each client of each session it ended.
+//!
 //! [`Logout::from_change`] reads a stream record's images: a session item whose
 //! `ended_at` appears (its first end: ends keep their first time, so a repeated logout is
 //! no new event), or a user marker whose `revoked_at` moves forward. TTL and housekeeping
@@ -32,6 +39,9 @@ use crate::Store;
 
 const AUDIENCE_KIND: &str = "audience";
 const AUDIENCE_CLIENTS: &str = "clients";
+const DEVICE_SESSIONS: &str = "sessions";
+/// A device revocation's marker (see [`crate::revocation`]).
+const DEVICE_KIND: &str = "device";
 /// The user marker's kind and time (see [`crate::revocation`]).
 const USER_KIND: &str = "user";
 const REVOKED_AT: &str = "revoked_at";
@@ -76,6 +86,55 @@ pub enum Logout {
     /// Every token of the tenant was cut off (break-glass): Shared Signals receivers hear
     /// of it.
     Tenant { tenant: String, at: i64 },
+    /// A device's tokens of one user were revoked (NetIQ): each client of each session
+    /// they were in hears of that session.
+    Device {
+        tenant: String,
+        device_id: String,
+        user_store: String,
+        user_dn: String,
+        at: i64,
+    },
+}
+
+/// A session a device's token was in, and its client: what the device's revocation tells.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeviceSession {
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl DeviceSession {
+    fn of(record: &TokenRecord) -> Self {
+        Self {
+            client_id: record.client_id.clone(),
+            session_id: record.session_id.clone(),
+            subject: record.subject.clone(),
+        }
+    }
+
+    fn encode(&self) -> String {
+        let part = |v: &Option<String>| v.clone().unwrap_or_default();
+        item_key::compose(&[
+            &self.client_id,
+            &part(&self.session_id),
+            &part(&self.subject),
+        ])
+    }
+
+    fn decode(entry: &str) -> Option<Self> {
+        let parts = item_key::decompose(entry)?;
+        let [client_id, session_id, subject] = parts.as_slice() else {
+            return None;
+        };
+        let present = |v: &String| (!v.is_empty()).then(|| v.clone());
+        Some(Self {
+            client_id: client_id.clone(),
+            session_id: present(session_id),
+            subject: present(subject),
+        })
+    }
 }
 
 impl Logout {
@@ -155,6 +214,18 @@ impl Logout {
                     at,
                 })
             }
+            ([prefix, tenant, device_id, user_store, user_dn], Some(DEVICE_KIND))
+                if prefix == "device" =>
+            {
+                let at = moved_forward()?;
+                Some(Logout::Device {
+                    tenant: tenant.clone(),
+                    device_id: device_id.clone(),
+                    user_store: user_store.clone(),
+                    user_dn: user_dn.clone(),
+                    at,
+                })
+            }
             ([prefix, tenant, scope, client_id, subject], Some(CUTOFF_KIND))
                 if prefix == "cutoff" && scope == "client-subject" =>
             {
@@ -176,7 +247,8 @@ impl Logout {
             | Logout::User { tenant, .. }
             | Logout::ClientUser { tenant, .. }
             | Logout::Client { tenant, .. }
-            | Logout::Tenant { tenant, .. } => tenant,
+            | Logout::Tenant { tenant, .. }
+            | Logout::Device { tenant, .. } => tenant,
         }
     }
 
@@ -188,6 +260,7 @@ impl Logout {
             Logout::ClientUser { .. } => "client-user",
             Logout::Client { .. } => "client",
             Logout::Tenant { .. } => "tenant",
+            Logout::Device { .. } => "device",
         }
     }
 }
@@ -196,30 +269,49 @@ impl Store {
     /// Notes, for every user of `records`, the clients their tokens were issued to: one
     /// UpdateItem per user (see the module documentation).
     pub(crate) async fn note_audiences(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
-        // Owned, so that the futures below borrow nothing but the store.
-        let mut audiences: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // Owned, so that the futures below borrow nothing but the store: each item's key,
+        // whether it is a device's (its set is the sessions) or a user's (the clients), and
+        // what it adds.
+        let mut audiences: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
         for record in records {
             if let Some(subject) = record.subject.as_deref() {
                 audiences
-                    .entry(item_key::audience_pk(&record.tenant, subject))
+                    .entry((item_key::audience_pk(&record.tenant, subject), false))
                     .or_default()
                     .insert(record.client_id.clone());
+            }
+            if let Some(device) = &record.device {
+                let pk = item_key::device_audience_pk(
+                    &record.tenant,
+                    &device.device_id,
+                    &device.user_store,
+                    &device.user_dn,
+                );
+                audiences
+                    .entry((pk, true))
+                    .or_default()
+                    .insert(DeviceSession::of(record).encode());
             }
         }
         let expires_at =
             crate::now_epoch_seconds() + self.config().session_marker_ttl.as_secs() as i64;
         stream::iter(audiences)
-            .map(|(pk, clients)| async move {
+            .map(|((pk, device), members)| async move {
+                let set = if device {
+                    DEVICE_SESSIONS
+                } else {
+                    AUDIENCE_CLIENTS
+                };
                 self.client()
                     .update_item()
                     .table_name(self.table_name())
                     .update_expression(
-                        "SET #kind = :kind, #exp = :exp, #bucket = :bucket ADD #clients :clients",
+                        "SET #kind = :kind, #exp = :exp, #bucket = :bucket ADD #set :members",
                     )
                     .expression_attribute_names("#kind", attr::KIND)
                     .expression_attribute_names("#exp", attr::EXPIRES_AT)
                     .expression_attribute_names("#bucket", attr::EXPIRY_BUCKET)
-                    .expression_attribute_names("#clients", AUDIENCE_CLIENTS)
+                    .expression_attribute_names("#set", set)
                     .expression_attribute_values(":kind", AttributeValue::S(AUDIENCE_KIND.into()))
                     .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
                     .expression_attribute_values(
@@ -227,8 +319,8 @@ impl Store {
                         AttributeValue::S(item_key::item_expiry_bucket(&pk, expires_at)),
                     )
                     .expression_attribute_values(
-                        ":clients",
-                        AttributeValue::Ss(clients.into_iter().collect()),
+                        ":members",
+                        AttributeValue::Ss(members.into_iter().collect()),
                     )
                     .key(attr::PK, AttributeValue::S(pk))
                     .send()
@@ -239,6 +331,30 @@ impl Store {
             .buffer_unordered(self.config().bulk.concurrency.max(1))
             .try_collect()
             .await
+    }
+
+    /// The sessions (with their clients and subjects) that device `device_id` of user
+    /// `user_store`/`user_dn` of `tenant` held tokens in within the marker lifetime (one
+    /// strongly consistent GetItem), sorted.
+    pub async fn device_sessions(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        user_store: &str,
+        user_dn: &str,
+    ) -> Result<Vec<DeviceSession>, StoreError> {
+        let pk = item_key::device_audience_pk(tenant, device_id, user_store, user_dn);
+        let mut sessions: Vec<DeviceSession> = self
+            .get_item(pk, true)
+            .await?
+            .and_then(|mut item| item.remove(DEVICE_SESSIONS))
+            .and_then(|set| set.as_ss().ok().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|entry| DeviceSession::decode(entry))
+            .collect();
+        sessions.sort();
+        Ok(sessions)
     }
 
     /// The clients that held a token of `user` of `tenant` within the marker lifetime
@@ -361,6 +477,41 @@ mod tests {
             change(item_key::tenant_cutoff_pk("t1", 0), Some(image(5)), 5),
             None
         );
+    }
+
+    #[test]
+    fn a_device_revocation_is_a_logout_and_its_sessions_round_trip() {
+        let pk = item_key::device_user_pk("t1", "d-1", "store", "cn=alice,o=x");
+        let image = |at: i64| json!({"kind": {"S": "device"}, "revoked_at": {"N": at.to_string()}});
+        assert_eq!(
+            Logout::from_change(&json!({"pk": {"S": pk}}), None, Some(&image(7))),
+            Some(Logout::Device {
+                tenant: "t1".into(),
+                device_id: "d-1".into(),
+                user_store: "store".into(),
+                user_dn: "cn=alice,o=x".into(),
+                at: 7
+            })
+        );
+        // The pending flag cleared afterwards moves nothing: no second event.
+        assert_eq!(
+            Logout::from_change(&json!({"pk": {"S": pk}}), Some(&image(7)), Some(&image(7))),
+            None
+        );
+        for session in [
+            DeviceSession {
+                client_id: "web#1".into(),
+                session_id: Some("s%1".into()),
+                subject: Some("alice".into()),
+            },
+            DeviceSession {
+                client_id: "web".into(),
+                session_id: None,
+                subject: None,
+            },
+        ] {
+            assert_eq!(DeviceSession::decode(&session.encode()), Some(session));
+        }
     }
 
     #[test]

@@ -127,6 +127,17 @@ pub fn audience_pk(tenant: &str, user: &str) -> String {
     compose(&["audience", tenant, user])
 }
 
+/// The clients and sessions that held a token of a device's user (NetIQ's device binding),
+/// for the device's revocation to tell.
+pub fn device_audience_pk(
+    tenant: &str,
+    device_id: &str,
+    user_store: &str,
+    user_dn: &str,
+) -> String {
+    compose(&["device-audience", tenant, device_id, user_store, user_dn])
+}
+
 /// Splits a key [`compose`] made back into its parts; `None` if an escape is broken.
 pub fn decompose(key: &str) -> Option<Vec<String>> {
     key.split('#')

@@ -14,7 +14,7 @@
 //! | [`error`] | | [`StoreError`]; [`error::classify`], the one retryable-or-not decision |
 //! | [`bulk`] | `delete_indexed`, `delete_indexed_except`, `query_keys` | the bulk-delete engine |
 //! | [`sessions`] | `end_session`, `session_ended` | race-free end-of-session markers |
-//! | [`audiences`] | `user_clients` | who hears of a logout: the clients registration notes per session and per user, and the logouts the table's stream reports ([`audiences::Logout`]) |
+//! | [`audiences`] | `user_clients`, `device_sessions` | who hears of a logout: the clients registration notes per session, per user and per device, and the logouts the table's stream reports ([`audiences::Logout`]) |
 //! | [`tokens`] | `register_tokens`, `register_tokens_with_status`, `take_back_status_entries` | registration, conditional on the session's marker; a token keeps its status entry |
 //! | [`revocation`] | `find_token`, `lookup_token`, `introspect_as_bearer`, `revoke_token`, `log_user_out`, `revoke_device` | what counts as gone |
 //! | [`listing`] | `list_tokens` | a subject's, a client's or a tenant's tokens in a state, paged (Authlete's token list) |

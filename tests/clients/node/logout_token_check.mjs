@@ -49,13 +49,13 @@ export function makeChecker({ jwks_uri, issuer }) {
 //   (RFC 8417 section 2.3), iss the transmitter's issuer, aud this receiver's audience,
 //   iat and jti present, no exp and no sub (RFC 8417 section 2.2; SSF uses sub_id),
 //   exactly one event (SSF 1.0 section 4.1.4), and per event:
-//   - CAEP session-revoked: a complex sub_id (RFC 9493) whose user, session, application
-//     and tenant members are opaque identifiers, the tenant always present (Signoff's
+//   - CAEP session-revoked: a complex sub_id (RFC 9493) whose user, session, application,
+//     device and tenant members are opaque identifiers, the tenant always present (Signoff's
 //     SETs are per tenant), the event an object with a numeric event_timestamp;
 //   - SSF verification: an opaque sub_id (the stream), the event an object whose state,
 //     if any, is a string.
 // check(token, audience) -> {accepted, reason?, event?, user?, session?, application?,
-// tenant?, stream?, state?, event_timestamp?, jti?}.
+// device?, tenant?, stream?, state?, event_timestamp?, jti?}.
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
 
@@ -99,9 +99,10 @@ export function makeSetChecker({ jwks_uri, issuer }) {
       const user = opaqueId(subId.user);
       const session = opaqueId(subId.session);
       const application = opaqueId(subId.application);
+      const device = opaqueId(subId.device);
       const tenant = opaqueId(subId.tenant);
       if ((subId.user && !user) || (subId.session && !session)
-        || (subId.application && !application)) {
+        || (subId.application && !application) || (subId.device && !device)) {
         return { accepted: false, reason: 'a sub_id member is not an opaque identifier' };
       }
       if (!tenant) {
@@ -111,7 +112,7 @@ export function makeSetChecker({ jwks_uri, issuer }) {
         return { accepted: false, reason: 'no event_timestamp' };
       }
       return {
-        accepted: true, event: 'session-revoked', user, session, application, tenant,
+        accepted: true, event: 'session-revoked', user, session, application, device, tenant,
         event_timestamp: event.event_timestamp, jti: payload.jti,
       };
     }
