@@ -17,8 +17,10 @@ use crate::gateway::{router_table, Gateway};
 use crate::kms::TestKms;
 use crate::paths::{binaries_dir, spawn_binary, workspace};
 
-/// The issuer the delivery signs as.
+/// The issuer the delivery signs logout tokens as (the authorization server's).
 pub const ISSUER: &str = "https://as.example";
+/// Signoff's public URL: where its SSF metadata is, and `iss` of its SETs.
+pub const SSF_ISSUER: &str = "https://signoff.example";
 /// The signing key's alias in the test KMS.
 pub const KEY_ALIAS: &str = "alias/backchannel";
 /// The alias of the key that seals SSF receivers' authorization headers.
@@ -32,8 +34,9 @@ pub struct Receivers {
 }
 
 impl Receivers {
-    /// Receivers that validate tokens against the keys `jwks_uri` publishes, as `issuer`'s.
-    pub async fn start(jwks_uri: &str, issuer: &str) -> Self {
+    /// Receivers that validate tokens against the keys `jwks_uri` publishes, logout tokens
+    /// as `issuer`'s and SETs as `ssf_issuer`'s.
+    pub async fn start(jwks_uri: &str, issuer: &str, ssf_issuer: &str) -> Self {
         let dir = workspace().join("tests/clients/node");
         assert!(
             dir.join("node_modules").is_dir(),
@@ -41,7 +44,10 @@ impl Receivers {
         );
         let mut process = tokio::process::Command::new("node")
             .arg(dir.join("logout_receiver.mjs"))
-            .arg(json!({"jwks_uri": jwks_uri, "issuer": issuer}).to_string())
+            .arg(
+                json!({"jwks_uri": jwks_uri, "issuer": issuer, "ssf_issuer": ssf_issuer})
+                    .to_string(),
+            )
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -193,7 +199,8 @@ impl LogoutPath {
                 ("SIGNOFF_LOGOUT_QUEUE_URL", &deliveries_url),
                 ("SIGNOFF_UNDELIVERED_QUEUE_URL", &undelivered_url),
                 ("SIGNOFF_SECRETS_KEY_ID", SECRETS_KEY_ALIAS),
-                ("SIGNOFF_PUBLIC_BASE_URL", "https://signoff.example"),
+                ("SIGNOFF_PUBLIC_BASE_URL", SSF_ISSUER),
+                ("SIGNOFF_SSF_ISSUER", SSF_ISSUER),
                 ("SIGNOFF_LOGOUT_RETRY_BASE_MS", "500"),
                 ("SIGNOFF_LOGOUT_RETRY_MAX_MS", "2000"),
                 ("SIGNOFF_LOGOUT_RETRY_FOR_SECONDS", &retry_for),
@@ -257,6 +264,7 @@ impl LogoutPath {
         let receivers = Receivers::start(
             &format!("{}/.well-known/jwks.json", gateway.base_url()),
             ISSUER,
+            SSF_ISSUER,
         )
         .await;
         Self {

@@ -47,6 +47,7 @@ impl Settings {
             previous_signing_keys: Vec::new(),
             introspection_scope: signoff_introspect::settings::DEFAULT_INTROSPECTION_SCOPE.into(),
             status_lists: status_lists(),
+            ssf_issuer: None,
         };
         Self {
             authlete: signoff_nativesso::Settings::default(),

@@ -405,6 +405,13 @@ async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() 
     path.receivers
         .expect_sets("misconfigured", "https://right.example", None, None)
         .await;
+    // A receiver that is down at first: its retry carries the same jti (one event).
+    configure_ssf_receiver(&db, &path, "flaky", "https://flaky.example", None).await;
+    path.receivers
+        .expect_sets("flaky", "https://flaky.example", None, Some(503))
+        .await;
+    // Configured again without a header, siem keeps the one it has.
+    configure_ssf_receiver(&db, &path, "siem", "https://siem.example", None).await;
     // The authorization header is stored sealed: not in the clear anywhere in the item.
     let raw = format!(
         "{:?}",
@@ -419,7 +426,8 @@ async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() 
     );
     assert!(raw.contains("siem.example") && !raw.contains("ssf-push-credential"));
 
-    // The transmitter's metadata names the issuer, the keys and push delivery.
+    // The transmitter's metadata names the issuer (Signoff's public URL, under which it is
+    // served, as every SET's iss: the receiver checks both), the keys and push delivery.
     let metadata: Value = reqwest::get(format!(
         "{}/.well-known/ssf-configuration",
         path.gateway.base_url()
@@ -433,9 +441,10 @@ async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() 
         metadata,
         json!({
             "spec_version": "1_0",
-            "issuer": signoff_tests::backchannel::ISSUER,
+            "issuer": signoff_tests::backchannel::SSF_ISSUER,
             "jwks_uri": "https://signoff.example/.well-known/jwks.json",
             "delivery_methods_supported": ["urn:ietf:rfc:8935"],
+            "critical_subject_members": ["tenant"],
         })
     );
 
@@ -462,6 +471,31 @@ async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() 
     let set = sets(&received, "siem")[0];
     assert_eq!(set["accepted"], true, "{set}");
     assert_eq!(set["answered"], 202);
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| !sets(r, "flaky").is_empty())
+        .await;
+    assert_eq!(sets(&received, "flaky")[0]["answered"], 503);
+    path.receivers
+        .expect_sets("flaky", "https://flaky.example", None, None)
+        .await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| {
+            sets(r, "flaky").iter().any(|s| s["answered"] == 202)
+        })
+        .await;
+    let flaky = sets(&received, "flaky");
+    assert!(
+        flaky
+            .iter()
+            .all(|s| s["accepted"] == true && s["jti"] == flaky[0]["jti"]),
+        "{flaky:#?}"
+    );
+    assert_ne!(
+        flaky[0]["jti"], set["jti"],
+        "each receiver's SET is its own event"
+    );
     assert_eq!(
         (&set["event"], &set["user"], &set["session"], &set["tenant"]),
         (
@@ -547,6 +581,53 @@ async fn shared_signals_receivers_get_session_revoked_sets_and_a_verification() 
     );
     // No client had a logout URI: the receivers were the only ones told.
     assert!(received.iter().all(|r| r["client_id"].is_null()));
+
+    // A write that points siem elsewhere (any role that may update the table could make
+    // one) does not take its authorization header along: the header is sealed to its
+    // endpoint, does not open for the new one, and the event waits undelivered.
+    let attacker = path.receivers.ssf_uri("attacker");
+    db.store
+        .client()
+        .update_item()
+        .table_name(db.store.table_name())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(signoff_store::item_key::compose(&[
+                "ssf", SERVICE,
+            ])),
+        )
+        .update_expression("SET receivers.siem.endpoint = :e")
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(attacker))
+        .send()
+        .await
+        .unwrap();
+    let run = run_admin(
+        &db,
+        &["ssf-verify", "--tenant", SERVICE, "--id", "siem"],
+        &path.admin_env(),
+    )
+    .await;
+    assert!(run.ok, "{}", run.stderr);
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while path.depth(&path.undelivered_url).await < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not kept undelivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(sets(&path.receivers.received().await, "attacker").is_empty());
+    let run = run_admin(
+        &db,
+        &["redeliver", "--list", "--ssf-receiver", "siem"],
+        &path.admin_env(),
+    )
+    .await;
+    assert!(
+        run.stdout.contains("authorization header does not open"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
@@ -625,22 +706,28 @@ async fn a_sealed_authorization_header_opens_only_for_its_receiver() {
     let kms = TestKms::start().await;
     kms.create_secrets_key("alias/secrets").await;
     let secrets = signoff_kms::SecretBox::new(kms.client.clone(), "alias/secrets".into());
+    let endpoint = "https://siem.example/events";
     let sealed = secrets
-        .seal("Bearer abc", &authorization_context("t1", "siem"))
+        .seal("Bearer abc", &authorization_context("t1", "siem", endpoint))
         .await
         .unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("Bearer abc"));
     assert_eq!(
         secrets
-            .open(&sealed, &authorization_context("t1", "siem"))
+            .open(&sealed, &authorization_context("t1", "siem", endpoint))
             .await
             .unwrap(),
         "Bearer abc"
     );
-    // Copied onto another receiver or tenant, it does not open, and retrying will not help.
-    for (tenant, receiver) in [("t1", "other"), ("t2", "siem")] {
+    // Copied onto another receiver or tenant, or the receiver pointed elsewhere, it does
+    // not open, and retrying will not help.
+    for (tenant, receiver, endpoint) in [
+        ("t1", "other", endpoint),
+        ("t2", "siem", endpoint),
+        ("t1", "siem", "https://attacker.example/events"),
+    ] {
         let err = secrets
-            .open(&sealed, &authorization_context(tenant, receiver))
+            .open(&sealed, &authorization_context(tenant, receiver, endpoint))
             .await
             .unwrap_err();
         assert!(!err.is_retryable(), "{err}");

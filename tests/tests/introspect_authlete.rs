@@ -34,6 +34,7 @@ async fn fixture() -> Fixture {
         previous_signing_keys: vec![],
         introspection_scope: "introspection".into(),
         status_lists: signoff_tests::functions::status_lists(),
+        ssf_issuer: None,
     };
     Fixture {
         db,

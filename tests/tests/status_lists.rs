@@ -117,6 +117,7 @@ async fn fixture_on(db: TestDb, ttl: Duration) -> Fixture {
         previous_signing_keys: vec![],
         introspection_scope: "introspection".into(),
         status_lists: lists.clone(),
+        ssf_issuer: None,
     };
     Fixture {
         db,

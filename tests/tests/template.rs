@@ -443,6 +443,7 @@ async fn the_introspection_function_role_allows_every_dynamodb_call_its_code_mak
         previous_signing_keys: vec![],
         introspection_scope: "introspection".into(),
         status_lists: signoff_tests::functions::status_lists(),
+        ssf_issuer: None,
     };
     for token in ["t1", "unknown"] {
         let request = post(
@@ -895,10 +896,34 @@ fn only_the_logout_delivery_opens_receivers_sealed_authorization_headers() {
         decrypting[0]["Condition"]["StringEquals"]["kms:EncryptionContext:signoff:purpose"],
         "ssf-receiver-authorization"
     );
+    // Sealing is for receivers' headers only; no key grants grants (a grant could hand
+    // out Decrypt, or Sign with the signing key).
+    let encrypting: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("kms:Encrypt"))
+        .collect();
+    assert_eq!(encrypting.len(), 1, "{encrypting:#?}");
+    assert_eq!(
+        encrypting[0]["Condition"]["StringEquals"]["kms:EncryptionContext:signoff:purpose"],
+        "ssf-receiver-authorization"
+    );
+    for key in ["ReceiverSecretsKey", "SigningKey"] {
+        let policy = resources[key]["Properties"]["KeyPolicy"].to_string();
+        assert!(
+            !policy.contains("kms:Create*") && !policy.contains("CreateGrant"),
+            "{key}: {policy}"
+        );
+    }
     let deliver = &resources["LogoutDeliverFunction"]["Properties"];
     assert_eq!(
         reference(&deliver["Environment"]["Variables"]["SIGNOFF_SECRETS_KEY_ID"]),
         "GetAtt ReceiverSecretsKey.Arn"
+    );
+    // SETs are signed as the URL the SSF metadata is served under.
+    let issuer = deliver["Environment"]["Variables"]["SIGNOFF_SSF_ISSUER"].to_string();
+    assert!(
+        issuer.contains("PublicBaseUrl") && issuer.contains("execute-api"),
+        "{issuer}"
     );
     assert_eq!(
         reference(&template["Outputs"]["ReceiverSecretsKeyId"]["Value"]),

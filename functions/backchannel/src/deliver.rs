@@ -39,6 +39,7 @@ use tokio::sync::Semaphore;
 
 use crate::sender::{Answer, Push, SendError, Sender};
 use crate::settings::{DeliverySettings, SECRETS_KEY_VAR};
+use signoff_edge::signing::SSF_ISSUER_VAR;
 
 /// Messages of one batch attempted at once (SQS batches hold at most 10).
 const BATCH_CONCURRENCY: usize = 10;
@@ -271,15 +272,20 @@ async fn push_for(
             Ok(Ok(Push::logout_token(&token)))
         }
         Target::Ssf(receiver) => {
+            let Some(issuer) = settings.ssf_issuer.as_deref() else {
+                return Ok(Err(format!(
+                    "{SSF_ISSUER_VAR} is not set: SETs have no issuer"
+                )));
+            };
             let event = match &delivery.verification {
                 Some(verification) => SecurityEvent::verification(
-                    &tokens.issuer,
+                    issuer,
                     &receiver.audience,
                     &receiver.id,
                     verification.state.as_deref(),
                 ),
                 None => match SecurityEvent::session_revoked(
-                    &tokens.issuer,
+                    issuer,
                     &receiver.audience,
                     &delivery.tenant,
                     RevokedSessions {
@@ -298,7 +304,11 @@ async fn push_for(
             let authorization = match (&receiver.authorization, &settings.secrets) {
                 (None, _) => None,
                 (Some(sealed), Some(secrets)) => {
-                    let context = authorization_context(&delivery.tenant, &receiver.id);
+                    let context = authorization_context(
+                        &delivery.tenant,
+                        &receiver.id,
+                        receiver.endpoint.as_str(),
+                    );
                     match secrets.open(sealed, &context).await {
                         Ok(authorization) => Some(authorization),
                         Err(err) if err.is_retryable() => return Err(Failure::Secrets(err)),
@@ -315,7 +325,15 @@ async fn push_for(
                     )))
                 }
             };
-            let set = event.sign(signer().await?, now).await?;
+            // One `jti` and `iat` for every attempt of this event to this receiver: a
+            // receiver that took an attempt whose answer was lost knows the retry.
+            let set = event
+                .sign(
+                    signer().await?,
+                    delivery.since_ms / 1000,
+                    &delivery.event_id(),
+                )
+                .await?;
             Ok(Ok(Push {
                 content_type: SECURITY_EVENT_MEDIA_TYPE,
                 authorization,

@@ -113,12 +113,26 @@ type HttpClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<By
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// What is POSTed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Push {
     pub content_type: &'static str,
     /// Sent as `Authorization` (an SSF receiver's); never logged.
     pub authorization: Option<String>,
     pub body: String,
+}
+
+/// Never shows the authorization header.
+impl std::fmt::Debug for Push {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Push")
+            .field("content_type", &self.content_type)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "redacted"),
+            )
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl Push {

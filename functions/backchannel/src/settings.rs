@@ -102,6 +102,9 @@ pub struct DeliverySettings {
     pub allow_loopback: bool,
     /// Opens SSF receivers' authorization headers (`SIGNOFF_SECRETS_KEY_ID`).
     pub secrets: Option<signoff_kms::SecretBox>,
+    /// `iss` of the SETs (`SIGNOFF_SSF_ISSUER`): Signoff's public URL, where its SSF
+    /// metadata is; unset, SETs cannot be sent (kept undelivered, naming the variable).
+    pub ssf_issuer: Option<String>,
 }
 
 impl DeliverySettings {
@@ -145,6 +148,7 @@ impl DeliverySettings {
             },
             timeout: millis(TIMEOUT_MS_VAR, 15_000, 1_000..=60_000)?,
             per_receiver: parse_in_range(get, PER_RECEIVER_VAR, 4, 1..=10)? as usize,
+            ssf_issuer: signoff_edge::signing::ssf_issuer(get)?,
             secrets: get(SECRETS_KEY_VAR)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())

@@ -434,9 +434,13 @@ fn respond_authlete(
 }
 
 /// The Shared Signals transmitter metadata (SSF 1.0 section 7.1): the issuer of the SETs
-/// the back-channel delivery pushes, the keys that verify them, and push as the delivery
-/// method. Streams are configured by an operator (`signoff-admin ssf-receiver`), so no
-/// management endpoints are named. Without a signing key nothing is transmitted: 404.
+/// the back-channel delivery pushes (`SIGNOFF_SSF_ISSUER`, which section 7.2 requires to be
+/// the URL this document is served under: by default the public base URL), the keys that
+/// verify them, push as the delivery method, and `tenant` as a member of a complex subject
+/// that a receiver must understand (a SET of one tenant must never be taken for another's
+/// user of the same id). Streams are configured by an operator (`signoff-admin
+/// ssf-receiver`), so no management endpoints are named. Without a signing key nothing is
+/// transmitted: 404.
 fn ssf_configuration(
     settings: &Settings,
     keys: Option<&KeySet>,
@@ -445,11 +449,13 @@ fn ssf_configuration(
     keys.ok_or(IntrospectError::NoKeys)?;
     let base = request::public_base_url(settings.status_lists.public_base_url.as_deref(), request)
         .ok_or(IntrospectError::NoPublicUrl)?;
+    let issuer = settings.ssf_issuer.clone().unwrap_or_else(|| base.clone());
     let document = json!({
         "spec_version": "1_0",
-        "issuer": settings.issuer,
+        "issuer": issuer,
         "jwks_uri": format!("{base}{JWKS_ROUTE}"),
         "delivery_methods_supported": [SSF_PUSH_DELIVERY],
+        "critical_subject_members": ["tenant"],
     });
     let mut response = response::json_response(StatusCode::OK, &document);
     response.headers_mut().insert(

@@ -26,6 +26,9 @@ pub struct Settings {
     pub introspection_scope: String,
     /// The Token Status Lists served (their URIs, capacity, `ttl` and validity).
     pub status_lists: StatusListSettings,
+    /// The Shared Signals transmitter's issuer (`SIGNOFF_SSF_ISSUER`); unset: the public
+    /// base URL the metadata is served at.
+    pub ssf_issuer: Option<String>,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
             });
         }
         let status_lists = StatusListSettings::from_lookup(&get)?;
+        let ssf_issuer = signoff_edge::signing::ssf_issuer(&get)?;
         Ok(Self {
             tenant,
             issuer,
@@ -77,6 +81,7 @@ impl Settings {
             previous_signing_keys,
             introspection_scope,
             status_lists,
+            ssf_issuer,
         })
     }
 

@@ -12,6 +12,45 @@ pub const SIGNING_KEY_VAR: &str = "SIGNOFF_SIGNING_KEY_ID";
 /// Keys still published in the JWKS during a rotation, comma-separated.
 pub const PREVIOUS_SIGNING_KEYS_VAR: &str = "SIGNOFF_PREVIOUS_SIGNING_KEY_IDS";
 
+/// The Shared Signals transmitter's issuer: `iss` of every SET and `issuer` of
+/// `/.well-known/ssf-configuration`, which SSF 1.0 section 7.2 requires to be the URL the
+/// metadata is served under. Signoff's own public URL, not the authorization server's
+/// (`SIGNOFF_ISSUER`, which logout tokens carry).
+pub const SSF_ISSUER_VAR: &str = "SIGNOFF_SSF_ISSUER";
+
+/// Checks an issuer identifier (RFC 8414 2, OpenID Connect Discovery 1.0 3, SSF 1.0 7.1):
+/// an https URL with a host and no query or fragment (http for local runs).
+pub fn check_issuer(name: &'static str, issuer: &str) -> Result<(), ConfigError> {
+    let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
+    let has_host = url::Url::parse(issuer)
+        .ok()
+        .and_then(|url| url.host_str().map(|host| !host.is_empty()))
+        .unwrap_or(false);
+    if !scheme_ok
+        || !has_host
+        || issuer.contains(['?', '#'])
+        || issuer.chars().any(char::is_whitespace)
+    {
+        return Err(ConfigError::Invalid {
+            name,
+            value: issuer.to_owned(),
+            reason: "an issuer is an https URL without query or fragment",
+        });
+    }
+    Ok(())
+}
+
+/// [`SSF_ISSUER_VAR`], checked; `None` when unset.
+pub fn ssf_issuer(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let issuer = get(SSF_ISSUER_VAR)
+        .map(|v| v.trim().trim_end_matches('/').to_owned())
+        .filter(|v| !v.is_empty());
+    if let Some(issuer) = &issuer {
+        check_issuer(SSF_ISSUER_VAR, issuer)?;
+    }
+    Ok(issuer)
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SigningSettings {
     /// An https URL without query or fragment, kept exactly as set: a relying party
@@ -33,24 +72,7 @@ impl SigningSettings {
         };
         let issuer = value(ISSUER_VAR);
         if let Some(issuer) = &issuer {
-            // RFC 8414 2 (and OpenID Connect Discovery 1.0 3): an https URL with a host and
-            // no query or fragment (http for local runs).
-            let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
-            let has_host = url::Url::parse(issuer)
-                .ok()
-                .and_then(|url| url.host_str().map(|host| !host.is_empty()))
-                .unwrap_or(false);
-            if !scheme_ok
-                || !has_host
-                || issuer.contains(['?', '#'])
-                || issuer.chars().any(char::is_whitespace)
-            {
-                return Err(ConfigError::Invalid {
-                    name: ISSUER_VAR,
-                    value: issuer.clone(),
-                    reason: "an issuer is an https URL without query or fragment",
-                });
-            }
+            check_issuer(ISSUER_VAR, issuer)?;
         }
         let previous_signing_keys = value(PREVIOUS_SIGNING_KEYS_VAR)
             .map(|v| {

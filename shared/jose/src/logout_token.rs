@@ -93,7 +93,7 @@ impl<'a> LogoutToken<'a> {
 }
 
 /// 128 random bits, unpadded base64url.
-pub(crate) fn fresh_jti() -> String {
+fn fresh_jti() -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let mut bytes = [0u8; 16];

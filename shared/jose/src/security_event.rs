@@ -6,7 +6,10 @@
 //! - Header: `typ` `secevent+jwt` (RFC 8417 section 2.3, SSF 1.0 section 4.1.1: explicit
 //!   typing, so that a SET can never pass for an ID Token or access token), the signer's
 //!   `alg` and `kid`.
-//! - Claims: `iss`, `aud` (the receiver's audience), `iat`, `jti` (128 random bits),
+//! - Claims: `iss`, `aud` (the receiver's audience), `iat`, `jti` (the caller's: the same
+//!   for every attempt to deliver one event to one receiver, so that a receiver that got
+//!   an attempt whose answer was lost recognises the retry as a duplicate, as RFC 8417
+//!   section 2.2 lets it by `jti`),
 //!   top-level `sub_id` (RFC 9493; SSF 1.0 section 3), and `events` with exactly one event
 //!   (SSF 1.0 section 4.1.4 allows one per SET). No `exp` (RFC 8417 section 2.2: SETs
 //!   omit it, one more thing ID Token validation rejects them for), no `sub`.
@@ -126,13 +129,13 @@ impl<'a> SecurityEvent<'a> {
         }
     }
 
-    /// The claims at `now` (epoch seconds), with a fresh `jti`.
-    pub fn claims(&self, now: i64) -> Map<String, Value> {
+    /// The claims, issued at `iat` (epoch seconds) as `jti`.
+    pub fn claims(&self, iat: i64, jti: &str) -> Map<String, Value> {
         let mut claims = Map::new();
         claims.insert("iss".into(), self.issuer.into());
         claims.insert("aud".into(), self.audience.into());
-        claims.insert("iat".into(), now.into());
-        claims.insert("jti".into(), crate::logout_token::fresh_jti().into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("jti".into(), jti.into());
         claims.insert("sub_id".into(), self.sub_id.clone());
         let mut events = Map::new();
         events.insert(self.event_type.into(), self.payload.clone());
@@ -140,12 +143,17 @@ impl<'a> SecurityEvent<'a> {
         claims
     }
 
-    /// The signed SET at `now`: a compact JWS with `typ` `secevent+jwt`.
-    pub async fn sign<S: JwsSigner>(&self, signer: &S, now: i64) -> Result<String, SignError> {
+    /// The signed SET: a compact JWS with `typ` `secevent+jwt`.
+    pub async fn sign<S: JwsSigner>(
+        &self,
+        signer: &S,
+        iat: i64,
+        jti: &str,
+    ) -> Result<String, SignError> {
         sign_compact(
             signer,
             &json!({ "typ": SECURITY_EVENT_TOKEN_TYPE }),
-            &Value::Object(self.claims(now)),
+            &Value::Object(self.claims(iat, jti)),
         )
         .await
     }
@@ -174,7 +182,7 @@ mod tests {
             1_700,
         )
         .unwrap();
-        let claims = event.claims(1_800);
+        let claims = event.claims(1_800, "j-1");
         assert_eq!(claims["iss"], "https://op");
         assert_eq!(claims["aud"], "https://rx");
         assert_eq!(claims["iat"], 1_800);
@@ -201,9 +209,9 @@ mod tests {
             1,
         )
         .unwrap()
-        .claims(2);
+        .claims(2, "j-1");
         assert!(all["sub_id"].get("session").is_none());
-        assert_ne!(all["jti"], claims["jti"]);
+        assert_eq!(all["jti"], "j-1");
         // A client's cutoff: every session at the application; a tenant's: the tenant alone,
         // and only when said so.
         let client = RevokedSessions {
@@ -212,7 +220,7 @@ mod tests {
         };
         let claims = SecurityEvent::session_revoked("https://op", "rx", "t1", client, 1)
             .unwrap()
-            .claims(2);
+            .claims(2, "j-1");
         assert_eq!(
             claims["sub_id"],
             json!({"format": "complex", "application": {"format": "opaque", "id": "web"},
@@ -224,7 +232,7 @@ mod tests {
         };
         let claims = SecurityEvent::session_revoked("https://op", "rx", "t1", tenant, 1)
             .unwrap()
-            .claims(2);
+            .claims(2, "j-1");
         assert_eq!(
             claims["sub_id"],
             json!({"format": "complex", "tenant": {"format": "opaque", "id": "t1"}})
@@ -237,8 +245,8 @@ mod tests {
 
     #[test]
     fn a_verification_names_the_stream_and_echoes_its_state() {
-        let claims =
-            SecurityEvent::verification("https://op", "rx", "stream-1", Some("abc")).claims(5);
+        let claims = SecurityEvent::verification("https://op", "rx", "stream-1", Some("abc"))
+            .claims(5, "j-1");
         assert_eq!(
             claims["sub_id"],
             json!({"format": "opaque", "id": "stream-1"})
@@ -247,7 +255,8 @@ mod tests {
             claims["events"],
             json!({VERIFICATION_EVENT: {"state": "abc"}})
         );
-        let bare = SecurityEvent::verification("https://op", "rx", "stream-1", None).claims(5);
+        let bare =
+            SecurityEvent::verification("https://op", "rx", "stream-1", None).claims(5, "j-1");
         assert_eq!(bare["events"], json!({VERIFICATION_EVENT: {}}));
     }
 
@@ -257,7 +266,7 @@ mod tests {
         use base64::Engine;
         let key = crate::SigningKey::generate(crate::Algorithm::Es256, Some("k1")).unwrap();
         let token = SecurityEvent::verification("https://op", "rx", "s", None)
-            .sign(&key, 1_800_000_000)
+            .sign(&key, 1_800_000_000, "j-1")
             .await
             .unwrap();
         let header: Value = serde_json::from_slice(

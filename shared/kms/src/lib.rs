@@ -295,15 +295,38 @@ impl JwsSigner for KmsSigner {
 /// the value. Each secret is bound to where it belongs by the encryption context (KMS
 /// authenticates it with the ciphertext), so a ciphertext copied onto another item does
 /// not open.
-#[derive(Clone, Debug)]
+///
+/// What it opened is kept for [`OPENED_FOR`] (per sandbox), so that a burst of logouts
+/// to one receiver costs one `Decrypt`, not one per delivery.
+#[derive(Clone)]
 pub struct SecretBox {
     client: aws_sdk_kms::Client,
     key_id: String,
+    /// By the SHA-256 of the ciphertext and its context: what opened, and when.
+    opened: Arc<std::sync::Mutex<OpenedSecrets>>,
+}
+
+type OpenedSecrets = std::collections::HashMap<[u8; 32], (String, std::time::Instant)>;
+
+/// How long an opened secret is reused without asking KMS again.
+pub const OPENED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Never shows what it opened.
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretBox")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecretBox {
     pub fn new(client: aws_sdk_kms::Client, key_id: String) -> Self {
-        Self { client, key_id }
+        Self {
+            client,
+            key_id,
+            opened: Arc::default(),
+        }
     }
 
     pub fn key_id(&self) -> &str {
@@ -329,6 +352,34 @@ impl SecretBox {
 
     /// Decrypts what [`SecretBox::seal`] made with the same `context`.
     pub async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<String, KmsError> {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        digest.update((sealed.len() as u64).to_be_bytes());
+        digest.update(sealed);
+        for (name, value) in context {
+            for part in [name, value] {
+                digest.update((part.len() as u64).to_be_bytes());
+                digest.update(part.as_bytes());
+            }
+        }
+        let cache_key: [u8; 32] = digest.finalize().into();
+        let now = std::time::Instant::now();
+        {
+            let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+            opened.retain(|_, (_, at)| now.duration_since(*at) < OPENED_FOR);
+            if let Some((secret, _)) = opened.get(&cache_key) {
+                return Ok(secret.clone());
+            }
+        }
+        let secret = self.decrypt(sealed, context).await?;
+        self.opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cache_key, (secret.clone(), now));
+        Ok(secret)
+    }
+
+    async fn decrypt(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<String, KmsError> {
         let mut request = self
             .client
             .decrypt()

@@ -261,6 +261,26 @@ impl LogoutDelivery {
         parts.to_string()
     }
 
+    /// Names the event this delivery tells its recipient, the same for every attempt and
+    /// every redelivery (unlike [`LogoutDelivery::attempt_identity`]): the SET's `jti`, by
+    /// which a receiver knows a retry of what it already has. Derived, so nothing more
+    /// travels in the message.
+    pub fn event_id(&self) -> String {
+        let event = serde_json::json!([
+            self.tenant,
+            self.client_id,
+            self.ssf_receiver,
+            self.verification,
+            self.subject,
+            self.session_id,
+            self.application,
+            self.whole_tenant,
+            self.device,
+            self.logged_out_at,
+        ]);
+        signoff_store::item_key::TokenHash::of(&event.to_string()).encoded()
+    }
+
     /// The same logout, as new: for an operator's redelivery, which gets a full retry
     /// period again.
     pub fn restarted(self, now_ms: i64) -> Self {
@@ -342,5 +362,11 @@ mod tests {
         let again = tried.clone().restarted(100);
         assert_eq!((again.since_ms, again.attempts), (100, 0));
         assert_ne!(again.attempt_identity(), back.attempt_identity());
+        // One event, whatever the attempt: the SET's jti stays.
+        assert_eq!(again.event_id(), back.event_id());
+        assert_ne!(
+            again.event_id(),
+            LogoutDelivery::for_clients(&user, &["b".into()])[0].event_id()
+        );
     }
 }

@@ -32,28 +32,39 @@ const UPDATED_AT: &str = "updated_at";
 /// The most receivers a tenant may have: every logout of the tenant queues one delivery
 /// per receiver.
 pub const MAX_RECEIVERS: usize = 20;
+/// Rounds of [`Store::put_ssf_receiver`]'s two conditional writes before it gives up.
+const PUT_ROUNDS: u32 = 4;
 /// The longest audience accepted.
 pub const MAX_AUDIENCE_BYTES: usize = 2_048;
 
 /// The KMS encryption context a receiver's authorization header is sealed with: it opens
-/// only for the receiver it was set for (the admin tool seals, the delivery opens).
+/// only for the receiver it was set for, at the endpoint it was set for (the admin tool
+/// seals, the delivery opens). With the endpoint bound, a write that points a receiver
+/// elsewhere (any role that may update the table) cannot have its header sent there: the
+/// header no longer opens, and the delivery keeps the event undelivered.
 pub fn authorization_context<'a>(
     tenant: &'a str,
     receiver_id: &'a str,
-) -> [(&'static str, &'a str); 3] {
+    endpoint: &'a str,
+) -> [(&'static str, &'a str); 4] {
     [
-        ("signoff:purpose", "ssf-receiver-authorization"),
+        ("signoff:purpose", AUTHORIZATION_PURPOSE),
         ("signoff:tenant", tenant),
         ("signoff:receiver", receiver_id),
+        ("signoff:endpoint", endpoint),
     ]
 }
+
+/// The purpose every sealed authorization header names in its encryption context, which
+/// the template's key policy requires of whoever seals or opens one.
+pub const AUTHORIZATION_PURPOSE: &str = "ssf-receiver-authorization";
 
 fn ssf_pk(tenant: &str) -> String {
     item_key::compose(&[SSF_KIND, tenant])
 }
 
 /// One Shared Signals receiver (a push stream) of a tenant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SsfReceiver {
     /// The stream's id: 1-128 characters of `A-Z a-z 0-9 . _ -`.
     pub id: String,
@@ -66,6 +77,22 @@ pub struct SsfReceiver {
     /// The `Authorization` header value it expects, sealed by KMS; `None`: none sent.
     pub authorization: Option<Vec<u8>>,
     pub updated_at: i64,
+}
+
+/// The sealed header is ciphertext, but a log has no use for it.
+impl std::fmt::Debug for SsfReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsfReceiver")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint)
+            .field("audience", &self.audience)
+            .field("events", &self.events)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "sealed"),
+            )
+            .finish()
+    }
 }
 
 impl SsfReceiver {
@@ -197,8 +224,10 @@ impl Store {
         }
         let pk = ssf_pk(tenant);
         // Into the map if the item has one; else the item is made with it. Either write
-        // is conditional, so two operators adding receivers at once both land.
-        loop {
+        // is conditional, so two operators adding receivers at once both land. The two
+        // conditions are complementary: another round is needed only if the item was made
+        // or deleted in between, which a few rounds outlast.
+        for _ in 0..PUT_ROUNDS {
             let into_map = self
                 .client()
                 .update_item()
@@ -237,6 +266,11 @@ impl Store {
                 return Ok(());
             }
         }
+        Err(StoreError::Contention {
+            operation: "UpdateItem",
+            attempts: PUT_ROUNDS,
+        }
+        .into())
     }
 
     /// Removes receiver `id` of `tenant`; `false` if there was none.

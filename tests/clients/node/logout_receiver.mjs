@@ -19,7 +19,8 @@
 // user?, session?, tenant?, stream?, state?, jti}. A valid SET gets 202; an invalid one
 // 400 with RFC 8935 section 2.3's {"err", "description"}, unless told otherwise.
 //
-// argv[2]: {"jwks_uri": the OP's JWKS URL, "issuer": its iss, "port"?: where to listen
+// argv[2]: {"jwks_uri": the OP's JWKS URL, "issuer": its iss, "ssf_issuer"?: the SSF
+// transmitter's iss (default issuer), "port"?: where to listen
 // (any free port if absent), "log"?: print each request's record as a JSON line (the
 // demo receiver scripts/dev runs)}. Prints {"port": N} once listening on 127.0.0.1.
 import http from 'node:http';
@@ -27,7 +28,8 @@ import { makeChecker, makeSetChecker } from './logout_token_check.mjs';
 
 const config = JSON.parse(process.argv[2]);
 const check = makeChecker(config);
-const checkSet = makeSetChecker(config);
+// SETs come from the SSF transmitter, whose issuer is Signoff's own URL (ssf_issuer).
+const checkSet = makeSetChecker({ jwks_uri: config.jwks_uri, issuer: config.ssf_issuer ?? config.issuer });
 const behaviour = new Map();
 const received = [];
 

@@ -154,11 +154,11 @@ enum Command {
         /// The event types it wants, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = signoff_jose::security_event::SESSION_REVOKED_EVENT)]
         events: Vec<String>,
-        /// The Authorization header it expects (e.g. "Bearer ..."): sealed with
-        /// --secrets-key-id before it is stored. Read from the environment, so that it stays
-        /// out of shell history.
-        #[arg(long, env = "SIGNOFF_SSF_AUTHORIZATION", hide_env_values = true, conflicts_with_all = ["remove", "list"])]
-        authorization: Option<String>,
+        /// Store it without an authorization header (SIGNOFF_SSF_AUTHORIZATION, read from
+        /// the environment only, so that it stays out of shell history and process lists,
+        /// sets one; a receiver updated without either keeps the one it had).
+        #[arg(long, conflicts_with_all = ["remove", "list"])]
+        no_authorization: bool,
         /// template.yaml's ReceiverSecretsKeyId output: the KMS key that seals it.
         #[arg(long, env = "SIGNOFF_SECRETS_KEY_ID")]
         secrets_key_id: Option<String>,
@@ -663,7 +663,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             endpoint,
             audience,
             events,
-            authorization,
+            no_authorization,
             secrets_key_id,
             allow_loopback,
             remove,
@@ -704,29 +704,56 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             let endpoint = endpoint.expect("clap requires --endpoint");
-            let sealed = match (authorization, secrets_key_id) {
-                (None, _) => None,
-                (Some(_), None) => {
-                    return Err(
-                        "--authorization needs --secrets-key-id (or SIGNOFF_SECRETS_KEY_ID): it is never stored in the clear"
-                            .into(),
-                    )
-                }
-                (Some(authorization), Some(key)) => {
-                    let secrets =
-                        signoff_kms::SecretBox::new(aws_sdk_kms::Client::new(&sdk), key);
-                    Some(
-                        secrets
-                            .seal(&authorization, &authorization_context(&tenant, &id))
-                            .await
-                            .map_err(|e| fail(&e))?,
-                    )
-                }
-            };
             let reach = if allow_loopback {
                 Reach::Loopback
             } else {
                 Reach::Public
+            };
+            // Checked first: the audience defaults to the endpoint as stored, and the
+            // header is sealed to it.
+            let checked = SsfReceiver::new(&id, &endpoint, reach, "-", &events, None)
+                .map_err(|e| fail(&e))?;
+            let endpoint = checked.endpoint.as_str().to_owned();
+            let authorization = std::env::var("SIGNOFF_SSF_AUTHORIZATION")
+                .ok()
+                .filter(|v| !v.is_empty());
+            let existing = store
+                .ssf_receiver(&tenant, &id)
+                .await
+                .map_err(|e| fail(&e))?;
+            let sealed = match (authorization, no_authorization, existing) {
+                (Some(_), true, _) => {
+                    return Err(
+                        "SIGNOFF_SSF_AUTHORIZATION is set and --no-authorization given: choose one"
+                            .into(),
+                    )
+                }
+                (Some(authorization), false, _) => {
+                    let key = secrets_key_id.ok_or(
+                        "SIGNOFF_SSF_AUTHORIZATION needs --secrets-key-id (or SIGNOFF_SECRETS_KEY_ID): it is never stored in the clear",
+                    )?;
+                    let secrets = signoff_kms::SecretBox::new(aws_sdk_kms::Client::new(&sdk), key);
+                    Some(
+                        secrets
+                            .seal(
+                                &authorization,
+                                &authorization_context(&tenant, &id, &endpoint),
+                            )
+                            .await
+                            .map_err(|e| fail(&e))?,
+                    )
+                }
+                (None, true, _) => None,
+                (None, false, Some(existing)) if existing.authorization.is_some() => {
+                    if existing.endpoint.as_str() != endpoint {
+                        return Err(format!(
+                            "SSF receiver {id} has an authorization header sealed to {}: give it again for {endpoint} (SIGNOFF_SSF_AUTHORIZATION), or --no-authorization",
+                            existing.endpoint.as_str()
+                        ));
+                    }
+                    existing.authorization
+                }
+                (None, false, _) => None,
             };
             let receiver = SsfReceiver::new(
                 &id,
