@@ -29,14 +29,22 @@ pub const SECRETS_KEY_ALIAS: &str = "alias/receiver-secrets";
 /// Receivers of back-channel logouts: one Node server playing every relying party.
 pub struct Receivers {
     base: String,
+    /// Where the same receivers take POSTs over HTTPS, when started with a certificate.
+    tls_base: Option<String>,
     http: reqwest::Client,
     _process: tokio::process::Child,
 }
 
 impl Receivers {
     /// Receivers that validate tokens against the keys `jwks_uri` publishes, logout tokens
-    /// as `issuer`'s and SETs as `ssf_issuer`'s.
-    pub async fn start(jwks_uri: &str, issuer: &str, ssf_issuer: &str) -> Self {
+    /// as `issuer`'s and SETs as `ssf_issuer`'s; with `tls`, also over HTTPS with that
+    /// certificate.
+    pub async fn start(
+        jwks_uri: &str,
+        issuer: &str,
+        ssf_issuer: &str,
+        tls: Option<&TestCa>,
+    ) -> Self {
         let dir = workspace().join("tests/clients/node");
         assert!(
             dir.join("node_modules").is_dir(),
@@ -45,8 +53,13 @@ impl Receivers {
         let mut process = tokio::process::Command::new("node")
             .arg(dir.join("logout_receiver.mjs"))
             .arg(
-                json!({"jwks_uri": jwks_uri, "issuer": issuer, "ssf_issuer": ssf_issuer})
-                    .to_string(),
+                json!({
+                    "jwks_uri": jwks_uri,
+                    "issuer": issuer,
+                    "ssf_issuer": ssf_issuer,
+                    "tls": tls.map(|ca| json!({"cert": ca.cert, "key": ca.key})),
+                })
+                .to_string(),
             )
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -61,11 +74,14 @@ impl Receivers {
         .await
         .expect("the receiver starts")
         .expect("its port is printed");
-        let port = serde_json::from_str::<Value>(&line).expect("a JSON line")["port"]
-            .as_u64()
-            .expect("a port");
+        let ports = serde_json::from_str::<Value>(&line).expect("a JSON line");
+        let port = ports["port"].as_u64().expect("a port");
         Self {
             base: format!("http://127.0.0.1:{port}"),
+            // The certificate names localhost.
+            tls_base: ports["tls_port"]
+                .as_u64()
+                .map(|port| format!("https://localhost:{port}")),
             http: reqwest::Client::new(),
             _process: process,
         }
@@ -84,6 +100,16 @@ impl Receivers {
             .send()
             .await
             .expect("the receiver takes control");
+    }
+
+    /// Where `client_id`'s relying party hears of logouts over HTTPS (receivers started
+    /// with a certificate).
+    pub fn https_uri(&self, client_id: &str) -> String {
+        let base = self
+            .tls_base
+            .as_ref()
+            .expect("receivers started with a certificate");
+        format!("{base}/rp/{client_id}/logout")
     }
 
     /// Where SSF receiver `receiver_id` takes pushed SETs.
@@ -150,6 +176,37 @@ impl Receivers {
     }
 }
 
+/// A throwaway certificate authority and a certificate for localhost it signed
+/// (`tests/clients/make_test_ca.py`), in a directory of their own.
+pub struct TestCa {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl TestCa {
+    pub async fn create() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "signoff-test-ca-{}-{}",
+            std::process::id(),
+            signoff_store::now_epoch_millis()
+        ));
+        let status = tokio::process::Command::new(crate::paths::test_python())
+            .arg(workspace().join("tests/clients/make_test_ca.py"))
+            .arg(&dir)
+            .status()
+            .await
+            .expect("python runs");
+        assert!(status.success(), "make_test_ca.py failed");
+        let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        Self {
+            ca: path("ca.pem"),
+            cert: path("cert.pem"),
+            key: path("key.pem"),
+        }
+    }
+}
+
 /// The whole delivery path against `db`, signing for `tenant`.
 pub struct LogoutPath {
     pub gateway: Gateway,
@@ -165,6 +222,19 @@ impl LogoutPath {
     /// Starts every part; retries come after 0.5 to 2 s (not 30 s to 2 h), for
     /// `retry_for`.
     pub async fn start(db: &TestDb, kms: &TestKms, tenant: &str, retry_for: Duration) -> Self {
+        Self::start_with(db, kms, tenant, retry_for, None).await
+    }
+
+    /// [`LogoutPath::start`], with receivers that also take HTTPS with `tls`'s certificate,
+    /// and functions that trust its authority alone (`SSL_CERT_FILE`), as a deployed one
+    /// trusts the system's roots.
+    pub async fn start_with(
+        db: &TestDb,
+        kms: &TestKms,
+        tenant: &str,
+        retry_for: Duration,
+        tls: Option<&TestCa>,
+    ) -> Self {
         kms.create_key(aws_sdk_kms::types::KeySpec::EccNistP256, KEY_ALIAS)
             .await;
         kms.create_secrets_key(SECRETS_KEY_ALIAS).await;
@@ -210,6 +280,9 @@ impl LogoutPath {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
+        if let Some(ca) = tls {
+            env.push(("SSL_CERT_FILE".into(), ca.ca.clone()));
+        }
         // Four sandboxes each, as many as the queue runner's concurrent invocations: a
         // delivery held by a slow receiver holds back no other, as on Lambda.
         let gateway = Gateway::start_with_sandboxes(
@@ -265,6 +338,7 @@ impl LogoutPath {
             &format!("{}/.well-known/jwks.json", gateway.base_url()),
             ISSUER,
             SSF_ISSUER,
+            tls,
         )
         .await;
         Self {

@@ -20,10 +20,14 @@
 // 400 with RFC 8935 section 2.3's {"err", "description"}, unless told otherwise.
 //
 // argv[2]: {"jwks_uri": the OP's JWKS URL, "issuer": its iss, "ssf_issuer"?: the SSF
-// transmitter's iss (default issuer), "port"?: where to listen
+// transmitter's iss (default issuer), "tls"?: {"cert", "key"} PEM file paths, to take
+// the relying parties' and receivers' POSTs over HTTPS too (on a second port, printed as
+// "tls_port"; control and /received stay on plain http), "port"?: where to listen
 // (any free port if absent), "log"?: print each request's record as a JSON line (the
 // demo receiver scripts/dev runs)}. Prints {"port": N} once listening on 127.0.0.1.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { makeChecker, makeSetChecker } from './logout_token_check.mjs';
 
 const config = JSON.parse(process.argv[2]);
@@ -41,7 +45,7 @@ function body(request) {
   });
 }
 
-const server = http.createServer(async (request, response) => {
+async function handle(request, response) {
   const url = new URL(request.url, 'http://receiver');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (request.method === 'GET' && url.pathname === '/received') {
@@ -113,8 +117,18 @@ const server = http.createServer(async (request, response) => {
   }
   response.writeHead(404);
   response.end();
-});
+}
 
-server.listen(config.port ?? 0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
-});
+const server = http.createServer(handle);
+const listening = (s, port) => new Promise((resolve) => s.listen(port, '127.0.0.1', resolve));
+await listening(server, config.port ?? 0);
+const ports = { port: server.address().port };
+if (config.tls) {
+  const secure = https.createServer(
+    { cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) },
+    handle,
+  );
+  await listening(secure, 0);
+  ports.tls_port = secure.address().port;
+}
+process.stdout.write(`${JSON.stringify(ports)}\n`);
