@@ -901,3 +901,124 @@ async fn a_device_revocation_reaches_each_client_of_each_session_on_the_device()
     assert!(path.receivers.received_by("bystander").await.is_empty());
     assert_eq!(path.receivers.received().await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_over_https_gets_its_logout_through_tls_trusting_the_configured_roots() {
+    let db = TestDb::start_with_stream().await;
+    let kms = TestKms::start().await;
+    let service_token = seed::tenant(&db.store, SERVICE, None).await;
+    seed::client(&db.store, SERVICE, "web", true).await;
+    let ca = signoff_tests::backchannel::TestCa::create().await;
+    let path =
+        LogoutPath::start_with(&db, &kms, SERVICE, Duration::from_secs(600), Some(&ca)).await;
+    // https://localhost:<port>: the name is resolved (to loopback, allowed here), the
+    // certificate checked against the one authority the delivery trusts, for that name.
+    let uri = path.receivers.https_uri("web");
+    assert!(uri.starts_with("https://localhost:"), "{uri}");
+    let logout = BackchannelLogout::new(&uri, false, Reach::Loopback).unwrap();
+    db.store
+        .set_backchannel_logout(SERVICE, "web", Some(&logout))
+        .await
+        .unwrap();
+    seed::register(&db.store, vec![token("web-1", "web", "alice", Some("s-1"))]).await;
+    call(
+        &path,
+        &service_token,
+        "nativesso/logout",
+        json!({"sessionId": "s-1"}),
+    )
+    .await;
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| accepted(r, "web").len() == 1)
+        .await;
+    assert_eq!(accepted(&received, "web")[0]["sid"], "s-1");
+    settle(&path).await;
+    assert_eq!(path.depth(&path.undelivered_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_too_close_to_the_deadline_is_queued_again_not_started() {
+    use signoff_backchannel::settings::DeliverySettings;
+    use signoff_queue::logouts::{LogoutDelivery, LogoutQueues};
+    use signoff_store::audiences::Logout;
+    let db = TestDb::start_with_stream().await;
+    let kms = TestKms::start().await;
+    seed::tenant(&db.store, SERVICE, None).await;
+    seed::client(&db.store, SERVICE, "web", true).await;
+    let path = LogoutPath::start(&db, &kms, SERVICE, Duration::from_secs(600)).await;
+    listen(&db, &path, "web").await;
+    // The delivery function, called as Lambda would with 10 s left: less than one POST's
+    // timeout (15 s) and the margin.
+    let sdk = signoff_tests::queue::local_sdk(&path.sqs_endpoint).await;
+    let env = [
+        ("SIGNOFF_REVOCATION_TENANT", SERVICE),
+        ("SIGNOFF_ISSUER", signoff_tests::backchannel::ISSUER),
+        (
+            "SIGNOFF_SIGNING_KEY_ID",
+            signoff_tests::backchannel::KEY_ALIAS,
+        ),
+        ("SIGNOFF_LOGOUT_QUEUE_URL", &path.deliveries_url),
+        ("SIGNOFF_UNDELIVERED_QUEUE_URL", &path.undelivered_url),
+    ];
+    let settings =
+        DeliverySettings::from_lookup(&sdk, &signoff_store::config::lookup_in(&env)).unwrap();
+    // This sender may not reach loopback receivers (as deployed): an attempt it made
+    // would be refused and kept undelivered; one the running delivery makes arrives.
+    let sender = signoff_backchannel::sender::Sender::new(settings.timeout, false).unwrap();
+    let queues = LogoutQueues {
+        deliveries: signoff_queue::Queue::new(&sdk, path.deliveries_url.clone()),
+        undelivered: signoff_queue::Queue::new(&sdk, path.undelivered_url.clone()),
+    };
+    let delivery = |subject: &str| {
+        let logout = Logout::User {
+            tenant: SERVICE.into(),
+            subject: subject.into(),
+            at: signoff_store::now_epoch_seconds(),
+        };
+        LogoutDelivery::for_clients(&logout, &["web".into()])
+            .remove(0)
+            .body()
+    };
+    let invoke = |body: String, left_ms: u64| {
+        let (db, queues, sender, settings) = (&db, &queues, &sender, &settings);
+        let event: signoff_queue::SqsEvent = serde_json::from_value(json!({"Records": [
+            {"messageId": "m-1", "receiptHandle": "r-1", "body": body}
+        ]}))
+        .unwrap();
+        let mut context = lambda_http::lambda_runtime::Context::default();
+        context.deadline = signoff_store::now_epoch_millis() as u64 + left_ms;
+        async move {
+            signoff_backchannel::deliver::handle(
+                &db.store,
+                queues,
+                sender,
+                settings,
+                lambda_http::lambda_runtime::LambdaEvent::new(event, context),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // A minute left: attempted here (and refused: loopback), kept undelivered.
+    assert!(invoke(delivery("bob"), 60_000)
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert_eq!(path.depth(&path.undelivered_url).await, 1);
+    // Ten seconds left: less than one POST's timeout (15 s) and the margin. Not attempted
+    // here: queued again, and the running delivery (as Lambda's next invocation) sends it,
+    // once.
+    assert!(invoke(delivery("alice"), 10_000)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let received = path
+        .receivers
+        .wait_until(WITHIN, |r| accepted(r, "web").len() == 1)
+        .await;
+    assert_eq!(accepted(&received, "web")[0]["sub"], "alice");
+    settle(&path).await;
+    assert_eq!(path.receivers.received_by("web").await.len(), 1);
+    assert_eq!(path.depth(&path.undelivered_url).await, 1);
+}

@@ -44,6 +44,12 @@ use signoff_edge::signing::SSF_ISSUER_VAR;
 /// Messages of one batch attempted at once (SQS batches hold at most 10).
 const BATCH_CONCURRENCY: usize = 10;
 
+/// Room kept before the invocation's deadline beyond one POST's timeout: to mint and sign
+/// the token, and to mark the attempt and queue what follows. An attempt that could not
+/// finish within the invocation is not started (Lambda would cut it off after its POST,
+/// before it is marked, and the receiver would hear it twice); it is queued again at once.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
 /// How long a claimed attempt is another receipt's to leave alone: longer than an
 /// invocation may run (the template's timeout, 60 s), shorter than the queue's visibility
 /// timeout (360 s), after which SQS hands out a message whose invocation died.
@@ -80,6 +86,8 @@ enum Outcome {
     },
     /// Its backoff is longer than one SQS delay: queued again to wait on.
     Waiting,
+    /// Too close to the invocation's deadline to be attempted: queued again at once.
+    Postponed,
     /// The client has no logout URI (any more), or is gone.
     Dropped,
     /// The same attempt was sent, or is being sent, by another receipt of its message.
@@ -93,6 +101,7 @@ impl Outcome {
             Outcome::Retrying { .. } => "retrying",
             Outcome::Undelivered { .. } => "undelivered",
             Outcome::Waiting => "waiting",
+            Outcome::Postponed => "postponed",
             Outcome::Dropped => "dropped",
             Outcome::Duplicate => "duplicate",
         }
@@ -107,6 +116,7 @@ pub async fn handle(
     settings: &DeliverySettings,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<BatchResponse, std::convert::Infallible> {
+    let deadline = event.context.deadline;
     // One bound per client, shared by this batch's messages to it.
     let mut receivers: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let work: Vec<(SqsRecord, Option<Arc<Semaphore>>)> = event
@@ -132,7 +142,13 @@ pub async fn handle(
                 Some(receiver) => Some(receiver.acquire().await.expect("never closed")),
                 None => None,
             };
-            let outcome = attempt(store, queues, sender, settings, &record.body).await;
+            let left =
+                signoff_edge::runtime::remaining_time(deadline, std::time::SystemTime::now());
+            let outcome = if left < settings.timeout + DEADLINE_MARGIN {
+                postpone(queues, &record.body).await
+            } else {
+                attempt(store, queues, sender, settings, &record.body).await
+            };
             (record, outcome)
         })
         .buffer_unordered(BATCH_CONCURRENCY)
@@ -161,10 +177,18 @@ pub async fn handle(
         ("LogoutsUndelivered", count("undelivered")),
         ("LogoutsDropped", count("dropped")),
         ("LogoutDuplicatesSkipped", count("duplicate")),
+        ("LogoutDeliveriesPostponed", count("postponed")),
         ("LogoutDeliveryFailures", count("failed")),
     ];
     signoff_edge::metrics::print_counts(&line);
     Ok(response)
+}
+
+/// Queues the delivery again, unchanged and at once, for an invocation with time for it.
+async fn postpone(queues: &LogoutQueues, body: &str) -> Result<Outcome, Failure> {
+    let delivery: LogoutDelivery = serde_json::from_str(body)?;
+    queues.retry(&delivery, Duration::ZERO).await?;
+    Ok(Outcome::Postponed)
 }
 
 async fn attempt(
@@ -430,6 +454,9 @@ fn log(record: &SqsRecord, outcome: &Result<Outcome, Failure>) {
         }
         Ok(Outcome::Waiting) => {
             tracing::debug!(message_id = %id, %tenant, %client, "logout waiting for its retry")
+        }
+        Ok(Outcome::Postponed) => {
+            tracing::info!(message_id = %id, %tenant, %client, "logout postponed: too close to the invocation's deadline; queued again")
         }
         Ok(Outcome::Duplicate) => {
             tracing::info!(message_id = %id, %tenant, %client, "logout attempt already sent or being sent; skipped")

@@ -17,7 +17,7 @@ use serde_json::Value;
 use signoff_jose::security_event::SESSION_REVOKED_EVENT;
 use signoff_queue::logouts::LogoutDelivery;
 use signoff_queue::{BatchResponse, ItemFailure, Queue, QueueError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use signoff_store::audiences::{DeviceSession, Logout};
 use signoff_store::backchannel::ClientLogout;
@@ -70,6 +70,9 @@ pub async fn handle(
     event: LambdaEvent<StreamEvent>,
 ) -> Result<BatchResponse, std::convert::Infallible> {
     let (mut logouts, mut queued) = (0u64, 0u64);
+    // Each tenant's receivers, read once per batch (a bulk logout is many records of one
+    // tenant).
+    let mut ssf_receivers: HashMap<String, Vec<String>> = HashMap::new();
     let mut response = BatchResponse::default();
     for record in event.payload.records {
         let change = &record.dynamodb;
@@ -85,7 +88,7 @@ pub async fn handle(
         // parties would not accept them (docs/back-channel-logout.md). SETs name their
         // tenant in `sub_id`, so every tenant's SSF receivers are told.
         let tell_clients = logout.tenant() == settings.tenant;
-        match fan_out(store, deliveries, &logout, tell_clients).await {
+        match fan_out(store, deliveries, &logout, tell_clients, &mut ssf_receivers).await {
             Ok(count) => {
                 queued += count as u64;
                 tracing::info!(
@@ -127,6 +130,7 @@ async fn fan_out(
     deliveries: &Queue,
     logout: &Logout,
     tell_clients: bool,
+    receivers_of: &mut HashMap<String, Vec<String>>,
 ) -> Result<usize, Failure> {
     let tenant = logout.tenant();
     // A device's revocation: the sessions its tokens were in, as registration noted them.
@@ -143,13 +147,20 @@ async fn fan_out(
         }
         _ => Vec::new(),
     };
-    let ssf_receivers: Vec<String> = store
-        .ssf_receivers(tenant)
-        .await?
-        .into_iter()
-        .filter(|r| r.wants(SESSION_REVOKED_EVENT))
-        .map(|r| r.id)
-        .collect();
+    let ssf_receivers = match receivers_of.get(tenant) {
+        Some(receivers) => receivers.clone(),
+        None => {
+            let receivers: Vec<String> = store
+                .ssf_receivers(tenant)
+                .await?
+                .into_iter()
+                .filter(|r| r.wants(SESSION_REVOKED_EVENT))
+                .map(|r| r.id)
+                .collect();
+            receivers_of.insert(tenant.to_owned(), receivers.clone());
+            receivers
+        }
+    };
     let mut queued = LogoutDelivery::for_ssf_receivers(logout, &ssf_receivers);
     if matches!(logout, Logout::Device { .. }) {
         // The device's user as the tenant knows them, when its tokens name one.

@@ -263,20 +263,13 @@ mod tests {
     #[cfg(feature = "signing")]
     #[tokio::test]
     async fn the_signed_set_is_typed_and_verifies_with_the_published_key() {
-        use base64::Engine;
         let key = crate::SigningKey::generate(crate::Algorithm::Es256, Some("k1")).unwrap();
         let token = SecurityEvent::verification("https://op", "rx", "s", None)
             .sign(&key, 1_800_000_000, "j-1")
             .await
             .unwrap();
-        let header: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(token.split('.').next().unwrap())
-                .unwrap(),
-        )
-        .unwrap();
         assert_eq!(
-            header,
+            crate::tests::header_of(&token),
             json!({"typ": "secevent+jwt", "alg": "ES256", "kid": "k1"})
         );
         let claims = crate::VerifyingKeySet::new(&[key.public_jwk()])

@@ -6,6 +6,16 @@ use serde_json::json;
 
 use super::*;
 
+/// A compact JWS's protected header, decoded (for tests of what was signed).
+pub(crate) fn header_of(token: &str) -> serde_json::Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn issuers() {
     assert!(issuer_matches("P2abc", "P2abc"));
@@ -243,14 +253,8 @@ async fn any_signer_builds_a_compact_jws_that_verifies() {
     let token = sign_compact(&signer, &header, &claims).await.unwrap();
     let verified = set.verify(&token, "P1", 1000).unwrap();
     assert_eq!(verified.user, "u1");
-    let header: serde_json::Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        header,
+        header_of(&token),
         json!({"typ": "JWT", "alg": "ES256", "kid": "der-1"})
     );
     assert!(matches!(
