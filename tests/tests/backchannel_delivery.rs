@@ -295,49 +295,25 @@ async fn receivers_down_refusing_or_slow_each_get_what_is_theirs_and_hold_back_n
 async fn a_delivery_attempt_is_claimed_once_and_a_lapsed_claim_again() {
     let db = TestDb::start().await;
     let hold = Duration::from_secs(120);
-    assert!(db
-        .store
-        .claim_delivery(SERVICE, "attempt-1", hold)
-        .await
-        .unwrap());
+    let claim = |tenant: &'static str, attempt: &'static str, hold: Duration| {
+        let store = &db.store;
+        async move { store.claim_delivery(tenant, attempt, hold).await.unwrap() }
+    };
+    assert!(claim(SERVICE, "attempt-1", hold).await);
     // A second receipt of the same message, while the first sends, and after it finished.
-    assert!(!db
-        .store
-        .claim_delivery(SERVICE, "attempt-1", hold)
-        .await
-        .unwrap());
+    assert!(!claim(SERVICE, "attempt-1", hold).await);
     db.store
         .finish_delivery(SERVICE, "attempt-1")
         .await
         .unwrap();
-    assert!(!db
-        .store
-        .claim_delivery(SERVICE, "attempt-1", hold)
-        .await
-        .unwrap());
+    assert!(!claim(SERVICE, "attempt-1", hold).await);
     // Another tenant's attempt of the same identity is its own.
-    assert!(db
-        .store
-        .claim_delivery("5002", "attempt-1", hold)
-        .await
-        .unwrap());
+    assert!(claim("5002", "attempt-1", hold).await);
     // A sender that never finished (a crash): its claim lapses, and the attempt is sent.
-    assert!(db
-        .store
-        .claim_delivery(SERVICE, "attempt-2", Duration::ZERO)
-        .await
-        .unwrap());
+    assert!(claim(SERVICE, "attempt-2", Duration::ZERO).await);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert!(db
-        .store
-        .claim_delivery(SERVICE, "attempt-2", hold)
-        .await
-        .unwrap());
-    assert!(!db
-        .store
-        .claim_delivery(SERVICE, "attempt-2", hold)
-        .await
-        .unwrap());
+    assert!(claim(SERVICE, "attempt-2", hold).await);
+    assert!(!claim(SERVICE, "attempt-2", hold).await);
 }
 
 /// The Shared Signals receivers an operator configured, as `signoff-admin ssf-receiver`
